@@ -1,0 +1,147 @@
+/**
+ * Container format benchmark:
+ * 1. `des pack-dir` vs `tar -cf` on the same tree of small files, alternating;
+ * 2. 1,000 random reads from a local container vs reading the original files;
+ * 3. peak RSS of a process packing 100,000 files.
+ *
+ * Run alone: `deno run -A bench/format_bench.ts [--files 20000] [--rss-files 100000]`.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { DesReader, FileRangeSource } from "../format/mod.ts";
+import { median, ratio, timeCommand, timeIt } from "./stats.ts";
+import { makeTree } from "./tree.ts";
+import { packDirectory } from "../cli/commands/pack_dir.ts";
+
+/** Figures produced by {@linkcode runFormatBench}. */
+export interface FormatBenchResult {
+  /** Lines for the report. */
+  lines: string[];
+}
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** Run the format benchmark and return printable lines. */
+export async function runFormatBench(
+  options: { files?: number; fileSize?: number; rounds?: number; rssFiles?: number } = {},
+): Promise<FormatBenchResult> {
+  const files = options.files ?? 20_000;
+  const fileSize = options.fileSize ?? 4096;
+  const rounds = options.rounds ?? 3;
+  const rssFiles = options.rssFiles ?? 100_000;
+  const work = await Deno.makeTempDir({ prefix: "des-bench-format-" });
+  const lines: string[] = [];
+  try {
+    const tree = join(work, "tree");
+    const names = await makeTree(tree, files, fileSize);
+    const mb = (files * fileSize) / 1e6;
+    const container = join(work, "out.des");
+    const tarFile = join(work, "out.tar");
+    const cli = join(ROOT, "cli/des.ts");
+    // warm the page cache and Deno's module cache once
+    await timeCommand("tar", ["-cf", tarFile, "-C", tree, "."]);
+    await timeCommand("deno", ["run", "-A", cli, "pack-dir", tree, "-o", container]);
+    const tarMs: number[] = [];
+    const desCliMs: number[] = [];
+    const desLibMs: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      tarMs.push((await timeCommand("tar", ["-cf", tarFile, "-C", tree, "."])).ms);
+      desCliMs.push(
+        (await timeCommand("deno", ["run", "-A", cli, "pack-dir", tree, "-o", container])).ms,
+      );
+      desLibMs.push(await timeIt(() => packDirectory(tree, container)));
+    }
+    const tar = median(tarMs);
+    const desCli = median(desCliMs);
+    const desLib = median(desLibMs);
+    lines.push(
+      `pack ${files} × ${fileSize} B (${mb.toFixed(1)} MB), median of ${rounds}, alternating:`,
+      `  tar -cf            ${tar.toFixed(0)} ms  ${(mb / (tar / 1000)).toFixed(1)} MB/s`,
+      `  des pack-dir (CLI) ${desCli.toFixed(0)} ms  ${(mb / (desCli / 1000)).toFixed(1)} MB/s  → ${
+        ratio(tar, desCli)
+      } tar throughput (incl. process start)`,
+      `  packDirectory()    ${desLib.toFixed(0)} ms  ${(mb / (desLib / 1000)).toFixed(1)} MB/s  → ${
+        ratio(tar, desLib)
+      } tar throughput (library, in-process)`,
+    );
+
+    // random reads
+    const source = await FileRangeSource.open(container);
+    const reader = await DesReader.open(source);
+    const picks = Array.from(
+      { length: 1000 },
+      () => names[Math.floor(Math.random() * names.length)],
+    );
+    const readRounds = 3;
+    const desReadMs: number[] = [];
+    const fsReadMs: number[] = [];
+    for (let r = 0; r < readRounds; r++) {
+      fsReadMs.push(
+        await timeIt(async () => {
+          for (const n of picks) await Deno.readFile(join(tree, n));
+        }),
+      );
+      desReadMs.push(
+        await timeIt(async () => {
+          for (const n of picks) await reader.readFile(n);
+        }),
+      );
+    }
+    source.close();
+    const fsRead = median(fsReadMs);
+    const desRead = median(desReadMs);
+    lines.push(
+      `random reads, 1,000 files (verified CRC-32C + SHA-256), median of ${readRounds}:`,
+      `  original files  ${fsRead.toFixed(1)} ms  ${(1000 / (fsRead / 1000)).toFixed(0)} files/s`,
+      `  DES container   ${desRead.toFixed(1)} ms  ${
+        (1000 / (desRead / 1000)).toFixed(0)
+      } files/s  → ${ratio(fsRead, desRead)} of direct reads`,
+    );
+
+    // peak RSS while packing many files
+    if (rssFiles > 0) {
+      const big = join(work, "rss-tree");
+      await makeTree(big, rssFiles, 1024);
+      const { kib, ms } = await peakRss(cli, big, join(work, "rss.des"));
+      lines.push(
+        `peak RSS of des pack-dir on ${rssFiles} × 1 KiB files: ${(kib / 1024).toFixed(0)} MiB ` +
+          `(${(ms / 1000).toFixed(1)} s)`,
+      );
+    }
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+  return { lines };
+}
+
+async function peakRss(
+  cli: string,
+  tree: string,
+  out: string,
+): Promise<{ kib: number; ms: number }> {
+  const t0 = performance.now();
+  const res = await new Deno.Command("/usr/bin/time", {
+    args: ["-f", "%M", "deno", "run", "-A", cli, "pack-dir", tree, "-o", out],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const ms = performance.now() - t0;
+  const text = new TextDecoder().decode(res.stderr).trim().split("\n");
+  if (!res.success) throw new Error(`pack-dir failed: ${text.join("\n")}`);
+  return { kib: Number(text[text.length - 1]), ms }; // GNU time %M: max RSS in KiB
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { files: { type: "string" }, "rss-files": { type: "string" } },
+  });
+  const r = await runFormatBench({
+    files: values.files ? Number(values.files) : undefined,
+    rssFiles: values["rss-files"] ? Number(values["rss-files"]) : undefined,
+  });
+  console.log(r.lines.join("\n"));
+}

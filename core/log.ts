@@ -1,0 +1,93 @@
+/**
+ * Structured logging: one JSON object per line on stderr, with a timestamp,
+ * level, component and — when a request is being served — its trace id.
+ *
+ * @module
+ */
+
+/** Log severity. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** Where log lines go (stderr by default; tests may capture them). */
+export type LogSink = (line: string) => void;
+
+const encoder = new TextEncoder();
+const stderrSink: LogSink = (line) => {
+  Deno.stderr.writeSync(encoder.encode(line + "\n"));
+};
+
+/** A component's logger. Cheap to create; `child()` adds fixed fields. */
+export class Logger {
+  #fields: Record<string, unknown>;
+  #min: number;
+  #sink: LogSink;
+
+  /**
+   * @param component name written into every line, e.g. `packer`
+   * @param options minimum level, extra fields, sink
+   */
+  constructor(
+    component: string,
+    options: { level?: LogLevel; fields?: Record<string, unknown>; sink?: LogSink } = {},
+  ) {
+    this.#fields = { component, ...options.fields };
+    this.#min = RANK[options.level ?? envLevel()];
+    this.#sink = options.sink ?? stderrSink;
+  }
+
+  /** A logger that adds `fields` to every line. */
+  child(fields: Record<string, unknown>): Logger {
+    const child = new Logger(String(this.#fields.component), { sink: this.#sink });
+    child.#fields = { ...this.#fields, ...fields };
+    child.#min = this.#min;
+    return child;
+  }
+
+  /** Write one line at `level`. */
+  log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
+    if (RANK[level] < this.#min) return;
+    const line: Record<string, unknown> = {
+      time: new Date().toISOString(),
+      level,
+      msg,
+      ...this.#fields,
+    };
+    for (const [k, v] of Object.entries(fields)) {
+      line[k] = v instanceof Error ? { name: v.name, message: v.message } : v;
+    }
+    this.#sink(JSON.stringify(line, bigintReplacer));
+  }
+
+  /** Debug line. */
+  debug(msg: string, fields?: Record<string, unknown>): void {
+    this.log("debug", msg, fields);
+  }
+  /** Info line. */
+  info(msg: string, fields?: Record<string, unknown>): void {
+    this.log("info", msg, fields);
+  }
+  /** Warning line. */
+  warn(msg: string, fields?: Record<string, unknown>): void {
+    this.log("warn", msg, fields);
+  }
+  /** Error line. */
+  error(msg: string, fields?: Record<string, unknown>): void {
+    this.log("error", msg, fields);
+  }
+}
+
+function bigintReplacer(_key: string, value: unknown): unknown {
+  return typeof value === "bigint" ? value.toString() : value;
+}
+
+function envLevel(): LogLevel {
+  try {
+    const v = Deno.env.get("DES_LOG_LEVEL");
+    if (v && v in RANK) return v as LogLevel;
+  } catch {
+    // no env permission: default
+  }
+  return "info";
+}

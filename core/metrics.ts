@@ -1,0 +1,200 @@
+/**
+ * A small Prometheus metrics registry (text exposition format 0.0.4):
+ * counters, gauges and histograms with labels. Every long-running DES
+ * process serves `registry.render()` at `/metrics`.
+ *
+ * @module
+ */
+
+/** Label values of one series. */
+export type Labels = Record<string, string | number>;
+
+interface Metric {
+  render(): string;
+}
+
+function labelKey(labels: Labels): string {
+  const keys = Object.keys(labels).sort();
+  return keys.map((k) => `${k}="${escapeLabel(String(labels[k]))}"`).join(",");
+}
+
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+function series(name: string, key: string, value: number): string {
+  return `${name}${key ? `{${key}}` : ""} ${formatValue(value)}`;
+}
+
+function formatValue(v: number): string {
+  if (v === Infinity) return "+Inf";
+  if (v === -Infinity) return "-Inf";
+  return String(v);
+}
+
+/** A monotonically increasing counter. */
+export class Counter implements Metric {
+  #values = new Map<string, number>();
+  /** @param name metric name @param help description */
+  constructor(readonly name: string, readonly help: string) {}
+  /** Add `by` (default 1) to the series with `labels`. */
+  inc(labels: Labels = {}, by = 1): void {
+    const key = labelKey(labels);
+    this.#values.set(key, (this.#values.get(key) ?? 0) + by);
+  }
+  /** Current value of one series. */
+  get(labels: Labels = {}): number {
+    return this.#values.get(labelKey(labels)) ?? 0;
+  }
+  /** Exposition text. */
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    for (const [key, v] of this.#values) lines.push(series(this.name, key, v));
+    return lines.join("\n");
+  }
+}
+
+/** A value that goes up and down. */
+export class Gauge implements Metric {
+  #values = new Map<string, number>();
+  /** @param name metric name @param help description */
+  constructor(readonly name: string, readonly help: string) {}
+  /** Set the series with `labels` to `value`. */
+  set(value: number, labels: Labels = {}): void {
+    this.#values.set(labelKey(labels), value);
+  }
+  /** Add `by` to the series (may be negative). */
+  add(by: number, labels: Labels = {}): void {
+    const key = labelKey(labels);
+    this.#values.set(key, (this.#values.get(key) ?? 0) + by);
+  }
+  /** Current value of one series. */
+  get(labels: Labels = {}): number {
+    return this.#values.get(labelKey(labels)) ?? 0;
+  }
+  /** Exposition text. */
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
+    for (const [key, v] of this.#values) lines.push(series(this.name, key, v));
+    return lines.join("\n");
+  }
+}
+
+/** Default latency buckets in seconds (0.5 ms … 10 s). */
+export const LATENCY_BUCKETS = [
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+];
+
+interface HistogramSeries {
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+/** A histogram with fixed buckets. */
+export class Histogram implements Metric {
+  #series = new Map<string, HistogramSeries>();
+  /**
+   * @param name metric name (seconds for latencies)
+   * @param help description
+   * @param buckets upper bounds, ascending
+   */
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly buckets: number[] = LATENCY_BUCKETS,
+  ) {}
+  /** Record one observation. */
+  observe(value: number, labels: Labels = {}): void {
+    const key = labelKey(labels);
+    let s = this.#series.get(key);
+    if (!s) {
+      s = { counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 };
+      this.#series.set(key, s);
+    }
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) s.counts[i]++;
+    s.sum += value;
+    s.count++;
+  }
+  /** Start a timer; call the returned function to observe the elapsed seconds. */
+  startTimer(labels: Labels = {}): (more?: Labels) => number {
+    const t0 = performance.now();
+    return (more = {}) => {
+      const seconds = (performance.now() - t0) / 1000;
+      this.observe(seconds, { ...labels, ...more });
+      return seconds;
+    };
+  }
+  /** Number of observations of one series. */
+  count(labels: Labels = {}): number {
+    return this.#series.get(labelKey(labels))?.count ?? 0;
+  }
+  /** Exposition text. */
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    for (const [key, s] of this.#series) {
+      const sep = key ? "," : "";
+      this.buckets.forEach((le, i) => {
+        lines.push(`${this.name}_bucket{${key}${sep}le="${le}"} ${s.counts[i]}`);
+      });
+      lines.push(`${this.name}_bucket{${key}${sep}le="+Inf"} ${s.count}`);
+      lines.push(series(`${this.name}_sum`, key, s.sum));
+      lines.push(series(`${this.name}_count`, key, s.count));
+    }
+    return lines.join("\n");
+  }
+}
+
+/**
+ * A set of metrics rendered together.
+ *
+ * @example
+ * ```ts
+ * const registry = new Registry();
+ * const reads = registry.counter("des_reads_total", "Files read");
+ * reads.inc({ status: 200 });
+ * console.log(registry.render());
+ * ```
+ */
+export class Registry {
+  #metrics = new Map<string, Metric>();
+  /** Get or create a counter. */
+  counter(name: string, help: string): Counter {
+    return this.#getOrAdd(name, () => new Counter(name, help));
+  }
+  /** Get or create a gauge. */
+  gauge(name: string, help: string): Gauge {
+    return this.#getOrAdd(name, () => new Gauge(name, help));
+  }
+  /** Get or create a histogram. */
+  histogram(name: string, help: string, buckets?: number[]): Histogram {
+    return this.#getOrAdd(name, () => new Histogram(name, help, buckets));
+  }
+  /** The whole registry in Prometheus text format. */
+  render(): string {
+    return [...this.#metrics.values()].map((m) => m.render()).join("\n") + "\n";
+  }
+  #getOrAdd<M extends Metric>(name: string, make: () => M): M {
+    const existing = this.#metrics.get(name);
+    if (existing) return existing as M;
+    const m = make();
+    this.#metrics.set(name, m);
+    return m;
+  }
+}
+
+/** Content type of the exposition format. */
+export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";

@@ -1,0 +1,66 @@
+/**
+ * Coalesces many small writes (headers, tiny files) into large chunks before
+ * they reach a {@linkcode ContainerSink}, so a container of 100,000 small
+ * files is a few hundred sink writes, not 100,000.
+ *
+ * @module
+ */
+
+import type { ContainerSink } from "./sink.ts";
+
+/** Default size of the chunks handed to the sink. */
+export const DEFAULT_SINK_CHUNK = 1024 * 1024;
+
+/** A write buffer in front of a sink. Chunks handed on are never reused. */
+export class BufferedSink {
+  readonly #sink: ContainerSink;
+  readonly #chunkSize: number;
+  #buffer: Uint8Array;
+  #filled = 0;
+
+  /** @param sink the destination @param chunkSize bytes per sink write */
+  constructor(sink: ContainerSink, chunkSize: number = DEFAULT_SINK_CHUNK) {
+    this.#sink = sink;
+    this.#chunkSize = chunkSize;
+    this.#buffer = new Uint8Array(chunkSize);
+  }
+
+  /** Append bytes; large chunks pass straight through after the buffer. */
+  async write(bytes: Uint8Array): Promise<void> {
+    if (bytes.byteLength === 0) return;
+    if (this.#filled + bytes.byteLength <= this.#chunkSize) {
+      this.#buffer.set(bytes, this.#filled);
+      this.#filled += bytes.byteLength;
+      if (this.#filled === this.#chunkSize) await this.flush();
+      return;
+    }
+    await this.flush();
+    if (bytes.byteLength >= this.#chunkSize) {
+      await this.#sink.write(bytes);
+    } else {
+      this.#buffer.set(bytes, 0);
+      this.#filled = bytes.byteLength;
+    }
+  }
+
+  /** Hand buffered bytes to the sink. */
+  async flush(): Promise<void> {
+    if (this.#filled === 0) return;
+    const chunk = this.#buffer.subarray(0, this.#filled);
+    this.#buffer = new Uint8Array(this.#chunkSize);
+    this.#filled = 0;
+    await this.#sink.write(chunk);
+  }
+
+  /** Flush and close the sink. */
+  async close(): Promise<unknown> {
+    await this.flush();
+    return await this.#sink.close();
+  }
+
+  /** Drop buffered bytes and abort the sink. */
+  async abort(): Promise<void> {
+    this.#filled = 0;
+    await this.#sink.abort();
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * Where a `DesWriter` puts container bytes. `ObjectWriter` from
+ * `store/object_store.ts` satisfies it, and so does `FileSink`.
+ *
+ * @module
+ */
+
+/** An append-only destination for container bytes. */
+export interface ContainerSink {
+  /** Append bytes; resolves when they have been accepted. The sink may keep `chunk`. */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Finish: make the container visible. */
+  close(): Promise<unknown>;
+  /** Abandon: nothing becomes visible. */
+  abort(): Promise<void>;
+}

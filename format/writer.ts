@@ -1,0 +1,475 @@
+/**
+ * `DesWriter`: writes a DES v1 container append-only in one pass. File
+ * bodies go to the sink as they are added; META and INDEX are kept in
+ * memory and written by `finish()`, so memory is bounded by the index and
+ * the meta records (plus one inline file while a stream body is read), not
+ * by the data. Files above the big-file threshold become separate objects.
+ *
+ * @module
+ */
+
+import { DesInputError } from "../core/errors.ts";
+import type { ObjectStore } from "../store/object_store.ts";
+import { compareBytes, concatBytes, fromHex, toHex, viewOf } from "./binary.ts";
+import { bigFileKey } from "./big_file_key.ts";
+import { BufferedSink } from "./buffered_sink.ts";
+import { crc32c, sha256 } from "./checksum.ts";
+import {
+  CONTAINER_ID_BYTES,
+  DEFAULT_BIG_FILE_THRESHOLD,
+  ENTRY_SIZE,
+  FLAG_EXTERNAL,
+  FOOTER_FIELDS,
+  FOOTER_SIZE,
+  FORMAT_VERSION,
+  HEADER_SIZE,
+  MAX_DESCRIPTOR_BYTES,
+  MAX_NAME_BYTES,
+  MAX_TAIL_BYTES,
+  WRITER_ID,
+} from "./constants.ts";
+import { encodeFooter } from "./footer.ts";
+import { encodeHeader } from "./header.ts";
+import { encodeIndex, type IndexEntry } from "./index.ts";
+import {
+  type ContainerDescriptor,
+  encodeDescriptor,
+  encodeFileMeta,
+  type FileMeta,
+} from "./meta.ts";
+import { encodeName } from "./names.ts";
+import type { ContainerSink } from "./sink.ts";
+import { checkedStream, readExactly } from "./streams.ts";
+
+/** Options of {@linkcode DesWriter.create}. */
+export interface DesWriterOptions {
+  /** Files larger than this many bytes become separate objects (default 16 MiB). */
+  bigFileThreshold?: number;
+  /** Where big files go: `<prefix>_bigFiles/<container-id>/<name>` in `store`. */
+  bigFiles?: { store: ObjectStore; prefix?: string };
+  /** Shard recorded in the descriptor. */
+  shard?: number;
+  /** Source system recorded in the descriptor. */
+  source?: string;
+  /** Free-form attributes recorded in the descriptor. */
+  attrs?: Record<string, string>;
+  /** Clock for the creation time (ms since the epoch); default `Date.now`. */
+  now?: () => number;
+  /** Container id as 32 hex digits (default: 16 random bytes); for reproducible output. */
+  containerId?: string;
+}
+
+/** Metadata of an added file; `size` is required for stream bodies. */
+export type AddMeta = FileMeta & { size?: number };
+
+/** What {@linkcode DesWriter.finish} reports about the written container. */
+export interface ContainerSummary {
+  /** Container id (hex). */
+  containerId: string;
+  /** Total size in bytes. */
+  size: number;
+  /** Number of files. */
+  entryCount: number;
+  /** Bytes of DATA (inline file bodies). */
+  dataBytes: number;
+  /** Length of META + INDEX + FOOTER: a suffix read of this size opens the container. */
+  tailLength: number;
+  /** CRC-32C of INDEX. */
+  indexCrc32c: number;
+  /** CRC-32C of META. */
+  metaCrc32c: number;
+  /** CRC-32C of the FOOTER (its own checksum field). */
+  footerCrc32c: number;
+  /** Smallest name. */
+  firstName?: string;
+  /** Largest name. */
+  lastName?: string;
+  /** Keys of the big-file objects written to the big-file store. */
+  bigFileKeys: string[];
+}
+
+interface Pending {
+  nameBytes: Uint8Array;
+  stored: IndexEntry;
+  returned: IndexEntry;
+  metaRelative: number;
+}
+
+interface Content {
+  dataOffset: number;
+  crc32c: number;
+  sha256: Uint8Array;
+}
+
+type State = "open" | "finished" | "failed" | "aborted";
+
+/** Room left in the descriptor for the first and last names (JSON-escaped, worst case). */
+const NAME_ROOM = 2 * (6 * MAX_NAME_BYTES + 32);
+
+/**
+ * Writes one container.
+ *
+ * @example
+ * ```ts
+ * const writer = await DesWriter.create(await FileSink.create("/tmp/a.des"));
+ * await writer.add("hello.txt", new TextEncoder().encode("hi"), { contentType: "text/plain" });
+ * const summary = await writer.finish();
+ * ```
+ */
+export class DesWriter {
+  /** Container id, 32 hex digits. */
+  readonly containerId: string;
+  /** Creation time, ms since the epoch. */
+  readonly createdAt: number;
+  readonly #sink: BufferedSink;
+  readonly #threshold: number;
+  readonly #bigFiles?: { store: ObjectStore; prefix: string };
+  readonly #descriptorExtras: Pick<ContainerDescriptor, "shard" | "source" | "attrs">;
+  readonly #pending: Pending[] = [];
+  readonly #names = new Set<string>();
+  readonly #metaRecords: Uint8Array[] = [];
+  readonly #bigFileKeys: string[] = [];
+  #metaBytes = 0;
+  #heapBytes = 0;
+  #offset = HEADER_SIZE;
+  #state: State = "open";
+  #failure?: unknown;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    sink: BufferedSink,
+    containerId: string,
+    createdAt: number,
+    threshold: number,
+    bigFiles: { store: ObjectStore; prefix: string } | undefined,
+    extras: Pick<ContainerDescriptor, "shard" | "source" | "attrs">,
+  ) {
+    this.#sink = sink;
+    this.containerId = containerId;
+    this.createdAt = createdAt;
+    this.#threshold = threshold;
+    this.#bigFiles = bigFiles;
+    this.#descriptorExtras = extras;
+  }
+
+  /** Validate the options and write the HEADER. */
+  static async create(sink: ContainerSink, options: DesWriterOptions = {}): Promise<DesWriter> {
+    const threshold = options.bigFileThreshold ?? DEFAULT_BIG_FILE_THRESHOLD;
+    if (typeof threshold !== "number" || !(threshold >= 0)) {
+      throw new DesInputError("bigFileThreshold must be a number >= 0", { threshold });
+    }
+    const idBytes = options.containerId === undefined
+      ? crypto.getRandomValues(new Uint8Array(CONTAINER_ID_BYTES))
+      : fromHex(options.containerId, "containerId");
+    if (idBytes.byteLength !== CONTAINER_ID_BYTES) {
+      throw new DesInputError("containerId must be 32 hex digits", {
+        containerId: options.containerId,
+      });
+    }
+    const createdAt = (options.now ?? Date.now)();
+    if (!Number.isSafeInteger(createdAt) || createdAt < 0) {
+      throw new DesInputError("now() must return a non-negative integer (ms)", { createdAt });
+    }
+    const extras: Pick<ContainerDescriptor, "shard" | "source" | "attrs"> = {};
+    if (options.shard !== undefined) extras.shard = options.shard;
+    if (options.source !== undefined) extras.source = options.source;
+    if (options.attrs !== undefined) extras.attrs = options.attrs;
+    const containerId = toHex(idBytes);
+    const trial = encodeDescriptor({
+      formatVersion: FORMAT_VERSION,
+      containerId,
+      createdAt,
+      writer: WRITER_ID,
+      entryCount: 0xffffffff,
+      ...extras,
+    });
+    if (trial.byteLength > MAX_DESCRIPTOR_BYTES - NAME_ROOM) {
+      throw new DesInputError("descriptor attrs/source are too large", {
+        length: trial.byteLength,
+        limit: MAX_DESCRIPTOR_BYTES - NAME_ROOM,
+      });
+    }
+    const bigFiles = options.bigFiles
+      ? { store: options.bigFiles.store, prefix: options.bigFiles.prefix ?? "" }
+      : undefined;
+    const buffered = new BufferedSink(sink);
+    await buffered.write(encodeHeader(idBytes, createdAt));
+    return new DesWriter(buffered, containerId, createdAt, threshold, bigFiles, extras);
+  }
+
+  /** Container bytes produced so far (handed to the sink or buffered for it). */
+  get bytesWritten(): number {
+    return this.#offset;
+  }
+
+  /** Number of files added so far. */
+  get entryCount(): number {
+    return this.#pending.length;
+  }
+
+  /**
+   * Add a file. A stream body needs `meta.size` and must deliver exactly that
+   * many bytes. Invalid input (bad or duplicate name, bad meta, a meta record
+   * above 64 KiB, a wrong stream length) is a `DesInputError` that leaves the
+   * writer usable. The returned entry's `metaOffset` is filled in by
+   * `finish()`, when the position of META is known; treat the entry as
+   * read-only. Calls are serialized. A body of 1 MiB or more may be handed
+   * to the sink as is, so do not reuse its buffer before `add` resolves.
+   */
+  add(
+    name: string,
+    body: Uint8Array | ReadableStream<Uint8Array>,
+    meta: AddMeta = {},
+  ): Promise<IndexEntry> {
+    return this.#serialized(() => this.#add(name, body, meta));
+  }
+
+  /** Write META, INDEX and FOOTER and close the sink. */
+  finish(): Promise<ContainerSummary> {
+    return this.#serialized(() => this.#finish());
+  }
+
+  /** Abort the sink and delete the big-file objects written so far; a no-op after `finish()`. */
+  async abort(): Promise<void> {
+    if (this.#state === "finished" || this.#state === "aborted") return;
+    this.#state = "aborted";
+    let sinkError: unknown;
+    await this.#sink.abort().catch((error) => sinkError = error);
+    await this.#queue;
+    const store = this.#bigFiles?.store;
+    for (const key of this.#bigFileKeys.splice(0)) await store?.delete(key).catch(() => {});
+    if (sinkError !== undefined) throw sinkError;
+  }
+
+  #serialized<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(operation);
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  #checkOpen(): void {
+    if (this.#state === "open") return;
+    const why = this.#failure instanceof Error ? `: ${this.#failure.message}` : "";
+    throw new DesInputError(`container writer is ${this.#state}${why}`, {
+      containerId: this.containerId,
+    });
+  }
+
+  async #add(
+    name: string,
+    body: Uint8Array | ReadableStream<Uint8Array>,
+    meta: AddMeta,
+  ): Promise<IndexEntry> {
+    let nameBytes: Uint8Array, size: number, record: Uint8Array, key: string | undefined;
+    try {
+      this.#checkOpen();
+      nameBytes = encodeName(name);
+      if (this.#names.has(name)) throw new DesInputError("duplicate file name", { name });
+      size = bodySize(name, body, meta.size);
+      if (meta.externalKey !== undefined) {
+        throw new DesInputError("externalKey is set by the writer", { name });
+      }
+      if (size > this.#threshold) {
+        if (!this.#bigFiles) {
+          throw new DesInputError("file is above bigFileThreshold and no bigFiles store is set", {
+            name,
+            size,
+            threshold: this.#threshold,
+          });
+        }
+        key = bigFileKey(this.#bigFiles.prefix, this.containerId, name);
+      }
+      const { size: _size, ...fileMeta } = meta;
+      record = encodeFileMeta({ ...fileMeta, externalKey: key });
+      this.#checkCapacity(name, nameBytes.byteLength, record.byteLength);
+    } catch (error) {
+      if (body instanceof ReadableStream) await body.cancel(error).catch(() => {});
+      throw error;
+    }
+    const content = key === undefined
+      ? await this.#writeInline(name, body, size)
+      : await this.#writeExternal(name, key, body, size);
+    const stored: IndexEntry = {
+      name,
+      flags: key === undefined ? 0 : FLAG_EXTERNAL,
+      external: key !== undefined,
+      dataOffset: content.dataOffset,
+      size,
+      metaOffset: 0,
+      metaLength: record.byteLength,
+      crc32c: content.crc32c,
+      sha256: content.sha256,
+    };
+    const returned = { ...stored };
+    this.#pending.push({ nameBytes, stored, returned, metaRelative: this.#metaBytes });
+    this.#names.add(name);
+    this.#metaRecords.push(record);
+    this.#metaBytes += record.byteLength;
+    this.#heapBytes += nameBytes.byteLength;
+    return returned;
+  }
+
+  #checkCapacity(name: string, nameLength: number, recordLength: number): void {
+    const count = this.#pending.length + 1;
+    const tail = MAX_DESCRIPTOR_BYTES + this.#metaBytes + recordLength + count * ENTRY_SIZE +
+      this.#heapBytes + nameLength + FOOTER_SIZE;
+    if (tail > MAX_TAIL_BYTES || count > 0xffffffff) {
+      throw new DesInputError("container is full: META+INDEX would exceed the format limit", {
+        name,
+        entryCount: count,
+        limit: MAX_TAIL_BYTES,
+      });
+    }
+  }
+
+  async #writeInline(
+    name: string,
+    body: Uint8Array | ReadableStream<Uint8Array>,
+    size: number,
+  ): Promise<Content> {
+    const bytes = body instanceof Uint8Array
+      ? body
+      : await readExactly(body, size, (actual) => streamLengthError(name, size, actual));
+    this.#checkOpen();
+    const content = { dataOffset: this.#offset, crc32c: crc32c(bytes), sha256: sha256(bytes) };
+    try {
+      await this.#sink.write(bytes);
+    } catch (error) {
+      this.#state = "failed";
+      this.#failure = error;
+      throw error;
+    }
+    this.#offset += size;
+    return content;
+  }
+
+  async #writeExternal(
+    name: string,
+    key: string,
+    body: Uint8Array | ReadableStream<Uint8Array>,
+    size: number,
+  ): Promise<Content> {
+    const store = this.#bigFiles!.store;
+    this.#bigFileKeys.push(key);
+    const check = body instanceof Uint8Array ? undefined : checkedStream(size, {
+      crc32c: true,
+      sha256: true,
+      lengthError: (actual) => streamLengthError(name, size, actual),
+    });
+    try {
+      if (body instanceof Uint8Array) {
+        await store.put(key, body, { contentLength: size });
+      } else {
+        await store.put(key, body.pipeThrough(check!.transform), { contentLength: size });
+      }
+      this.#checkOpen();
+    } catch (error) {
+      this.#bigFileKeys.splice(this.#bigFileKeys.indexOf(key), 1);
+      await store.delete(key).catch(() => {});
+      throw check?.error() ?? error;
+    }
+    if (body instanceof Uint8Array) {
+      return { dataOffset: 0, crc32c: crc32c(body), sha256: sha256(body) };
+    }
+    const digests = check!.digests();
+    return { dataOffset: 0, crc32c: digests.crc32c!, sha256: digests.sha256! };
+  }
+
+  async #finish(): Promise<ContainerSummary> {
+    this.#checkOpen();
+    const sorted = [...this.#pending].sort((a, b) => compareBytes(a.nameBytes, b.nameBytes));
+    const metaOffset = this.#offset;
+    const descriptor = encodeDescriptor({
+      formatVersion: FORMAT_VERSION,
+      containerId: this.containerId,
+      createdAt: this.createdAt,
+      writer: WRITER_ID,
+      entryCount: sorted.length,
+      firstName: sorted[0]?.stored.name,
+      lastName: sorted.at(-1)?.stored.name,
+      ...this.#descriptorExtras,
+    });
+    const recordsStart = metaOffset + descriptor.byteLength;
+    for (const pending of this.#pending) {
+      pending.stored.metaOffset = recordsStart + pending.metaRelative;
+    }
+    const meta = concatBytes([descriptor, ...this.#metaRecords]);
+    const index = encodeIndex(sorted.map(({ nameBytes, stored }) => ({ nameBytes, ...stored })));
+    const metaCrc32c = crc32c(meta);
+    const indexCrc32c = crc32c(index);
+    const indexOffset = metaOffset + meta.byteLength;
+    const footer = encodeFooter({
+      metaOffset,
+      metaLength: meta.byteLength,
+      indexOffset,
+      indexLength: index.byteLength,
+      entryCount: sorted.length,
+      descriptorLength: descriptor.byteLength,
+      metaCrc32c,
+      indexCrc32c,
+    });
+    try {
+      await this.#sink.write(meta);
+      await this.#sink.write(index);
+      await this.#sink.write(footer);
+      await this.#sink.close();
+    } catch (error) {
+      this.#state = "failed";
+      this.#failure = error;
+      throw error;
+    }
+    this.#state = "finished";
+    for (const pending of this.#pending) pending.returned.metaOffset = pending.stored.metaOffset;
+    const size = indexOffset + index.byteLength + footer.byteLength;
+    this.#offset = size;
+    return {
+      containerId: this.containerId,
+      size,
+      entryCount: sorted.length,
+      dataBytes: metaOffset - HEADER_SIZE,
+      tailLength: size - metaOffset,
+      indexCrc32c,
+      metaCrc32c,
+      footerCrc32c: viewOf(footer).getUint32(FOOTER_FIELDS.crc32c, true),
+      firstName: sorted[0]?.stored.name,
+      lastName: sorted.at(-1)?.stored.name,
+      bigFileKeys: [...this.#bigFileKeys],
+    };
+  }
+}
+
+function bodySize(
+  name: string,
+  body: Uint8Array | ReadableStream<Uint8Array>,
+  declared: number | undefined,
+): number {
+  if (declared !== undefined && (!Number.isSafeInteger(declared) || declared < 0)) {
+    throw new DesInputError("meta.size must be a non-negative integer", { name, size: declared });
+  }
+  if (body instanceof Uint8Array) {
+    if (declared !== undefined && declared !== body.byteLength) {
+      throw new DesInputError("meta.size differs from the body length", {
+        name,
+        size: declared,
+        bodyLength: body.byteLength,
+      });
+    }
+    return body.byteLength;
+  }
+  if (!(body instanceof ReadableStream)) {
+    throw new DesInputError("body must be a Uint8Array or a ReadableStream", { name });
+  }
+  if (declared === undefined) {
+    throw new DesInputError("a stream body needs meta.size", { name });
+  }
+  return declared;
+}
+
+function streamLengthError(name: string, size: number, actual: number): DesInputError {
+  return new DesInputError(
+    `stream body of ${JSON.stringify(name)} is ${
+      actual > size ? "longer" : "shorter"
+    } than meta.size`,
+    { name, size, actual },
+  );
+}

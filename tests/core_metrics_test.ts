@@ -1,0 +1,47 @@
+import { assertEquals, assertMatch } from "./_helpers/assert.ts";
+import { Registry } from "../core/metrics.ts";
+import { Logger } from "../core/log.ts";
+
+Deno.test("metrics: counters, gauges and histograms render in Prometheus text format", () => {
+  const r = new Registry();
+  const reads = r.counter("des_reads_total", "Files read");
+  reads.inc({ status: 200 });
+  reads.inc({ status: 200 }, 2);
+  reads.inc({ status: 404 });
+  r.gauge("des_cache_entries", "Entries").set(7);
+  const h = r.histogram("des_read_seconds", "Read latency", [0.1, 1]);
+  h.observe(0.05);
+  h.observe(0.5);
+  h.observe(5);
+  const text = r.render();
+  assertMatch(text, /# TYPE des_reads_total counter/);
+  assertMatch(text, /des_reads_total\{status="200"\} 3/);
+  assertMatch(text, /des_reads_total\{status="404"\} 1/);
+  assertMatch(text, /des_cache_entries 7/);
+  assertMatch(text, /des_read_seconds_bucket\{le="0.1"\} 1/);
+  assertMatch(text, /des_read_seconds_bucket\{le="1"\} 2/);
+  assertMatch(text, /des_read_seconds_bucket\{le="\+Inf"\} 3/);
+  assertMatch(text, /des_read_seconds_count 3/);
+  assertEquals(reads.get({ status: 200 }), 3);
+  assertEquals(r.counter("des_reads_total", "again"), reads);
+});
+
+Deno.test("metrics: label values are escaped", () => {
+  const r = new Registry();
+  r.counter("x_total", "x").inc({ path: 'a"b\\c\nd' });
+  assertMatch(r.render(), /x_total\{path="a\\"b\\\\c\\nd"\} 1/);
+});
+
+Deno.test("log: one JSON object per line with fixed and per-call fields", () => {
+  const lines: string[] = [];
+  const log = new Logger("test", { level: "info", sink: (l) => lines.push(l) });
+  log.debug("hidden");
+  log.child({ traceId: "abc" }).info("hello", { n: 1n, err: new Error("boom") });
+  assertEquals(lines.length, 1);
+  const obj = JSON.parse(lines[0]);
+  assertEquals(obj.component, "test");
+  assertEquals(obj.traceId, "abc");
+  assertEquals(obj.msg, "hello");
+  assertEquals(obj.n, "1");
+  assertEquals(obj.err, { name: "Error", message: "boom" });
+});
