@@ -28,18 +28,22 @@ export interface FoundFile {
   mtime: number;
 }
 
-/** Walk `root` and return its regular files in name order; symlinks and special files are skipped. */
-export async function walkFiles(root: string): Promise<{ files: FoundFile[]; skipped: number }> {
+/**
+ * Walk `root` and return its regular files in name order; symlinks and
+ * special files are skipped. Synchronous file-system calls: for a local tree
+ * of small files they cost a fraction of their async twins.
+ */
+export function walkFiles(root: string): { files: FoundFile[]; skipped: number } {
   const files: FoundFile[] = [];
   let skipped = 0;
   const stack = [root];
   while (stack.length > 0) {
     const dir = stack.pop()!;
-    for await (const entry of Deno.readDir(dir)) {
+    for (const entry of Deno.readDirSync(dir)) {
       const path = join(dir, entry.name);
       if (entry.isDirectory) stack.push(path);
       else if (entry.isFile) {
-        const st = await Deno.lstat(path);
+        const st = Deno.lstatSync(path);
         files.push({
           path,
           name: relative(root, path).split("\\").join("/"),
@@ -68,9 +72,8 @@ export interface PackDirResult {
 }
 
 /**
- * Pack the regular files under `dir` into a container at `output`.
- * Files are read ahead with bounded concurrency while the writer appends in
- * name order.
+ * Pack the regular files under `dir` into a container at `output`, in name
+ * order.
  */
 export async function packDirectory(
   dir: string,
@@ -78,14 +81,13 @@ export async function packDirectory(
   options: {
     bigFileThreshold?: number;
     progress?: Progress;
-    readAhead?: number;
     createBucket?: boolean;
   } = {},
 ): Promise<PackDirResult> {
   const root = resolve(dir);
   const st = await Deno.stat(root).catch(() => null);
   if (!st?.isDirectory) throw new DesInputError(`not a directory: ${dir}`, { dir });
-  const { files, skipped } = await walkFiles(root);
+  const { files, skipped } = walkFiles(root);
   const { store, key } = parseLocation(output);
   if (options.createBucket && store instanceof S3ObjectStore) await store.ensureBucket();
   const sink = await store.createWriter(key, { contentType: "application/vnd.des.container" });
@@ -94,36 +96,26 @@ export async function packDirectory(
     bigFiles: { store, prefix: bigFilePrefix(key) },
     source: `file://${root}`,
   });
-  const readAhead = options.readAhead ?? 16;
-  const pending: Promise<Uint8Array>[] = [];
   const threshold = options.bigFileThreshold ?? 16 * 1024 * 1024;
-  let next = 0;
   let bytes = 0;
-  const schedule = () => {
-    while (pending.length < readAhead && next < files.length) {
-      const f = files[next++];
-      // Big files are streamed by the writer, not buffered here.
-      pending.push(f.size > threshold ? Promise.resolve(new Uint8Array(0)) : Deno.readFile(f.path));
-    }
-  };
   try {
-    for (let i = 0; i < files.length; i++) {
-      schedule();
-      const f = files[i];
-      const buffered = await pending.shift()!;
+    for (const f of files) {
       const meta = {
         contentType: contentTypeFor(f.name),
         mtime: f.mtime,
         originalLocation: f.path,
       };
       if (f.size > threshold) {
+        // Big files are streamed by the writer, never buffered whole.
         const file = await Deno.open(f.path);
         const size = (await file.stat()).size;
         await writer.add(f.name, file.readable, { ...meta, size });
         bytes += size;
       } else {
-        await writer.add(f.name, buffered, meta);
-        bytes += buffered.byteLength;
+        // Small local files: one synchronous read each is the cheapest path.
+        const body = Deno.readFileSync(f.path);
+        await writer.add(f.name, body, meta);
+        bytes += body.byteLength;
       }
       options.progress?.tick(1, f.size);
     }
