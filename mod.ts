@@ -25,3 +25,4 @@ export * from "./core/errors.ts";
 export { type DesConfig, loadConfig, SETTINGS } from "./core/config.ts";
 export * from "./format/mod.ts";
 export * from "./store/mod.ts";
+export * from "./naming/mod.ts";

@@ -11,6 +11,7 @@ import { catCommand } from "./commands/cat.ts";
 import { envCommand } from "./commands/env.ts";
 import { inspectCommand } from "./commands/inspect.ts";
 import { lsCommand } from "./commands/ls.ts";
+import { migrateCommand } from "./commands/migrate.ts";
 import { packDirCommand } from "./commands/pack_dir.ts";
 import { verifyCommand } from "./commands/verify.ts";
 
@@ -31,6 +32,10 @@ export const COMMANDS: Record<string, { run: Command; help: string }> = {
   inspect: {
     run: inspectCommand,
     help: "inspect <container> [--json]                header, footer, counts, sizes",
+  },
+  migrate: {
+    run: migrateCommand,
+    help: "migrate [--database-url URL]                apply metadata DB migrations (idempotent)",
   },
   env: {
     run: envCommand,

@@ -180,7 +180,7 @@ export const SETTINGS: Settings = {
   databaseUrl: {
     env: "DES_DATABASE_URL",
     description: "DES metadata DB: postgres://… in production, embedded:<dir> for one machine.",
-    defaultValue: "embedded:.des/metadata",
+    defaultValue: "embedded:.des/db",
     parse: databaseUrl,
   },
   s3Endpoint: {

@@ -10,7 +10,7 @@ Deno.test("config: defaults load with an empty environment", () => {
   assertEquals(c.nodeId, 0);
   assertEquals(c.bigFileThreshold, 16 * 1024 * 1024);
   assertEquals(c.deleteSources, false);
-  assertEquals(c.databaseUrl, "embedded:.des/metadata");
+  assertEquals(c.databaseUrl, "embedded:.des/db");
 });
 
 Deno.test("config: values are parsed and typed", () => {

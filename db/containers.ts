@@ -1,0 +1,289 @@
+/**
+ * The container catalog: create, move through states with compare-and-set,
+ * list, and load what a retriever needs.
+ *
+ * @module
+ */
+
+import { DesConflictError, DesInputError } from "../core/errors.ts";
+import type { DbQuery } from "./db.ts";
+import { sqlStateOf } from "./sql_errors.ts";
+import {
+  canTransition,
+  type ContainerState,
+  isContainerState,
+  VISIBLE_STATES,
+} from "./container_states.ts";
+
+/** One row of `des_containers`. */
+export interface ContainerRow {
+  /** Catalog row id. */
+  id: number;
+  /** Container id from the format (lowercase hex). */
+  containerId: string;
+  /** Shard of every name in the container. */
+  shard: number;
+  /** Source the files came from. */
+  source: string;
+  /** Bucket (or store) holding the container object. */
+  bucket: string;
+  /** Object key. */
+  key: string;
+  /** Object size in bytes (known from `uploaded` on). */
+  size: number | null;
+  /** Files in the container. */
+  fileCount: number | null;
+  /** Bytes of file data. */
+  dataBytes: number | null;
+  /** Smallest name in the container ("C" collation order). */
+  firstName: string | null;
+  /** Largest name in the container. */
+  lastName: string | null;
+  /** CRC32C of the index. */
+  indexCrc32c: number | null;
+  /** CRC32C of the footer. */
+  footerCrc32c: number | null;
+  /** Object ETag after upload. */
+  etag: string | null;
+  /** Write-ahead state. */
+  state: ContainerState;
+  /** Worker that owns the container's progress. */
+  owner: string | null;
+  /** Last error, for aborted containers. */
+  error: string | null;
+  /** When the row was created. */
+  createdAt: Date;
+  /** When the row last changed. */
+  updatedAt: Date;
+  /** When it became visible. */
+  committedAt: Date | null;
+}
+
+/** A committed container, as the retriever loads it. */
+export type CommittedContainer =
+  & Pick<
+    ContainerRow,
+    | "containerId"
+    | "shard"
+    | "bucket"
+    | "key"
+    | "etag"
+    | "indexCrc32c"
+    | "footerCrc32c"
+    | "committedAt"
+  >
+  & {
+    /** Object size in bytes. */
+    size: number;
+    /** Files in the container. */
+    fileCount: number;
+    /** Smallest name. */
+    firstName: string;
+    /** Largest name. */
+    lastName: string;
+  };
+
+/** What {@linkcode createContainer} needs. */
+export interface NewContainer {
+  /** Container id from the format (lowercase hex, at most 64 digits). */
+  containerId: string;
+  /** Shard. */
+  shard: number;
+  /** Source name. */
+  source: string;
+  /** Target bucket. */
+  bucket: string;
+  /** Target key. */
+  key: string;
+  /** Owning worker. */
+  owner?: string;
+}
+
+/** Facts recorded along with a state change. Omitted fields are left as they are. */
+export interface ContainerFacts {
+  /** Object size in bytes. */
+  size?: number;
+  /** Files in the container. */
+  fileCount?: number;
+  /** Bytes of file data. */
+  dataBytes?: number;
+  /** Smallest name. */
+  firstName?: string;
+  /** Largest name. */
+  lastName?: string;
+  /** CRC32C of the index. */
+  indexCrc32c?: number;
+  /** CRC32C of the footer. */
+  footerCrc32c?: number;
+  /** Object ETag. */
+  etag?: string;
+  /** New owner. */
+  owner?: string;
+  /** Error text (for `aborted`). */
+  error?: string;
+}
+
+const FACT_COLUMNS: Record<keyof ContainerFacts, string> = {
+  size: "size",
+  fileCount: "file_count",
+  dataBytes: "data_bytes",
+  firstName: "first_name",
+  lastName: "last_name",
+  indexCrc32c: "index_crc32c",
+  footerCrc32c: "footer_crc32c",
+  etag: "etag",
+  owner: "owner",
+  error: "error",
+};
+
+const ROW_COLUMNS = `id, container_id as "containerId", shard, source, bucket, key, size,
+  file_count as "fileCount", data_bytes as "dataBytes", first_name as "firstName",
+  last_name as "lastName", index_crc32c as "indexCrc32c", footer_crc32c as "footerCrc32c",
+  etag, state, owner, error, created_at as "createdAt", updated_at as "updatedAt",
+  committed_at as "committedAt"`;
+
+/** Insert a container in state `building`. Throws `DesConflictError` if its id or bucket/key exists. */
+export async function createContainer(db: DbQuery, c: NewContainer): Promise<ContainerRow> {
+  try {
+    const [row] = await db.query<ContainerRow>(
+      `insert into des_containers (container_id, shard, source, bucket, key, owner)
+       values ($1, $2, $3, $4, $5, $6) returning ${ROW_COLUMNS}`,
+      [c.containerId, c.shard, c.source, c.bucket, c.key, c.owner ?? null],
+    );
+    return row;
+  } catch (err) {
+    const state = sqlStateOf(err);
+    if (state === "23505") {
+      throw new DesConflictError(
+        `container ${c.containerId} (or object ${c.bucket}/${c.key}) is already in the catalog`,
+        { containerId: c.containerId, bucket: c.bucket, key: c.key },
+      );
+    }
+    if (state === "23514") {
+      throw new DesInputError(`container ${c.containerId} has an invalid id or shard`, {
+        containerId: c.containerId,
+        shard: c.shard,
+      });
+    }
+    throw err;
+  }
+}
+
+/**
+ * Move a container from `from` to `to` and record `facts`, only if it is
+ * still in `from` (compare-and-set). Returns false when it is not (another
+ * worker moved it first, or it does not exist). Throws `DesInputError` for a
+ * transition the state machine does not allow, or when committing without
+ * size, file count and name range.
+ */
+export async function setContainerState(
+  db: DbQuery,
+  containerId: string,
+  from: ContainerState,
+  to: ContainerState,
+  facts: ContainerFacts = {},
+): Promise<boolean> {
+  if (!isContainerState(from) || !isContainerState(to) || !canTransition(from, to)) {
+    throw new DesInputError(`container state cannot go from ${from} to ${to}`, {
+      containerId,
+      from,
+      to,
+    });
+  }
+  const sets = ["state = $3", "updated_at = now()"];
+  const params: unknown[] = [containerId, from, to];
+  for (const [field, value] of Object.entries(facts)) {
+    const column = FACT_COLUMNS[field as keyof ContainerFacts];
+    if (!column) throw new DesInputError(`unknown container fact ${field}`, { field });
+    if (value === undefined) continue;
+    params.push(value);
+    sets.push(`${column} = $${params.length}`);
+  }
+  if (to === "committed") sets.push("committed_at = now()");
+  try {
+    const rows = await db.query(
+      `update des_containers set ${sets.join(", ")}
+       where container_id = $1 and state = $2 returning id`,
+      params,
+    );
+    return rows.length === 1;
+  } catch (err) {
+    if (sqlStateOf(err) === "23514") {
+      throw new DesInputError(
+        `container ${containerId} cannot become ${to}: a value is out of range, or size, file count or name range is missing`,
+        { containerId, to, constraint: (err as { constraint_name?: string }).constraint_name },
+      );
+    }
+    throw err;
+  }
+}
+
+/** One container by id, or null. */
+export async function getContainer(db: DbQuery, containerId: string): Promise<ContainerRow | null> {
+  const rows = await db.query<ContainerRow>(
+    `select ${ROW_COLUMNS} from des_containers where container_id = $1`,
+    [containerId],
+  );
+  return rows[0] ?? null;
+}
+
+/** Containers filtered by shard, states and source, oldest first. */
+export function listContainers(
+  db: DbQuery,
+  filter: { shard?: number; states?: readonly ContainerState[]; source?: string; limit?: number } =
+    {},
+): Promise<ContainerRow[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filter.shard !== undefined) {
+    params.push(filter.shard);
+    where.push(`shard = $${params.length}`);
+  }
+  if (filter.states !== undefined) {
+    params.push(filter.states);
+    where.push(`state = any($${params.length}::text[])`);
+  }
+  if (filter.source !== undefined) {
+    params.push(filter.source);
+    where.push(`source = $${params.length}`);
+  }
+  params.push(filter.limit ?? 100_000);
+  return db.query<ContainerRow>(
+    `select ${ROW_COLUMNS} from des_containers
+     ${where.length ? `where ${where.join(" and ")}` : ""}
+     order by id limit $${params.length}`,
+    params,
+  );
+}
+
+/**
+ * The visible containers (committed and later states) of shards
+ * `[rangeStart, rangeEnd]`, ordered by shard, then first name: what a
+ * retriever loads to find a name's container without a query per read.
+ */
+export function committedContainersForShards(
+  db: DbQuery,
+  rangeStart: number,
+  rangeEnd: number,
+): Promise<CommittedContainer[]> {
+  return db.query<CommittedContainer>(
+    `select container_id as "containerId", shard, bucket, key, size, file_count as "fileCount",
+       first_name as "firstName", last_name as "lastName", etag, index_crc32c as "indexCrc32c",
+       footer_crc32c as "footerCrc32c", committed_at as "committedAt"
+     from des_containers
+     where shard between $1 and $2 and state = any($3::text[])
+     order by shard, first_name, container_id`,
+    [rangeStart, rangeEnd, VISIBLE_STATES],
+  );
+}
+
+/** The NOTIFY channel raised when a container becomes committed. */
+export const CONTAINER_COMMITTED_CHANNEL = "des_container_committed";
+
+/** Payload of {@linkcode CONTAINER_COMMITTED_CHANNEL}. */
+export interface ContainerCommitted {
+  /** Shard of the container. */
+  shard: number;
+  /** Container id. */
+  containerId: string;
+}

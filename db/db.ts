@@ -1,0 +1,61 @@
+/**
+ * The metadata database seam: one small interface implemented by PostgreSQL
+ * (postgres.js) and by an embedded engine (PGlite), so every component runs
+ * on either.
+ *
+ * Values come back the same way on both engines:
+ * `bigint`/`bigserial` → `number` when it is a safe integer, otherwise a JS
+ * `bigint`; `integer`/`smallint`/`real`/`double precision` → `number`;
+ * `numeric` → `string` (exact; cast sums with `::bigint` to get numbers);
+ * `timestamptz` → `Date`; `json`/`jsonb` → parsed value; `bytea` → `Uint8Array`;
+ * arrays → arrays. Parameters are `$1`, `$2` … and accept the same types.
+ *
+ * @module
+ */
+
+/** Which engine is behind a {@linkcode Db}. */
+export type DbKind = "postgres" | "embedded";
+
+/** Something SQL can be run on: the database itself or an open transaction. */
+export interface DbQuery {
+  /** Run one statement with `$n` parameters and return its rows. */
+  query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<T[]>;
+  /** Run a script of one or more statements without parameters (DDL, migrations). */
+  exec(script: string): Promise<void>;
+}
+
+/** An open transaction. Use only inside the callback it was passed to. */
+export type DbTx = DbQuery;
+
+/** A connection (pool) to the DES metadata database. */
+export interface Db extends DbQuery {
+  /** The engine. */
+  readonly kind: DbKind;
+  /** Where it is, for messages: a URL without its password, or the embedded directory. */
+  readonly location: string;
+  /**
+   * Run `fn` in a transaction: commit when it resolves, roll back when it
+   * throws. On the embedded engine transactions run one at a time, and `fn`
+   * must use `tx`, never the `Db` itself (that would wait for the transaction).
+   */
+  transaction<T>(fn: (tx: DbTx) => Promise<T>): Promise<T>;
+  /**
+   * Subscribe to NOTIFY on `channel` (case-sensitive). Returns the function
+   * that unsubscribes.
+   */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /** `NOTIFY channel, payload`, delivered to listeners when committed. */
+  notify(channel: string, payload: string): Promise<void>;
+  /** Close all connections (idempotent). */
+  close(): Promise<void>;
+}
+
+/** Options for {@linkcode Db} implementations. */
+export interface DbOptions {
+  /** PostgreSQL: largest number of pooled connections (default 10; LISTEN uses one more). */
+  max?: number;
+  /** PostgreSQL: seconds to wait for a connection (default 10). */
+  connectTimeoutSeconds?: number;
+  /** PostgreSQL: `application_name` shown in `pg_stat_activity` (default `des`). */
+  applicationName?: string;
+}

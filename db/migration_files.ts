@@ -1,0 +1,23 @@
+/**
+ * The migrations this build knows, in order. Each SQL file is embedded in the
+ * module graph (text import), so a bundled build carries them too.
+ *
+ * @module
+ */
+
+import init from "./migrations/0001_init.sql" with { type: "text" };
+
+/** One versioned migration script. */
+export interface MigrationFile {
+  /** 1, 2, 3 … with no gaps. */
+  version: number;
+  /** File name, `NNNN_words.sql`. */
+  name: string;
+  /** The SQL script. */
+  sql: string;
+}
+
+/** All migrations, oldest first. Add new files here and in `db/migrations/`. */
+export const MIGRATIONS: readonly MigrationFile[] = [
+  { version: 1, name: "0001_init.sql", sql: init },
+];
