@@ -12,6 +12,7 @@ import { envCommand } from "./commands/env.ts";
 import { inspectCommand } from "./commands/inspect.ts";
 import { lsCommand } from "./commands/ls.ts";
 import { migrateCommand } from "./commands/migrate.ts";
+import { MARK_USAGE, markCommand } from "../mark/main.ts";
 import { packDirCommand } from "./commands/pack_dir.ts";
 import { verifyCommand } from "./commands/verify.ts";
 
@@ -33,6 +34,7 @@ export const COMMANDS: Record<string, { run: Command; help: string }> = {
     run: inspectCommand,
     help: "inspect <container> [--json]                header, footer, counts, sizes",
   },
+  mark: { run: markCommand, help: MARK_USAGE },
   migrate: {
     run: migrateCommand,
     help: "migrate [--database-url URL]                apply metadata DB migrations (idempotent)",

@@ -1,0 +1,265 @@
+/**
+ * The marker entry point:
+ * `deno task mark [--once | --interval 60s] [--sources configs/sources.yaml] [--port N]`,
+ * also `des mark …`. Configuration and every parent table are checked before
+ * anything is written; a bad configuration exits with status 2.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { type DesConfig, type EnvSource, loadConfig, parseDuration } from "../core/config.ts";
+import { DesConfigError, DesError, DesInputError } from "../core/errors.ts";
+import { Logger } from "../core/log.ts";
+import { Registry } from "../core/metrics.ts";
+import { Progress } from "../core/progress.ts";
+import type { Db } from "../db/db.ts";
+import { openDb } from "../db/open_db.ts";
+import { NameGenerator } from "../naming/name_generator.ts";
+import { ParentTable } from "../parent/parent_table.ts";
+import { checkSourceAgainstDb, loadSources } from "../parent/sources.ts";
+import { sleep } from "./backoff.ts";
+import { Marker } from "./marker.ts";
+import { databaseReady, markerApp } from "./server.ts";
+
+/** Usage text of the mark command. */
+export const MARK_USAGE = "mark [--once | --interval 60s] [--sources configs/sources.yaml] " +
+  "[--concurrency 2] [--port 9471] [--host 0.0.0.0]";
+
+/** Default port of `/metrics`, `/healthz` and `/readyz` in service mode. */
+export const DEFAULT_MARKER_PORT = 9471;
+
+interface MarkArgs {
+  help: boolean;
+  once: boolean;
+  intervalMs?: number;
+  sourcesPath: string;
+  port: number;
+  host: string;
+  concurrency: number;
+}
+
+function parseMarkArgs(args: string[]): MarkArgs {
+  const { values } = parseArgs({
+    args,
+    options: {
+      once: { type: "boolean", default: false },
+      interval: { type: "string" },
+      sources: { type: "string", default: "configs/sources.yaml" },
+      port: { type: "string", default: String(DEFAULT_MARKER_PORT) },
+      host: { type: "string", default: "0.0.0.0" },
+      concurrency: { type: "string", default: "2" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.once && values.interval !== undefined) {
+    throw new DesInputError(`--once and --interval exclude each other; usage: ${MARK_USAGE}`);
+  }
+  let intervalMs: number | undefined;
+  if (values.interval !== undefined) {
+    try {
+      intervalMs = parseDuration(values.interval);
+    } catch (e) {
+      throw new DesInputError(`--interval ${values.interval}: ${(e as Error).message}`);
+    }
+    if (intervalMs < 1) throw new DesInputError("--interval must be positive");
+  }
+  const concurrency = Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+    throw new DesInputError(`--concurrency must be 1..64, got ${values.concurrency}`);
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new DesInputError(`--port must be 0..65535, got ${values.port}`);
+  }
+  return {
+    help: values.help,
+    once: intervalMs === undefined,
+    intervalMs,
+    sourcesPath: values.sources,
+    port,
+    host: values.host,
+    concurrency,
+  };
+}
+
+/** An opened, checked source. */
+interface ReadySource {
+  db: Db;
+  table: ParentTable;
+}
+
+/** Open every source's database and check its table; nothing is written. */
+async function openSources(
+  path: string,
+  env: EnvSource,
+  log: Logger,
+  connections: number,
+): Promise<ReadySource[]> {
+  const sources = await loadSources(path, env);
+  const ready: ReadySource[] = [];
+  const opened: Db[] = [];
+  try {
+    for (const source of sources) {
+      const db = await openDb(source.dsn, { max: connections, applicationName: "des-marker" });
+      opened.push(db);
+      const schema = await checkSourceAgainstDb(db, source);
+      ready.push({ db, table: new ParentTable(db, source, schema) });
+      log.info("source checked", {
+        source: source.name,
+        table: source.table,
+        idType: schema.idType,
+      });
+    }
+  } catch (err) {
+    await Promise.all(opened.map((db) => db.close().catch(() => {})));
+    throw err;
+  }
+  return ready;
+}
+
+function makeMarker(
+  table: ParentTable,
+  names: NameGenerator,
+  config: DesConfig,
+  extra: {
+    concurrency: number;
+    metrics: Registry;
+    logger: Logger;
+    signal?: AbortSignal;
+    progress?: Progress;
+  },
+): Marker {
+  return new Marker({
+    table,
+    names,
+    batchSize: config.markerBatchSize,
+    concurrency: extra.concurrency,
+    metrics: extra.metrics,
+    logger: extra.logger,
+    signal: extra.signal,
+    onBatch: (marked, failed) => extra.progress?.tick(marked + failed),
+  });
+}
+
+/**
+ * Run the marker with command-line `args`; resolves to the exit status.
+ * Throws `DesConfigError`/`DesInputError` (status 2) for bad configuration or
+ * usage and `DesUnavailableError` when a parent database cannot be reached.
+ */
+export async function markCommand(args: string[], env: EnvSource = Deno.env): Promise<number> {
+  const opts = parseMarkArgs(args);
+  if (opts.help) {
+    console.log(`usage: ${MARK_USAGE}\nSee docs/integration.md.`);
+    return 0;
+  }
+  const config = loadConfig(env);
+  const logger = new Logger("marker", { level: config.logLevel as "info" });
+  const names = new NameGenerator({
+    nodeId: config.nodeId,
+    shardBits: config.shardBits,
+    prefix: config.namePrefix,
+  });
+  const sources = await openSources(opts.sourcesPath, env, logger, opts.concurrency + 1);
+  const metrics = new Registry();
+  try {
+    if (opts.once) return await runOnce(sources, names, config, metrics, logger, opts);
+    return await serve(sources, names, config, metrics, logger, opts);
+  } finally {
+    await Promise.all(sources.map((s) => s.db.close().catch(() => {})));
+  }
+}
+
+async function runOnce(
+  sources: ReadySource[],
+  names: NameGenerator,
+  config: DesConfig,
+  metrics: Registry,
+  logger: Logger,
+  opts: MarkArgs,
+): Promise<number> {
+  for (const { table } of sources) {
+    const total = await table.countEligible();
+    const progress = new Progress(`marked ${table.source.name}`, { total });
+    const marker = makeMarker(table, names, config, {
+      concurrency: opts.concurrency,
+      metrics,
+      logger,
+      progress,
+    });
+    const result = await marker.runOnce();
+    console.log(progress.done(`${result.failed} failed, ${result.batches} batches`));
+  }
+  return 0;
+}
+
+async function serve(
+  sources: ReadySource[],
+  names: NameGenerator,
+  config: DesConfig,
+  metrics: Registry,
+  logger: Logger,
+  opts: MarkArgs,
+): Promise<number> {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
+  for (const s of signals) Deno.addSignalListener(s, stop);
+  const checks = Object.fromEntries(sources.map((s) => [s.table.source.name, databaseReady(s.db)]));
+  const server = Deno.serve({
+    port: opts.port,
+    hostname: opts.host,
+    signal: controller.signal,
+    onListen: ({ port, hostname }) => logger.info("marker listening", { port, hostname }),
+  }, markerApp(metrics, checks).fetch);
+  const markers = sources.map((s) =>
+    makeMarker(s.table, names, config, {
+      concurrency: opts.concurrency,
+      metrics,
+      logger,
+      signal: controller.signal,
+    })
+  );
+  try {
+    while (!controller.signal.aborted) {
+      for (const marker of markers) {
+        if (controller.signal.aborted) break;
+        try {
+          await marker.runOnce();
+        } catch (err) {
+          logger.error("marking run failed; next try after the interval", { error: err as Error });
+        }
+      }
+      await sleep(opts.intervalMs!, controller.signal);
+    }
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, stop);
+    controller.abort();
+    await server.finished;
+  }
+  logger.info("marker stopped");
+  return 0;
+}
+
+/** Map an error to an exit status and print it (2 = usage or configuration, 1 = anything else). */
+export function reportMarkError(e: unknown): number {
+  const parseArgsError = String((e as { code?: string })?.code ?? "").startsWith("ERR_PARSE_ARGS");
+  if (e instanceof DesConfigError || e instanceof DesInputError || parseArgsError) {
+    console.error(`des mark: ${(e as Error).message}\nusage: ${MARK_USAGE}`);
+    return 2;
+  }
+  console.error(`des mark: ${e instanceof DesError ? e.message : (e as Error)?.stack ?? e}`);
+  return 1;
+}
+
+if (import.meta.main) {
+  let code: number;
+  try {
+    code = await markCommand(Deno.args);
+  } catch (e) {
+    code = reportMarkError(e);
+  }
+  Deno.exit(code);
+}

@@ -1,0 +1,96 @@
+/**
+ * The SQL text the parent contract runs, built once per source from its
+ * configuration: identifiers quoted, status values inlined as literals (so a
+ * partial index on the eligible status can be used), everything else passed
+ * as `$n` parameters. Ids travel as `text[]` and are cast to the id type.
+ *
+ * @module
+ */
+
+import { quoteIdent } from "../db/quote_ident.ts";
+import { qualifiedTable } from "./source_check.ts";
+import type { IdType } from "./source_check.ts";
+import type { SourceConfig } from "./sources.ts";
+
+/** A SQL string literal: `'text'` with quotes doubled. */
+export function quoteLiteral(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/** Every statement of the parent contract for one source. */
+export class ParentSql {
+  /** `$1` cutoff (timestamptz), `$2` limit → `id` (text) of locked eligible rows, oldest first. */
+  readonly selectEligible: string;
+  /** `$1` ids → `id` of those still eligible, locked (`SKIP LOCKED`). */
+  readonly lockEligibleIds: string;
+  /** `$1` cutoff → `n`: eligible rows old enough and matching the extra predicate. */
+  readonly countEligible: string;
+  /** `$1` ids, `$2` names, `$3` shards → `n` rows moved from eligible to marked. */
+  readonly markUpdate: string;
+  /** `$1` shard, `$2` limit → marked rows of the shard ordered by name. */
+  readonly markedRowsFirst: string;
+  /** `$1` shard, `$2` limit, `$3` after-name → the next page. */
+  readonly markedRowsAfter: string;
+  /** `$1` ids, `$2` names, `$3` container, `$4` packed-at → `n` rows moved from marked to packed. */
+  readonly markPacked: string;
+  /** `$1` ids, `$2` reasons → `id` of each row moved from eligible or marked to failed. */
+  readonly markFailed: string;
+  /** → `status` (text), `n` for every status value present. */
+  readonly countByStatus: string;
+
+  /** @param source the validated source @param idType the detected id column type */
+  constructor(source: SourceConfig, idType: IdType) {
+    const t = qualifiedTable(source);
+    const c = Object.fromEntries(
+      Object.entries(source.columns).map(([role, name]) => [role, quoteIdent(name as string)]),
+    ) as Record<keyof SourceConfig["columns"], string>;
+    const s = {
+      eligible: quoteLiteral(source.statuses.eligible),
+      marked: quoteLiteral(source.statuses.marked),
+      packed: quoteLiteral(source.statuses.packed),
+      failed: quoteLiteral(source.statuses.failed),
+    };
+    const id = idType === "text" ? "u.id" : `u.id::${idType}`;
+    const extra = source.where ? ` AND (${source.where})` : "";
+    const eligibleWhere =
+      `${c.status} = ${s.eligible} AND ${c.created_at} < $1::timestamptz${extra}`;
+    const clearError = c.error ? `, ${c.error} = NULL` : "";
+
+    this.selectEligible = `SELECT ${c.id}::text AS id FROM ${t} WHERE ${eligibleWhere}
+      ORDER BY ${c.created_at} LIMIT $2 FOR UPDATE SKIP LOCKED`;
+    this.lockEligibleIds = `SELECT ${c.id}::text AS id FROM ${t}
+      WHERE ${c.id} = ANY($1::${idType}[]) AND ${c.status} = ${s.eligible} FOR UPDATE SKIP LOCKED`;
+    this.countEligible = `SELECT count(*)::int AS n FROM ${t} WHERE ${eligibleWhere}`;
+    this.markUpdate = `WITH done AS (
+      UPDATE ${t} AS p SET ${c.status} = ${s.marked}, ${c.des_name} = u.name,
+             ${c.des_shard} = u.shard${clearError}
+        FROM unnest($1::text[], $2::text[], $3::int[]) AS u(id, name, shard)
+       WHERE p.${c.id} = ${id} AND p.${c.status} = ${s.eligible}
+      RETURNING 1) SELECT count(*)::int AS n FROM done`;
+
+    const optional = [
+      c.size ? `${c.size}::bigint AS size` : "NULL::bigint AS size",
+      c.content_type ? `${c.content_type}::text AS content_type` : "NULL::text AS content_type",
+    ].join(", ");
+    const rowSelect = `SELECT ${c.id}::text AS id, ${c.location}::text AS location,
+      ${c.des_name}::text AS des_name, ${c.des_shard}::int AS shard, ${optional},
+      ${c.created_at}::timestamptz AS created_at FROM ${t}
+      WHERE ${c.status} = ${s.marked} AND ${c.des_shard} = $1`;
+    this.markedRowsFirst = `${rowSelect} ORDER BY ${c.des_name} LIMIT $2`;
+    this.markedRowsAfter = `${rowSelect} AND ${c.des_name} > $3 ORDER BY ${c.des_name} LIMIT $2`;
+
+    this.markPacked = `WITH done AS (
+      UPDATE ${t} AS p SET ${c.status} = ${s.packed}, ${c.container} = $3,
+             ${c.packed_at} = $4::timestamptz
+        FROM unnest($1::text[], $2::text[]) AS u(id, name)
+       WHERE p.${c.id} = ${id} AND p.${c.status} = ${s.marked} AND p.${c.des_name} = u.name
+      RETURNING 1) SELECT count(*)::int AS n FROM done`;
+    const setError = c.error ? `, ${c.error} = u.reason` : "";
+    this.markFailed = `UPDATE ${t} AS p SET ${c.status} = ${s.failed}${setError}
+        FROM unnest($1::text[], $2::text[]) AS u(id, reason)
+       WHERE p.${c.id} = ${id} AND p.${c.status} IN (${s.eligible}, ${s.marked})
+      RETURNING p.${c.id}::text AS id`;
+    this.countByStatus = `SELECT ${c.status}::text AS status, count(*)::int AS n FROM ${t}
+      GROUP BY 1`;
+  }
+}

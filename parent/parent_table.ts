@@ -1,0 +1,342 @@
+/**
+ * {@linkcode ParentTable}: every read and write DES makes on a parent's
+ * catalog table — marking eligible rows, listing marked rows per shard,
+ * flipping packed rows, moving rows to the failed status — as set-based SQL
+ * built from the source configuration.
+ *
+ * @module
+ */
+
+import { DesInputError } from "../core/errors.ts";
+import type { Db, DbTx } from "../db/db.ts";
+import { shardHexWidth } from "../naming/name_codec.ts";
+import type { NameGenerator } from "../naming/name_generator.ts";
+import { ParentSql } from "./parent_sql.ts";
+import { checkSourceAgainstDb, type SourceSchema } from "./source_check.ts";
+import type { SourceConfig } from "./sources.ts";
+import { describeDbError, isTransientDbError } from "./transient.ts";
+
+/** A marked row, as the packer needs it. */
+export interface ParentRow {
+  /** The parent's id, as text. */
+  id: string;
+  /** Where the original is (see `openOriginals`). */
+  location: string;
+  /** The DES name assigned by the marker. */
+  desName: string;
+  /** The shard of the name. */
+  shard: number;
+  /** Size in bytes, when the source has a size column. */
+  size?: number;
+  /** MIME type, when the source has a content type column. */
+  contentType?: string;
+  /** When the parent created the row. */
+  createdAt: Date;
+}
+
+/** Options of {@linkcode ParentTable.markBatch}. */
+export interface MarkBatchOptions {
+  /** Hands out the names. */
+  names: NameGenerator;
+  /** Rows to mark at most. */
+  limit: number;
+  /** Eligible age in days (default: the source's `max_age_days`). */
+  maxAgeDays?: number;
+  /** The current time (default: now). */
+  now?: Date;
+}
+
+/** A row that could not be marked, with the database's reason. */
+export interface FailedRow {
+  /** The parent's id. */
+  id: string;
+  /** Why it failed. */
+  reason: string;
+}
+
+/** What {@linkcode ParentTable.markBatchIsolating} did. */
+export interface IsolatedMarkResult {
+  /** Rows marked. */
+  marked: number;
+  /** Rows moved to the failed status. */
+  failed: FailedRow[];
+}
+
+/** Row counts per lifecycle status; `other` counts rows in any other status. */
+export interface StatusCounts {
+  /** Rows in the eligible status (of any age). */
+  eligible: number;
+  /** Marked rows waiting for the packer. */
+  marked: number;
+  /** Packed rows. */
+  packed: number;
+  /** Failed rows. */
+  failed: number;
+  /** Rows in statuses DES does not manage. */
+  other: number;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Batch updates join a few thousand ids to the table. Without these settings
+ * the planner may hash the whole table for every batch when it is small
+ * enough; primary-key lookups keep the cost proportional to the batch.
+ */
+const INDEX_JOINS = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off";
+
+interface NamedRows {
+  names: string[];
+  shards: number[];
+}
+
+/** The parent's catalog table of one source. */
+export class ParentTable {
+  /** The source configuration. */
+  readonly source: SourceConfig;
+  readonly #db: Db;
+  #sql?: Promise<ParentSql>;
+
+  /**
+   * @param db connection to the parent database
+   * @param source the validated source
+   * @param schema the result of `checkSourceAgainstDb` (checked on first use when omitted)
+   */
+  constructor(db: Db, source: SourceConfig, schema?: SourceSchema) {
+    this.#db = db;
+    this.source = source;
+    if (schema) this.#sql = Promise.resolve(new ParentSql(source, schema.idType));
+  }
+
+  #statements(): Promise<ParentSql> {
+    this.#sql ??= checkSourceAgainstDb(this.#db, this.source).then(
+      (schema) => new ParentSql(this.source, schema.idType),
+      (err) => {
+        this.#sql = undefined;
+        throw err;
+      },
+    );
+    return this.#sql;
+  }
+
+  /** The creation time before which rows are eligible. */
+  cutoff(maxAgeDays = this.source.maxAgeDays, now = new Date()): Date {
+    return new Date(now.getTime() - maxAgeDays * DAY_MS);
+  }
+
+  /**
+   * Mark up to `limit` eligible rows, oldest first, in one transaction: lock
+   * them with `FOR UPDATE SKIP LOCKED` (so concurrent markers take disjoint
+   * rows), name them, and update them with one statement. Returns the number
+   * of rows marked; 0 when nothing eligible is left unlocked.
+   */
+  async markBatch(options: MarkBatchOptions): Promise<number> {
+    const sql = await this.#statements();
+    const cutoff = this.cutoff(options.maxAgeDays, options.now).toISOString();
+    checkLimit(options.limit);
+    return await this.#db.transaction(async (tx) => {
+      await tx.exec(INDEX_JOINS);
+      const selected = tx.query<{ id: string }>(sql.selectEligible, [cutoff, options.limit]);
+      let named: NamedRows; // made while the database selects
+      try {
+        named = nameRows(options.names, options.limit);
+      } catch (err) {
+        await selected.catch(() => {});
+        throw err;
+      }
+      const rows = await selected;
+      if (rows.length === 0) return 0;
+      const [row] = await tx.query<{ n: number }>(sql.markUpdate, [
+        rows.map((r) => r.id),
+        named.names.slice(0, rows.length),
+        named.shards.slice(0, rows.length),
+      ]);
+      return row.n;
+    });
+  }
+
+  /**
+   * Like {@linkcode markBatch}, but a row whose update fails for a
+   * non-transient reason (a parent constraint, a trigger) is isolated: the
+   * batch is split in halves, each marked in its own transaction, until the
+   * failing rows stand alone; those are moved to the failed status with the
+   * database's reason and the others are marked.
+   */
+  async markBatchIsolating(options: MarkBatchOptions): Promise<IsolatedMarkResult> {
+    const sql = await this.#statements();
+    const cutoff = this.cutoff(options.maxAgeDays, options.now).toISOString();
+    checkLimit(options.limit);
+    const candidates = await this.#db.transaction((tx) =>
+      tx.query<{ id: string }>(sql.selectEligible, [cutoff, options.limit])
+    );
+    const failed: FailedRow[] = [];
+    const marked = await this.#markSplitting(sql, candidates.map((r) => r.id), options, failed);
+    if (failed.length === 0) return { marked, failed };
+    const moved = new Set(
+      (await this.#db.query<{ id: string }>(sql.markFailed, [
+        failed.map((f) => f.id),
+        failed.map((f) => f.reason),
+      ])).map((r) => r.id),
+    );
+    // A row another marker dead-lettered first is not counted twice.
+    return { marked, failed: failed.filter((f) => moved.has(f.id)) };
+  }
+
+  async #markSplitting(
+    sql: ParentSql,
+    ids: string[],
+    options: MarkBatchOptions,
+    failed: FailedRow[],
+  ): Promise<number> {
+    if (ids.length === 0) return 0;
+    try {
+      return await this.#db.transaction(async (tx) => {
+        await tx.exec(INDEX_JOINS);
+        const locked = await tx.query<{ id: string }>(sql.lockEligibleIds, [ids]);
+        if (locked.length === 0) return 0;
+        return await updateMarks(tx, sql, locked.map((r) => r.id), options.names);
+      });
+    } catch (err) {
+      if (isTransientDbError(err)) throw err;
+      if (ids.length === 1) {
+        failed.push({ id: ids[0], reason: describeDbError(err) });
+        return 0;
+      }
+      const half = Math.ceil(ids.length / 2);
+      const left = await this.#markSplitting(sql, ids.slice(0, half), options, failed);
+      return left + await this.#markSplitting(sql, ids.slice(half), options, failed);
+    }
+  }
+
+  /** How many rows are eligible now (old enough, matching the extra predicate). */
+  async countEligible(maxAgeDays?: number, now?: Date): Promise<number> {
+    const sql = await this.#statements();
+    const [row] = await this.#db.query<{ n: number }>(sql.countEligible, [
+      this.cutoff(maxAgeDays, now).toISOString(),
+    ]);
+    return row.n;
+  }
+
+  /**
+   * Marked rows of `shard` in name order, `limit` at a time; pass the last
+   * name of a page as `afterName` for the next one.
+   */
+  async markedRows(
+    options: { shard: number; limit: number; afterName?: string },
+  ): Promise<ParentRow[]> {
+    const sql = await this.#statements();
+    checkLimit(options.limit);
+    const rows = await this.#db.query<RawRow>(
+      options.afterName === undefined ? sql.markedRowsFirst : sql.markedRowsAfter,
+      options.afterName === undefined
+        ? [options.shard, options.limit]
+        : [options.shard, options.limit, options.afterName],
+    );
+    return rows.map(toParentRow);
+  }
+
+  /**
+   * Flip rows to packed with their container location and time. Only rows
+   * still marked with the same name change, so repeating a call changes
+   * nothing. Returns the number of rows flipped.
+   */
+  async markPacked(
+    rows: readonly { id: string; desName: string }[],
+    containerLocation: string,
+    packedAt: Date,
+  ): Promise<number> {
+    if (rows.length === 0) return 0;
+    const sql = await this.#statements();
+    return await this.#db.transaction(async (tx) => {
+      await tx.exec(INDEX_JOINS);
+      const [row] = await tx.query<{ n: number }>(sql.markPacked, [
+        rows.map((r) => r.id),
+        rows.map((r) => r.desName),
+        containerLocation,
+        packedAt.toISOString(),
+      ]);
+      return row.n;
+    });
+  }
+
+  /**
+   * Move eligible or marked rows to the failed status, writing the reason
+   * (one for all, or one per id) into the error column when there is one.
+   */
+  async markFailed(ids: readonly string[], reason: string | readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const reasons = typeof reason === "string" ? ids.map(() => reason) : [...reason];
+    if (reasons.length !== ids.length) {
+      throw new DesInputError("markFailed needs one reason per id", {
+        ids: ids.length,
+        reasons: reasons.length,
+      });
+    }
+    const sql = await this.#statements();
+    const rows = await this.#db.query<{ id: string }>(sql.markFailed, [[...ids], reasons]);
+    return rows.length;
+  }
+
+  /** Rows per lifecycle status. */
+  async countByStatus(): Promise<StatusCounts> {
+    const sql = await this.#statements();
+    const rows = await this.#db.query<{ status: string; n: number }>(sql.countByStatus);
+    const counts: StatusCounts = { eligible: 0, marked: 0, packed: 0, failed: 0, other: 0 };
+    const roles = Object.entries(this.source.statuses) as [keyof StatusCounts, string][];
+    for (const { status, n } of rows) {
+      const role = roles.find(([, value]) => value === status)?.[0] ?? "other";
+      counts[role] += n;
+    }
+    return counts;
+  }
+}
+
+interface RawRow {
+  id: string;
+  location: string;
+  des_name: string;
+  shard: number;
+  size: number | bigint | null;
+  content_type: string | null;
+  created_at: Date | string;
+}
+
+function toParentRow(r: RawRow): ParentRow {
+  const row: ParentRow = {
+    id: r.id,
+    location: r.location,
+    desName: r.des_name,
+    shard: r.shard,
+    createdAt: r.created_at instanceof Date ? r.created_at : new Date(r.created_at),
+  };
+  if (r.size !== null) row.size = Number(r.size);
+  if (r.content_type !== null) row.contentType = r.content_type;
+  return row;
+}
+
+function checkLimit(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new DesInputError(`limit must be a positive integer, got ${limit}`, { limit });
+  }
+}
+
+/** Names and their shards for `count` rows. */
+function nameRows(names: NameGenerator, count: number): NamedRows {
+  const list = names.nextBatch(count);
+  const { prefix, shardBits } = names.config;
+  const start = prefix === "" ? 0 : prefix.length + 1;
+  const end = start + shardHexWidth(shardBits);
+  const shards = list.map((name) => parseInt(name.slice(start, end), 16));
+  return { names: list, shards };
+}
+
+async function updateMarks(
+  tx: DbTx,
+  sql: ParentSql,
+  ids: string[],
+  names: NameGenerator,
+): Promise<number> {
+  const named = nameRows(names, ids.length);
+  const [row] = await tx.query<{ n: number }>(sql.markUpdate, [ids, named.names, named.shards]);
+  return row.n;
+}
