@@ -189,6 +189,26 @@ Deno.test("embedded: data persists across reopen and the directory is locked whi
   }
 });
 
+Deno.test("embedded: openers of one directory in one process share the engine", async () => {
+  await using t = await createEmbeddedTestDatabase();
+  const second = await openDb(t.url);
+  await second.exec("create table shared_t (v int); insert into shared_t values (7);");
+  assert.deepEqual(await t.db.query("select v from shared_t"), [{ v: 7 }]);
+  await second.close();
+  assert.deepEqual(
+    await t.db.query("select v from shared_t"),
+    [{ v: 7 }],
+    "first handle still open",
+  );
+  await t.db.close();
+  const third = await openDb(t.url);
+  try {
+    assert.deepEqual(await third.query("select v from shared_t"), [{ v: 7 }]);
+  } finally {
+    await third.close();
+  }
+});
+
 Deno.test("quoteIdent quotes every part and rejects bad identifiers", () => {
   assert.equal(quoteIdent("files"), '"files"');
   assert.equal(quoteIdent("Parent.Files"), '"Parent"."Files"');

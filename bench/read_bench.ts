@@ -1,0 +1,470 @@
+/**
+ * Read-path benchmark: 4 KiB files, N concurrent clients, one S3 server.
+ *
+ * - **gateway**: HTTP GET through `gateway/main.ts` → `retriever/main.ts` →
+ *   one Range GET on a DES container (separate processes, warm index cache);
+ * - **direct**: `GetObject` of the same bytes stored as individual S3 objects,
+ *   with the same SDK and connection settings the retriever uses.
+ *
+ * Reports req/s and p50/p99 latency of each, their ratios, and the S3
+ * requests per read the retriever made during the gateway run (from its
+ * `/metrics`). Needs PostgreSQL (`DES_TEST_DATABASE_URL`, default
+ * `postgres://postgres@127.0.0.1:5432/postgres`) and S3 (`DES_TEST_S3_*`).
+ *
+ * Run alone:
+ * `deno run -A bench/read_bench.ts [--files 2000] [--clients 32] [--seconds 10] [--access-log]`.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { migrate } from "../db/migrate.ts";
+import { openDb } from "../db/open_db.ts";
+import { createContainer, setContainerState } from "../db/containers.ts";
+import { DesWriter } from "../format/writer.ts";
+import { NameGenerator } from "../naming/name_generator.ts";
+import { shardOf } from "../naming/mod.ts";
+import { readAll } from "../store/object_store.ts";
+import { S3ObjectStore } from "../store/s3.ts";
+import { S3FetchGetStore } from "../retriever/s3_fetch_store.ts";
+import { percentile } from "./stats.ts";
+
+/** Options of {@linkcode runReadBench}. */
+export interface ReadBenchOptions {
+  /** Number of distinct files (default 2000). */
+  files?: number;
+  /** File size in bytes (default 4096). */
+  fileBytes?: number;
+  /** Concurrent clients (default 32). */
+  clients?: number;
+  /** Measured seconds per path (default 10). */
+  seconds?: number;
+  /** Log level of the gateway and retriever (default `warn`: no per-request access lines). */
+  logLevel?: "info" | "warn";
+  /** Progress lines go here (default: stderr). */
+  progress?: (line: string) => void;
+}
+
+/** Throughput and latency of one path. */
+export interface PathResult {
+  /** Requests completed. */
+  requests: number;
+  /** Requests per second. */
+  rps: number;
+  /** Median latency, ms. */
+  p50: number;
+  /** 99th percentile latency, ms. */
+  p99: number;
+  /** Responses that were not the expected bytes. */
+  errors: number;
+  /** CPU milliseconds per request spent by each process involved (client, gateway, rgw, …). */
+  cpuMsPerRequest: Record<string, number>;
+}
+
+/** What {@linkcode runReadBench} measured. */
+export interface ReadBenchResult {
+  /** Parameters. */
+  files: number;
+  /** File size. */
+  fileBytes: number;
+  /** Concurrent clients. */
+  clients: number;
+  /** Seconds per path. */
+  seconds: number;
+  /** Direct S3 GetObject (AWS SDK). */
+  direct: PathResult;
+  /** Direct S3 GET by signed `fetch` (the client the retriever uses). */
+  directFetch: PathResult;
+  /** Gateway → retriever → S3. */
+  gateway: PathResult;
+  /** Retriever → S3, without the gateway hop (for the split of the overhead). */
+  retriever: PathResult;
+  /** Gateway with an in-process retriever (`--in-process`, no HTTP hop) → S3. */
+  gatewayInProcess: PathResult;
+  /** gateway rps / direct rps. */
+  rpsRatio: number;
+  /** gateway p50 / direct p50. */
+  p50Ratio: number;
+  /** gateway p99 / direct p99. */
+  p99Ratio: number;
+  /** Retriever S3 requests per read during the measured gateway run. */
+  s3RequestsPerRead: number;
+}
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const SHARD_BITS = 4;
+
+/** Run the benchmark once and clean up (database, bucket, processes). */
+export async function runReadBench(options: ReadBenchOptions = {}): Promise<ReadBenchResult> {
+  const files = options.files ?? 2000;
+  const fileBytes = options.fileBytes ?? 4096;
+  const clients = options.clients ?? 32;
+  const seconds = options.seconds ?? 10;
+  const say = options.progress ?? ((l: string) => console.error(l));
+  const s3 = s3Settings();
+  const adminUrl = Deno.env.get("DES_TEST_DATABASE_URL") ??
+    "postgres://postgres@127.0.0.1:5432/postgres";
+  const suffix = `${Date.now().toString(36)}${
+    crypto.getRandomValues(new Uint32Array(1))[0].toString(36)
+  }`;
+  const dbName = `des_bench_${suffix}`;
+  const bucket = `des-read-bench-${suffix}`;
+  const admin = await openDb(adminUrl, { max: 1 });
+  await admin.exec(`create database ${dbName}`);
+  const dbUrl = Object.assign(new URL(adminUrl), { pathname: `/${dbName}` }).toString();
+  const db = await openDb(dbUrl);
+  const store = new S3ObjectStore({ ...s3, bucket });
+  const services: Deno.ChildProcess[] = [];
+  const kvDir = await Deno.makeTempDir({ prefix: "des-read-bench-" });
+  try {
+    await migrate(db);
+    await store.ensureBucket();
+    say(`writing ${files} files of ${fileBytes} B as containers and as single objects`);
+    const names = await writeData(db, store, bucket, files, fileBytes);
+    const env = {
+      PATH: Deno.env.get("PATH") ?? "",
+      HOME: Deno.env.get("HOME") ?? "/root",
+      DES_DATABASE_URL: dbUrl,
+      DES_S3_ENDPOINT: s3.endpoint,
+      DES_S3_REGION: s3.region,
+      DES_S3_ACCESS_KEY_ID: s3.accessKeyId,
+      DES_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      DES_ARCHIVE_BUCKET: bucket,
+      DES_SHARD_BITS: String(SHARD_BITS),
+      DES_KV_PATH: `${kvDir}/cache.kv`,
+      DES_LOG_LEVEL: options.logLevel ?? "warn",
+      DES_GATEWAY_AUDIT: "false",
+    };
+    const retriever = await spawn("retriever/main.ts", ["--range", "0-15", "--id", "bench"], env);
+    services.push(retriever.child);
+    const routes = `${kvDir}/routes.yaml`;
+    await Deno.writeTextFile(
+      routes,
+      `retrievers:\n  - { id: bench, url: "http://127.0.0.1:${retriever.port}", range: "0-15" }\n`,
+    );
+    const gateway = await spawn("gateway/main.ts", ["--routes", routes], env);
+    services.push(gateway.child);
+    const single = await spawn("gateway/main.ts", ["--in-process"], {
+      ...env,
+      DES_KV_PATH: `${kvDir}/single.kv`,
+    });
+    services.push(single.child);
+    const singleBase = `http://127.0.0.1:${single.port}/files/`;
+    const viaSingle = async (name: string) =>
+      (await (await fetch(singleBase + name)).arrayBuffer()).byteLength;
+    const base = `http://127.0.0.1:${gateway.port}/files/`;
+    const metricsUrl = `http://127.0.0.1:${retriever.port}/metrics`;
+
+    const direct = async (name: string) => {
+      const out = await store.client.send(
+        new GetObjectCommand({ Bucket: bucket, Key: `direct/${name}` }),
+      );
+      return (await readAll(out.Body!.transformToWebStream() as ReadableStream<Uint8Array>))
+        .byteLength;
+    };
+    const lean = new S3FetchGetStore(store, { ...s3, bucket });
+    const directFetch = async (name: string) =>
+      (await readAll((await lean.get(`direct/${name}`)).body)).byteLength;
+    const viaGateway = async (name: string) =>
+      (await (await fetch(base + name)).arrayBuffer()).byteLength;
+    const retrieverBase = `http://127.0.0.1:${retriever.port}/files/`;
+    const viaRetriever = async (name: string) =>
+      (await (await fetch(retrieverBase + name)).arrayBuffer()).byteLength;
+
+    say("warming up (every file once through each path)");
+    await load(names, clients, 0, direct, fileBytes, names.length);
+    await load(names, clients, 0, viaGateway, fileBytes, names.length);
+    await load(names, clients, 0, viaSingle, fileBytes, names.length);
+    say(`direct S3 GetObject: ${clients} clients, ${seconds} s`);
+    const storage = storagePids();
+    const client = { client: Deno.pid, ...storage };
+    const directResult = await load(names, clients, seconds, direct, fileBytes, Infinity, client);
+    say(`direct S3 GET by signed fetch: ${clients} clients, ${seconds} s`);
+    const directFetchResult = await load(
+      names,
+      clients,
+      seconds,
+      directFetch,
+      fileBytes,
+      Infinity,
+      client,
+    );
+    const before = await s3PerRead(metricsUrl);
+    say(`gateway → retriever → S3: ${clients} clients, ${seconds} s`);
+    const gatewayResult = await load(names, clients, seconds, viaGateway, fileBytes, Infinity, {
+      ...client,
+      gateway: gateway.child.pid,
+      retriever: retriever.child.pid,
+    });
+    const after = await s3PerRead(metricsUrl);
+    say(`retriever → S3 (no gateway): ${clients} clients, ${seconds} s`);
+    const retrieverResult = await load(names, clients, seconds, viaRetriever, fileBytes, Infinity, {
+      ...client,
+      retriever: retriever.child.pid,
+    });
+    say(`gateway with an in-process retriever → S3: ${clients} clients, ${seconds} s`);
+    const singleResult = await load(names, clients, seconds, viaSingle, fileBytes, Infinity, {
+      ...client,
+      gateway: single.child.pid,
+    });
+    return {
+      files,
+      fileBytes,
+      clients,
+      seconds,
+      direct: directResult,
+      directFetch: directFetchResult,
+      gateway: gatewayResult,
+      retriever: retrieverResult,
+      gatewayInProcess: singleResult,
+      rpsRatio: gatewayResult.rps / directResult.rps,
+      p50Ratio: gatewayResult.p50 / directResult.p50,
+      p99Ratio: gatewayResult.p99 / directResult.p99,
+      s3RequestsPerRead: (after.sum - before.sum) / Math.max(1, after.count - before.count),
+    };
+  } finally {
+    for (const child of services) {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* gone */ }
+      await child.status;
+    }
+    await emptyBucket(store).catch(() => {});
+    store.close();
+    await db.close();
+    await admin.exec(`drop database if exists ${dbName} with (force)`).catch(() => {});
+    await admin.close();
+    await Deno.remove(kvDir, { recursive: true });
+  }
+}
+
+function s3Settings() {
+  const get = (n: string) => Deno.env.get(`DES_TEST_S3_${n}`) ?? Deno.env.get(`DES_S3_${n}`) ?? "";
+  const endpoint = get("ENDPOINT");
+  if (!endpoint) {
+    throw new Error("set DES_TEST_S3_ENDPOINT (and _ACCESS_KEY_ID, _SECRET_ACCESS_KEY)");
+  }
+  return {
+    endpoint,
+    region: get("REGION") || "us-east-1",
+    accessKeyId: get("ACCESS_KEY_ID"),
+    secretAccessKey: get("SECRET_ACCESS_KEY"),
+  };
+}
+
+async function writeData(
+  db: Awaited<ReturnType<typeof openDb>>,
+  store: S3ObjectStore,
+  bucket: string,
+  count: number,
+  size: number,
+): Promise<string[]> {
+  const generator = new NameGenerator({ shardBits: SHARD_BITS, prefix: "", nodeId: 1 });
+  const format = { shardBits: SHARD_BITS, prefix: "" };
+  const byShard = new Map<number, string[]>();
+  const names: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const name = generator.next();
+    names.push(name);
+    const shard = shardOf(name, format);
+    byShard.set(shard, [...(byShard.get(shard) ?? []), name]);
+  }
+  const bytesOf = (name: string) => {
+    const out = new Uint8Array(size);
+    for (let i = 0; i < size; i++) out[i] = (name.charCodeAt(i % name.length) * (i + 1)) & 0xff;
+    return out;
+  };
+  for (const [shard, list] of byShard) {
+    const containerId = crypto.randomUUID().replaceAll("-", "");
+    const key = `bench/${shard}/${containerId}.des`;
+    const writer = await DesWriter.create(await store.createWriter(key), { shard, containerId });
+    for (const name of list.sort()) await writer.add(name, bytesOf(name));
+    const summary = await writer.finish();
+    const info = (await store.head(key))!;
+    await createContainer(db, { containerId, shard, source: "bench", bucket, key });
+    await setContainerState(db, containerId, "building", "uploaded", {
+      size: summary.size,
+      etag: info.etag,
+    });
+    await setContainerState(db, containerId, "uploaded", "verified", {
+      fileCount: summary.entryCount,
+      firstName: summary.firstName,
+      lastName: summary.lastName,
+    });
+    await setContainerState(db, containerId, "verified", "committed");
+  }
+  for (let i = 0; i < names.length; i += 32) {
+    await Promise.all(names.slice(i, i + 32).map((n) => store.put(`direct/${n}`, bytesOf(n))));
+  }
+  return names;
+}
+
+/** `clients` workers issuing `fn` over `names` for `seconds` (or `total` requests when seconds = 0). */
+async function load(
+  names: string[],
+  clients: number,
+  seconds: number,
+  fn: (name: string) => Promise<number>,
+  expectBytes: number,
+  total = Infinity,
+  pids: Record<string, number> = {},
+): Promise<PathResult> {
+  const cpuBefore = cpuMillis(pids);
+  const latencies: number[] = [];
+  let errors = 0;
+  let next = 0;
+  const start = performance.now();
+  const end = seconds > 0 ? start + seconds * 1000 : Infinity;
+  await Promise.all(Array.from({ length: clients }, async () => {
+    while (performance.now() < end && next < total) {
+      const name = names[next++ % names.length];
+      const t0 = performance.now();
+      try {
+        if ((await fn(name)) !== expectBytes) errors++;
+      } catch {
+        errors++;
+      }
+      latencies.push(performance.now() - t0);
+    }
+  }));
+  const elapsed = (performance.now() - start) / 1000;
+  const cpuAfter = cpuMillis(pids);
+  const cpuMsPerRequest = Object.fromEntries(
+    Object.keys(pids).map((k) => [k, (cpuAfter[k] - cpuBefore[k]) / Math.max(1, latencies.length)]),
+  );
+  return {
+    cpuMsPerRequest,
+    requests: latencies.length,
+    rps: latencies.length / elapsed,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    errors,
+  };
+}
+
+const CLOCK_TICKS = Number(
+  new TextDecoder().decode(new Deno.Command("getconf", { args: ["CLK_TCK"] }).outputSync().stdout)
+    .trim(),
+) || 100;
+
+/** User + system CPU milliseconds of each process so far (from /proc). */
+function cpuMillis(pids: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [label, pid] of Object.entries(pids)) {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out[label] = ((Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS) * 1000;
+    } catch {
+      out[label] = NaN;
+    }
+  }
+  return out;
+}
+
+/** Pids of the local Ceph RGW and OSD, when `RGW_DATA_DIR` names the rgw-up.sh directory. */
+function storagePids(): Record<string, number> {
+  const dir = Deno.env.get("RGW_DATA_DIR");
+  const out: Record<string, number> = {};
+  if (!dir) return out;
+  for (const [label, file] of [["rgw", "rgw.a"], ["osd", "osd.0"]]) {
+    try {
+      out[label] = Number(Deno.readTextFileSync(`${dir}/pids/${file}`).trim());
+    } catch { /* not local */ }
+  }
+  return out;
+}
+
+async function s3PerRead(url: string): Promise<{ sum: number; count: number }> {
+  const text = await (await fetch(url)).text();
+  const value = (metric: string) =>
+    Number(text.split("\n").find((l) => l.startsWith(`${metric} `))?.split(" ")[1] ?? 0);
+  return {
+    sum: value("des_retriever_s3_requests_per_read_sum"),
+    count: value("des_retriever_s3_requests_per_read_count"),
+  };
+}
+
+/** Start a service on a free port with `logLevel`, wait until its `/healthz` answers. */
+async function spawn(script: string, args: string[], env: Record<string, string>) {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--unstable-kv", `${ROOT}${script}`, ...args, "--port", String(port)],
+    env,
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      await res.body?.cancel();
+      if (res.ok) return { child, port };
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`${script} did not answer /healthz on port ${port}`);
+    }
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+}
+
+async function emptyBucket(store: S3ObjectStore): Promise<void> {
+  const keys: string[] = [];
+  for await (const o of store.list("")) keys.push(o.key);
+  for (let i = 0; i < keys.length; i += 32) {
+    await Promise.all(keys.slice(i, i + 32).map((k) => store.delete(k)));
+  }
+  await store.client.send(
+    new (await import("@aws-sdk/client-s3")).DeleteBucketCommand({ Bucket: store.bucket }),
+  );
+}
+
+function formatResult(r: ReadBenchResult): string {
+  const row = (label: string, p: PathResult) =>
+    `${label.padEnd(28)} ${p.rps.toFixed(0).padStart(5)} req/s  p50 ${p.p50.toFixed(1)} ms  p99 ${
+      p.p99.toFixed(1)
+    } ms  ${p.errors} errors  CPU ms/req: ${
+      Object.entries(p.cpuMsPerRequest).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")
+    }`;
+  return [
+    `read bench: ${r.files} files × ${r.fileBytes} B, ${r.clients} clients, ${r.seconds} s per path`,
+    row("direct S3 GetObject (SDK)", r.direct),
+    row("direct S3 GET (signed fetch)", r.directFetch),
+    row("gateway → retriever → S3", r.gateway),
+    row("retriever → S3 (no gateway)", r.retriever),
+    row("gateway+retriever, 1 process", r.gatewayInProcess),
+    `ratios: req/s ${r.rpsRatio.toFixed(2)}× (aim ≥ 0.8×), p50 ${r.p50Ratio.toFixed(2)}×, p99 ${
+      r.p99Ratio.toFixed(2)
+    }× (aim ≤ 1.2×)`,
+    `vs signed-fetch GET: req/s ${(r.gateway.rps / r.directFetch.rps).toFixed(2)}×, p50 ${
+      (r.gateway.p50 / r.directFetch.p50).toFixed(2)
+    }×, p99 ${(r.gateway.p99 / r.directFetch.p99).toFixed(2)}×`,
+    `warm-cache S3 requests per read: ${r.s3RequestsPerRead.toFixed(3)}`,
+  ].join("\n");
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      files: { type: "string", default: "2000" },
+      clients: { type: "string", default: "32" },
+      seconds: { type: "string", default: "10" },
+      json: { type: "boolean", default: false },
+      "access-log": { type: "boolean", default: false },
+    },
+  });
+  const result = await runReadBench({
+    files: Number(values.files),
+    clients: Number(values.clients),
+    seconds: Number(values.seconds),
+    logLevel: values["access-log"] ? "info" : "warn",
+  });
+  console.log(values.json ? JSON.stringify(result, null, 2) : formatResult(result));
+}

@@ -1,0 +1,180 @@
+/**
+ * `deno task gateway [--port N] [--host H] [--routes FILE | --routes-from-db | --in-process]`:
+ * the read API in front of the retrievers. The routing table comes from
+ * `configs/retrievers.yaml` (default) or from the live registrations in
+ * `des_retrievers`, and must own every shard exactly once or the gateway
+ * refuses to start. `--in-process` runs one retriever for all shards inside
+ * the gateway (single machine, no HTTP hop). Edge settings: see
+ * `gateway_config.ts`.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { type DesConfig, loadConfig, parseDuration } from "../core/config.ts";
+import { DesConfigError, DesError } from "../core/errors.ts";
+import { Logger } from "../core/log.ts";
+import type { Db } from "../db/db.ts";
+import { openDb } from "../db/open_db.ts";
+import { BucketStores } from "../retriever/bucket_stores.ts";
+import type { RetrieverRecord } from "../retriever/registration.ts";
+import { Retriever } from "../retriever/retriever.ts";
+import { InProcessRetrieverTarget } from "./in_process_target.ts";
+import { createGatewayApp } from "./app.ts";
+import { AuditTrail } from "./audit.ts";
+import { loadGatewaySettings } from "./gateway_config.ts";
+import { HttpRetrieverTarget } from "./http_target.ts";
+import { GatewayMetrics } from "./metrics.ts";
+import { TokenBucketLimiter } from "./rate_limit.ts";
+import { DEFAULT_ROUTES_FILE, loadRoutesFile, loadRoutesFromDb } from "./routes_config.ts";
+import { RoutingTable } from "./routing_table.ts";
+import type { RetrieverTarget } from "./target.ts";
+
+const USAGE = "usage: deno task gateway [--port N] [--host H] " +
+  "[--routes FILE | --routes-from-db | --in-process] [--refresh 10s]";
+
+/** Build a validated routing table of HTTP targets. */
+export function httpRoutingTable(
+  records: readonly RetrieverRecord[],
+  shardCount: number,
+): RoutingTable<RetrieverTarget> {
+  const targets = records.map((r) => new HttpRetrieverTarget(r.id, r.url, r.range));
+  return RoutingTable.build<RetrieverTarget>(targets, shardCount);
+}
+
+/** Run the gateway until SIGINT/SIGTERM. Returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: "string", default: "8080" },
+      host: { type: "string", default: "127.0.0.1" },
+      routes: { type: "string" },
+      "routes-from-db": { type: "boolean", default: false },
+      "in-process": { type: "boolean", default: false },
+      refresh: { type: "string", default: "10s" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const sources = [values.routes, values["routes-from-db"], values["in-process"]].filter((v) => v);
+  if (sources.length > 1) {
+    throw new DesConfigError(
+      `--routes, --routes-from-db and --in-process exclude each other\n${USAGE}`,
+    );
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new DesConfigError(`--port must be 0..65535, got ${values.port}`);
+  }
+  const config = loadConfig();
+  const settings = await loadGatewaySettings();
+  const log = new Logger("gateway", { level: config.logLevel as "info" });
+  const shardCount = 2 ** config.shardBits;
+  const fromDb = values["routes-from-db"];
+  const inProcess = values["in-process"];
+  // A routing file is read and validated before anything else is touched.
+  const fromFile = fromDb || inProcess
+    ? undefined
+    : httpRoutingTable(await loadRoutesFile(values.routes ?? DEFAULT_ROUTES_FILE), shardCount);
+  let db: Db | undefined;
+  if (settings.audit || fromDb || inProcess) {
+    db = await openDb(config.databaseUrl, { applicationName: "des-gateway" });
+  }
+  let local: { retriever: Retriever; stores: BucketStores } | undefined;
+  let table: RoutingTable<RetrieverTarget>;
+  if (fromFile) {
+    table = fromFile;
+  } else if (inProcess) {
+    local = await startLocalRetriever(config, db!, log);
+    table = RoutingTable.build<RetrieverTarget>(
+      [new InProcessRetrieverTarget(local.retriever)],
+      shardCount,
+    );
+  } else {
+    table = httpRoutingTable(await loadRoutesFromDb(db!), shardCount);
+  }
+  let refresher: ReturnType<typeof setInterval> | undefined;
+  if (fromDb) {
+    refresher = setInterval(async () => {
+      try {
+        table = httpRoutingTable(await loadRoutesFromDb(db!), shardCount);
+      } catch (error) {
+        log.warn("routing table from des_retrievers is invalid; keeping the previous one", {
+          error,
+        });
+      }
+    }, parseDuration(values.refresh));
+  }
+  const metrics = new GatewayMetrics();
+  const audit = settings.audit && db ? new AuditTrail(db, { metrics, log }) : undefined;
+  const app = createGatewayApp({
+    routing: () => table,
+    nameFormat: { shardBits: config.shardBits, prefix: config.namePrefix },
+    apiKeys: settings.apiKeys,
+    rateLimiter: settings.rateLimit ? new TokenBucketLimiter(settings.rateLimit) : undefined,
+    audit,
+    metrics,
+    log,
+  });
+  const server = Deno.serve({
+    hostname: values.host,
+    port,
+    onListen: () => {},
+    ...(settings.tls ?? {}),
+  }, app.fetch);
+  const scheme = settings.tls ? "https" : "http";
+  log.info("gateway listening", {
+    url: `${scheme}://${values.host}:${server.addr.port}`,
+    port: server.addr.port,
+    retrievers: table.owners.map((o) => o.id),
+    auth: settings.apiKeys.length > 0,
+    rateLimit: settings.rateLimit ?? null,
+    audit: !!audit,
+  });
+
+  const stop = Promise.withResolvers<void>();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop.resolve);
+  await stop.promise;
+  log.info("gateway stopping");
+  clearInterval(refresher);
+  await server.shutdown();
+  await audit?.close();
+  await local?.retriever.close();
+  local?.stores.close();
+  await db?.close();
+  return 0;
+}
+
+/** A retriever for every shard, in this process (`--in-process`: no HTTP hop). */
+async function startLocalRetriever(
+  config: DesConfig,
+  db: Db,
+  log: Logger,
+): Promise<{ retriever: Retriever; stores: BucketStores }> {
+  const stores = BucketStores.fromConfig(config);
+  const retriever = await Retriever.start({
+    id: "in-process",
+    range: { start: 0, end: 2 ** config.shardBits - 1 },
+    nameFormat: { shardBits: config.shardBits, prefix: config.namePrefix },
+    db,
+    storeFor: stores.storeFor,
+    readinessBucket: config.archiveBucket,
+    kvPath: config.kvPath,
+    log: log.child({ component: "retriever" }),
+  });
+  return { retriever, stores };
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (error) {
+    const e = error instanceof DesError ? error : undefined;
+    new Logger("gateway").error(e?.message ?? String(error), { code: e?.code, error });
+    Deno.exit(e instanceof DesConfigError ? 2 : 1);
+  }
+}

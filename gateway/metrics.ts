@@ -1,0 +1,54 @@
+/**
+ * Prometheus metrics of the gateway.
+ *
+ * @module
+ */
+
+import { type Counter, type Gauge, type Histogram, Registry } from "../core/metrics.ts";
+
+/** The gateway's metric set. */
+export class GatewayMetrics {
+  /** The registry served at `/metrics`. */
+  readonly registry: Registry;
+  /** Requests by route (operation id) and status. */
+  readonly requests: Counter;
+  /** Seconds to response headers, by route. */
+  readonly latency: Histogram;
+  /** Seconds until the last body byte was handed on, by route. */
+  readonly duration: Histogram;
+  /** Body bytes sent, by route. */
+  readonly bytes: Counter;
+  /** Forwarding failures by retriever (not answering, wrong retriever). */
+  readonly upstreamErrors: Counter;
+  /** Audit rows written. */
+  readonly auditWritten: Counter;
+  /** Audit rows dropped (buffer full or DB down too long). */
+  readonly auditDropped: Counter;
+  /** Audit rows waiting to be written. */
+  readonly auditPending: Gauge;
+
+  /** @param registry registry to add to (default: a new one) */
+  constructor(registry = new Registry()) {
+    this.registry = registry;
+    this.requests = registry.counter("des_gateway_requests_total", "Requests by route and status");
+    this.latency = registry.histogram(
+      "des_gateway_request_seconds",
+      "Seconds from request to response headers, by route",
+    );
+    this.duration = registry.histogram(
+      "des_gateway_response_seconds",
+      "Seconds from request to the end of the response body, by route",
+    );
+    this.bytes = registry.counter("des_gateway_response_bytes_total", "Body bytes sent, by route");
+    this.upstreamErrors = registry.counter(
+      "des_gateway_upstream_errors_total",
+      "Requests a retriever did not answer, by retriever",
+    );
+    this.auditWritten = registry.counter("des_gateway_audit_rows_total", "Audit rows written");
+    this.auditDropped = registry.counter(
+      "des_gateway_audit_dropped_total",
+      "Audit rows dropped because the buffer was full",
+    );
+    this.auditPending = registry.gauge("des_gateway_audit_pending", "Audit rows not yet written");
+  }
+}

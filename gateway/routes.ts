@@ -1,0 +1,182 @@
+/**
+ * The gateway's HTTP surface as data: one entry per operation, with the
+ * facts the OpenAPI document is generated from. The app registers a handler
+ * for every `operationId` listed here, so the document and the server cannot
+ * drift apart.
+ *
+ * @module
+ */
+
+/** A documented response of an operation. */
+export interface ResponseDoc {
+  /** What it means. */
+  description: string;
+  /** Body media type and the component schema it follows (`$ref` name), if any. */
+  content?: { mediaType: string; schema?: string; binary?: boolean };
+  /** Response headers worth documenting. */
+  headers?: string[];
+}
+
+/** One operation of the gateway. */
+export interface RouteDoc {
+  /** Unique operation id; the app maps it to a handler. */
+  operationId: string;
+  /** HTTP method (lowercase, as in OpenAPI). */
+  method: "get" | "head";
+  /** OpenAPI path template, e.g. `/files/{name}`. */
+  path: string;
+  /** One-line summary. */
+  summary: string;
+  /** Longer description. */
+  description?: string;
+  /** Grouping tag. */
+  tag: "files" | "operations";
+  /** Whether `/files` authentication applies. */
+  authenticated: boolean;
+  /** Request headers the operation honours. */
+  requestHeaders?: string[];
+  /** Responses by status code. */
+  responses: Record<string, ResponseDoc>;
+}
+
+const FILE_HEADERS = [
+  "ETag",
+  "Last-Modified",
+  "Content-Type",
+  "Content-Length",
+  "Accept-Ranges",
+  "Cache-Control",
+  "X-DES-Retriever",
+];
+const PROBLEM = { mediaType: "application/problem+json", schema: "Problem" };
+const CONDITIONAL = ["If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"];
+
+const fileErrors: Record<string, ResponseDoc> = {
+  "400": { description: "Malformed name.", content: PROBLEM },
+  "401": { description: "Missing or invalid API key.", content: PROBLEM },
+  "404": { description: "No file with this name.", content: PROBLEM },
+  "429": { description: "Rate limit exceeded.", content: PROBLEM, headers: ["Retry-After"] },
+  "503": {
+    description: "The retriever owning the name's shard is not answering.",
+    content: PROBLEM,
+    headers: ["Retry-After"],
+  },
+};
+
+/** Every operation the gateway serves. */
+export const GATEWAY_ROUTES: readonly RouteDoc[] = [
+  {
+    operationId: "getFile",
+    method: "get",
+    path: "/files/{name}",
+    summary: "Read a file",
+    description: "Bytes of one archived file. One byte range (`Range: bytes=a-b`, `a-`, `-n`) " +
+      "gives 206; a header with several ranges is ignored and the whole file is sent (200); " +
+      "a malformed Range header is ignored.",
+    tag: "files",
+    authenticated: true,
+    requestHeaders: ["Range", "If-Range", ...CONDITIONAL, "traceparent"],
+    responses: {
+      "200": {
+        description: "The whole file.",
+        content: { mediaType: "application/octet-stream", binary: true },
+        headers: FILE_HEADERS,
+      },
+      "206": {
+        description: "The requested byte range.",
+        content: { mediaType: "application/octet-stream", binary: true },
+        headers: [...FILE_HEADERS, "Content-Range"],
+      },
+      "304": {
+        description: "Not modified (If-None-Match / If-Modified-Since).",
+        headers: ["ETag"],
+      },
+      "412": { description: "If-Match or If-Unmodified-Since failed.", content: PROBLEM },
+      "416": {
+        description: "Range not satisfiable.",
+        content: PROBLEM,
+        headers: ["Content-Range"],
+      },
+      ...fileErrors,
+    },
+  },
+  {
+    operationId: "headFile",
+    method: "head",
+    path: "/files/{name}",
+    summary: "Headers of a file",
+    description: "Same headers as GET, answered from the container index without reading data.",
+    tag: "files",
+    authenticated: true,
+    requestHeaders: [...CONDITIONAL, "traceparent"],
+    responses: {
+      "200": { description: "The file exists.", headers: FILE_HEADERS },
+      "304": { description: "Not modified.", headers: ["ETag"] },
+      "412": { description: "Precondition failed." },
+      ...fileErrors,
+    },
+  },
+  {
+    operationId: "getFileMeta",
+    method: "get",
+    path: "/files/{name}/meta",
+    summary: "Metadata of a file",
+    tag: "files",
+    authenticated: true,
+    requestHeaders: ["traceparent"],
+    responses: {
+      "200": {
+        description: "Name, size, checksums, content type, mtime, container and shard.",
+        content: { mediaType: "application/json", schema: "FileMeta" },
+      },
+      ...fileErrors,
+    },
+  },
+  {
+    operationId: "getOpenApi",
+    method: "get",
+    path: "/openapi.json",
+    summary: "This document",
+    tag: "operations",
+    authenticated: false,
+    responses: {
+      "200": { description: "OpenAPI 3.1", content: { mediaType: "application/json" } },
+    },
+  },
+  {
+    operationId: "getHealth",
+    method: "get",
+    path: "/healthz",
+    summary: "Liveness",
+    tag: "operations",
+    authenticated: false,
+    responses: { "200": { description: "The process is alive." } },
+  },
+  {
+    operationId: "getReady",
+    method: "get",
+    path: "/readyz",
+    summary: "Readiness",
+    description: "200 when every retriever in the routing table answers its /readyz.",
+    tag: "operations",
+    authenticated: false,
+    responses: {
+      "200": { description: "Ready.", content: { mediaType: "application/json" } },
+      "503": { description: "Not ready; the body names what is missing.", content: PROBLEM },
+    },
+  },
+  {
+    operationId: "getMetrics",
+    method: "get",
+    path: "/metrics",
+    summary: "Prometheus metrics",
+    tag: "operations",
+    authenticated: false,
+    responses: { "200": { description: "Text exposition format 0.0.4." } },
+  },
+];
+
+/** The Hono path of an OpenAPI path template (`/files/{name}` → `/files/:name`). */
+export function honoPath(template: string): string {
+  return template.replace(/\{([^}]+)\}/g, ":$1");
+}

@@ -1,0 +1,47 @@
+/**
+ * The routing seam of the gateway: a {@linkcode RetrieverTarget} serves the
+ * `/files` requests of one shard range, over HTTP or in-process (as
+ * `deno task serve` does, with no HTTP hop).
+ *
+ * @module
+ */
+
+import type { TraceContext } from "../core/trace.ts";
+import type { ShardRange } from "../retriever/shard_range.ts";
+
+/** What the gateway hands to a target along with the request. */
+export interface ForwardRequest {
+  /** `GET` or `HEAD`. */
+  method: "GET" | "HEAD";
+  /** Path and query, e.g. `/files/<name>` or `/files/<name>/meta`. */
+  path: string;
+  /** Headers to send (already filtered; carries `traceparent`). */
+  headers: Headers;
+  /** The gateway's span; the target's work is its child. */
+  trace: TraceContext;
+  /** Authenticated client, if any. */
+  clientId?: string;
+  /**
+   * Aborts the request. The gateway passes none: a client that goes away
+   * cancels the response body, which cancels the retriever's body in turn.
+   */
+  signal?: AbortSignal;
+}
+
+/** A retriever as the gateway sees it. */
+export interface RetrieverTarget {
+  /** Retriever id, expected in `X-DES-Retriever`. */
+  readonly id: string;
+  /** Shards it owns. */
+  readonly range: ShardRange;
+  /** Where it is, for messages (`http://…` or `in-process`). */
+  readonly location: string;
+  /**
+   * Send the request and return the retriever's response with its body
+   * unread. Throws `DesUnavailableError` when the retriever does not answer
+   * or is not the expected one; never returns another retriever's answer.
+   */
+  forward(request: ForwardRequest): Promise<Response>;
+  /** `"ok"` when the retriever is ready, otherwise what is wrong. */
+  ready(): Promise<string>;
+}

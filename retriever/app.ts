@@ -1,0 +1,42 @@
+/**
+ * The retriever's HTTP face (Hono): `/files/*` handled by
+ * {@linkcode Retriever.handle}, plus `/healthz`, `/readyz` and `/metrics`.
+ * Every response carries `X-DES-Retriever: <id>`.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import { DesNotFoundError } from "../core/errors.ts";
+import { METRICS_CONTENT_TYPE } from "../core/metrics.ts";
+import { problemResponse } from "./problem.ts";
+import type { Retriever } from "./retriever.ts";
+import { formatShardRange } from "./shard_range.ts";
+
+/** Header naming the retriever that answered. */
+export const RETRIEVER_HEADER = "x-des-retriever";
+
+/** The Hono app of a retriever. */
+export function createRetrieverApp(retriever: Retriever): Hono {
+  const app = new Hono();
+  app.use("*", async (c, next) => {
+    await next();
+    c.res.headers.set(RETRIEVER_HEADER, retriever.id);
+  });
+  app.get(
+    "/healthz",
+    (c) => c.json({ status: "ok", id: retriever.id, range: formatShardRange(retriever.range) }),
+  );
+  app.get("/readyz", async (c) => {
+    const readiness = await retriever.ready();
+    return c.json({ id: retriever.id, ...readiness }, readiness.ready ? 200 : 503);
+  });
+  app.get(
+    "/metrics",
+    (c) =>
+      c.body(retriever.metrics.registry.render(), 200, { "content-type": METRICS_CONTENT_TYPE }),
+  );
+  app.all("/files/*", (c) => retriever.handle(c.req.raw));
+  app.notFound((c) => problemResponse(new DesNotFoundError(`no route ${c.req.path}`), c.req.path));
+  return app;
+}

@@ -1,0 +1,180 @@
+/**
+ * The HTTP response for one archived file, as a careful static file server
+ * gives it: validators (strong ETag = SHA-256, Last-Modified = mtime),
+ * conditional requests, a single byte range, HEAD from the index alone, and
+ * the metadata document of `GET /files/{name}/meta`.
+ *
+ * @module
+ */
+
+import { DEFAULT_CONTENT_TYPE } from "../core/content_type.ts";
+import { DesError } from "../core/errors.ts";
+import {
+  formatEntityTag,
+  formatHttpDate,
+  type HeaderSource,
+  planResponse,
+  type Representation,
+} from "../core/http_range.ts";
+import { toHex, u32Hex } from "../format/binary.ts";
+import type { IndexEntry } from "../format/index.ts";
+import type { FileMeta } from "../format/meta.ts";
+import type { OpenContainer } from "./container_readers.ts";
+import { readAll } from "../store/object_store.ts";
+import { observeBody } from "./observe_body.ts";
+import { problemResponse } from "./problem.ts";
+
+/** Bodies up to this size are read whole before responding; larger ones are streamed. */
+export const BUFFERED_BODY_LIMIT = 64 * 1024;
+
+/** `Cache-Control` of file bytes: a name's content never changes. */
+export const IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable";
+
+/** A located file. */
+export interface FoundFile {
+  /** Its open container. */
+  open: OpenContainer;
+  /** Its index entry. */
+  entry: IndexEntry;
+  /** Its meta record. */
+  meta: FileMeta;
+}
+
+/** A file response and the store requests it made. */
+export interface FileResponse {
+  /** The response (body not yet read). */
+  response: Response;
+  /** Range GETs made for the body (0 or 1). */
+  dataRequests: number;
+}
+
+/** Validators and size of a file. */
+export function representationOf(found: FoundFile): Representation {
+  return {
+    etag: { weak: false, opaque: toHex(found.entry.sha256) },
+    lastModified: found.meta.mtime ?? found.open.reader.descriptor.createdAt,
+    size: found.entry.size,
+  };
+}
+
+/**
+ * Answer a GET or HEAD of `found`. HEAD and 304/412/416 never touch the
+ * store; 200/206 make exactly one range request. A `DesConflictError` from
+ * that request (the object changed) propagates before any response exists,
+ * and so does a checksum error of a body up to {@linkcode BUFFERED_BODY_LIMIT}.
+ */
+export async function fileResponse(
+  method: "GET" | "HEAD",
+  requestHeaders: HeaderSource,
+  found: FoundFile,
+  instance: string,
+  onStreamError: (error: unknown) => void = () => {},
+): Promise<FileResponse> {
+  const rep = representationOf(found);
+  const plan = planResponse(method, requestHeaders, rep);
+  const validators = {
+    "etag": formatEntityTag(rep.etag),
+    "last-modified": formatHttpDate(rep.lastModified),
+    "cache-control": IMMUTABLE_CACHE_CONTROL,
+  };
+  if (plan.status === 304) {
+    return { response: new Response(null, { status: 304, headers: validators }), dataRequests: 0 };
+  }
+  if (plan.status === 412) {
+    const error = new DesError(`precondition ${plan.failed} failed`, {
+      code: "precondition-failed",
+      status: 412,
+      context: { name: found.entry.name, header: plan.failed },
+    });
+    return { response: problemResponse(error, instance), dataRequests: 0 };
+  }
+  if (plan.status === 416) {
+    const error = new DesError(`range not satisfiable for a file of ${rep.size} bytes`, {
+      code: "range-not-satisfiable",
+      status: 416,
+      context: { name: found.entry.name, size: rep.size },
+    });
+    const headers = { "content-range": `bytes */${rep.size}`, "accept-ranges": "bytes" };
+    return { response: problemResponse(error, instance, headers), dataRequests: 0 };
+  }
+  const range = plan.status === 206
+    ? { offset: plan.range.start, length: plan.range.end - plan.range.start + 1 }
+    : { offset: 0, length: rep.size };
+  const headers: Record<string, string> = {
+    ...validators,
+    "accept-ranges": "bytes",
+    "content-type": found.meta.contentType ?? DEFAULT_CONTENT_TYPE,
+    "content-length": String(range.length),
+  };
+  if (plan.status === 206) {
+    headers["content-range"] = `bytes ${plan.range.start}-${plan.range.end}/${rep.size}`;
+  }
+  if (method === "HEAD") {
+    return { response: new Response(null, { status: plan.status, headers }), dataRequests: 0 };
+  }
+  return {
+    response: new Response(await responseBody(found, plan.status === 206, range, onStreamError), {
+      status: plan.status,
+      headers,
+    }),
+    dataRequests: range.length > 0 ? 1 : 0,
+  };
+}
+
+/**
+ * The bytes of a 200/206: one range request either way. Small bodies are
+ * read (and checked) before the headers go out — a whole small file against
+ * its CRC-32C and SHA-256 — so a bad checksum is a clean 502 rather than a
+ * cut body, and the server sends bytes instead of pumping a stream. Larger
+ * bodies stream, a whole file checked against its CRC-32C at the end;
+ * `onStreamError` hears of a failure after the headers went out.
+ */
+async function responseBody(
+  found: FoundFile,
+  partial: boolean,
+  range: { offset: number; length: number },
+  onStreamError: (error: unknown) => void,
+): Promise<BodyInit> {
+  const { reader } = found.open;
+  if (range.length > BUFFERED_BODY_LIMIT) {
+    const stream = partial
+      ? await reader.stream(found.entry, range)
+      : await reader.stream(found.entry);
+    return observeBody(stream, onStreamError);
+  }
+  if (!partial) return await reader.readFile(found.entry) as Uint8Array<ArrayBuffer>;
+  return await readAll(await reader.stream(found.entry, range)) as Uint8Array<ArrayBuffer>;
+}
+
+/** The JSON document of `GET /files/{name}/meta`. */
+export function fileMetaDocument(found: FoundFile): Record<string, unknown> {
+  const { entry, meta, open } = found;
+  return {
+    name: entry.name,
+    size: entry.size,
+    sha256: toHex(entry.sha256),
+    crc32c: u32Hex(entry.crc32c),
+    contentType: meta.contentType ?? DEFAULT_CONTENT_TYPE,
+    mtime: meta.mtime === undefined ? null : new Date(meta.mtime).toISOString(),
+    container: open.container.key,
+    containerId: open.container.id,
+    shard: open.container.shard,
+    external: entry.external,
+    ...(meta.source !== undefined ? { source: meta.source } : {}),
+    ...(meta.attrs !== undefined ? { attrs: meta.attrs } : {}),
+  };
+}
+
+/** `GET /files/{name}/meta` as a response. */
+export function metaResponse(found: FoundFile): Response {
+  const body = JSON.stringify(fileMetaDocument(found));
+  return new Response(body, {
+    status: 200,
+    headers: {
+      "content-type": "application/json",
+      "content-length": String(new TextEncoder().encode(body).byteLength),
+      "etag": formatEntityTag({ weak: true, opaque: toHex(found.entry.sha256) }),
+      "cache-control": "public, max-age=3600",
+    },
+  });
+}

@@ -1,0 +1,76 @@
+/**
+ * A bounded least-recently-used map, limited by entry count and by total
+ * weight (bytes of index kept in memory).
+ *
+ * @module
+ */
+
+/** An LRU map; `get` refreshes an entry, inserting beyond a limit evicts the oldest. */
+export class LruCache<K, V> {
+  readonly #map = new Map<K, { value: V; weight: number }>();
+  readonly #maxEntries: number;
+  readonly #maxWeight: number;
+  readonly #weigh: (value: V) => number;
+  #weight = 0;
+
+  /**
+   * @param options entry limit, weight limit and weight function (default: every value weighs 1)
+   */
+  constructor(options: { maxEntries: number; maxWeight?: number; weigh?: (value: V) => number }) {
+    this.#maxEntries = Math.max(1, options.maxEntries);
+    this.#maxWeight = options.maxWeight ?? Infinity;
+    this.#weigh = options.weigh ?? (() => 1);
+  }
+
+  /** The value for `key`, marking it most recently used. */
+  get(key: K): V | undefined {
+    const item = this.#map.get(key);
+    if (!item) return undefined;
+    this.#map.delete(key);
+    this.#map.set(key, item);
+    return item.value;
+  }
+
+  /** Whether `key` is cached (does not refresh it). */
+  has(key: K): boolean {
+    return this.#map.has(key);
+  }
+
+  /** Insert or replace, then evict least recently used entries beyond the limits. */
+  set(key: K, value: V): void {
+    this.delete(key);
+    const weight = this.#weigh(value);
+    this.#map.set(key, { value, weight });
+    this.#weight += weight;
+    for (const oldest of this.#map.keys()) {
+      if (this.#map.size <= this.#maxEntries && this.#weight <= this.#maxWeight) break;
+      if (oldest === key) break;
+      this.delete(oldest);
+    }
+  }
+
+  /** Remove `key`; returns whether it was present. */
+  delete(key: K): boolean {
+    const item = this.#map.get(key);
+    if (!item) return false;
+    this.#map.delete(key);
+    this.#weight -= item.weight;
+    return true;
+  }
+
+  /** Number of entries. */
+  get size(): number {
+    return this.#map.size;
+  }
+
+  /** Sum of the weights of all entries. */
+  get weight(): number {
+    return this.#weight;
+  }
+
+  /** Remove everything. */
+  clear(): void {
+    this.#map.clear();
+    this.#weight = 0;
+  }
+}

@@ -1,0 +1,349 @@
+/**
+ * `Retriever`: serves the files of one shard range. It keeps the committed
+ * container catalog of its shards in memory (loaded from the metadata DB,
+ * followed by NOTIFY), finds a name's container without a DB query, opens
+ * containers once (memory LRU → Deno KV → one suffix GET) and answers each
+ * read with one Range GET pinned to the container's ETag. `handle()` is the
+ * whole HTTP behaviour, so the gateway can call it in-process.
+ *
+ * @module
+ */
+
+import { DesConflictError, DesError, DesNotFoundError } from "../core/errors.ts";
+import { Logger } from "../core/log.ts";
+import { parseTraceparent, type TraceContext } from "../core/trace.ts";
+import type { Db } from "../db/db.ts";
+import { type NameFormat, parseName } from "../naming/mod.ts";
+import type { ObjectStore } from "../store/object_store.ts";
+import { type CatalogContainer, ContainerCatalog } from "./catalog.ts";
+import { CatalogSync } from "./catalog_sync.ts";
+import { ContainerReaders, type OpenResult } from "./container_readers.ts";
+import { fileResponse, type FoundFile, metaResponse } from "./file_response.ts";
+import { RetrieverMetrics } from "./metrics.ts";
+import { asDesError, problemResponse } from "./problem.ts";
+import { formatShardRange, inShardRange, type ShardRange } from "./shard_range.ts";
+import { TailCache } from "./tail_cache.ts";
+
+/** Per-request facts passed by the caller (the gateway, or the HTTP app). */
+export interface RequestContext {
+  /** Trace of the request (parsed from `traceparent` when absent). */
+  trace?: TraceContext;
+  /** Authenticated client id, for logs. */
+  clientId?: string;
+}
+
+/** Options of {@linkcode Retriever.start}. */
+export interface RetrieverOptions {
+  /** Retriever id (logs, `X-DES-Retriever`, registration). */
+  id: string;
+  /** Shards served. */
+  range: ShardRange;
+  /** Shard bits and name prefix. */
+  nameFormat: NameFormat;
+  /** Metadata DB (the caller owns it). */
+  db: Db;
+  /** Store of a catalog bucket (the caller owns the stores). */
+  storeFor: (bucket: string) => ObjectStore;
+  /** Bucket probed by `/readyz`. */
+  readinessBucket: string;
+  /** Deno KV file of the index cache; omitted = memory only. */
+  kvPath?: string;
+  /** Most readers in memory (default 4096). */
+  maxReaders?: number;
+  /** Most tail bytes in memory (default 256 MiB). */
+  maxCacheBytes?: number;
+  /** Full catalog reload interval in ms (default 60 000). */
+  catalogRefreshMs?: number;
+  /** Metrics (default: a new registry). */
+  metrics?: RetrieverMetrics;
+  /** Logger (default: component `retriever`). */
+  log?: Logger;
+}
+
+/** Outcome of the readiness checks. */
+export interface Readiness {
+  /** All checks passed. */
+  ready: boolean;
+  /** Check name → `ok` or what failed. */
+  checks: Record<string, string>;
+}
+
+type FilesRoute = { name: string; meta: boolean };
+
+const FILES_PATH = /^\/files\/([^/]+)(\/meta)?$/;
+
+/** A running retriever. */
+export class Retriever {
+  /** Retriever id. */
+  readonly id: string;
+  /** Shards served. */
+  readonly range: ShardRange;
+  /** Metrics. */
+  readonly metrics: RetrieverMetrics;
+  /** The in-memory catalog. */
+  readonly catalog: ContainerCatalog;
+  readonly #options: RetrieverOptions;
+  readonly #readers: ContainerReaders;
+  readonly #sync: CatalogSync;
+  readonly #kv?: Deno.Kv;
+  readonly #log: Logger;
+  #readiness?: { at: number; value: Promise<Readiness> };
+
+  private constructor(
+    options: RetrieverOptions,
+    catalog: ContainerCatalog,
+    readers: ContainerReaders,
+    sync: CatalogSync,
+    metrics: RetrieverMetrics,
+    log: Logger,
+    kv?: Deno.Kv,
+  ) {
+    this.id = options.id;
+    this.range = options.range;
+    this.#options = options;
+    this.catalog = catalog;
+    this.#readers = readers;
+    this.#sync = sync;
+    this.metrics = metrics;
+    this.#log = log;
+    this.#kv = kv;
+  }
+
+  /** Open the index cache, load the catalog, follow commits. */
+  static async start(options: RetrieverOptions): Promise<Retriever> {
+    const log = (options.log ?? new Logger("retriever")).child({
+      retriever: options.id,
+      range: formatShardRange(options.range),
+    });
+    const metrics = options.metrics ?? new RetrieverMetrics();
+    const catalog = new ContainerCatalog();
+    let kv: Deno.Kv | undefined;
+    let tails: TailCache | undefined;
+    if (options.kvPath) ({ kv, cache: tails } = await TailCache.open(options.kvPath));
+    const readers = new ContainerReaders({
+      storeFor: options.storeFor,
+      tails,
+      maxReaders: options.maxReaders,
+      maxBytes: options.maxCacheBytes,
+      log,
+    });
+    const sync = new CatalogSync(options.db, options.range, catalog, {
+      refreshMs: options.catalogRefreshMs,
+      log,
+      onChange: (size) => metrics.catalogContainers.set(size),
+    });
+    try {
+      await sync.start();
+    } catch (error) {
+      await sync.close();
+      kv?.close();
+      throw error;
+    }
+    log.info("retriever started", { containers: catalog.size, kv: options.kvPath ?? null });
+    return new Retriever(options, catalog, readers, sync, metrics, log, kv);
+  }
+
+  /** Reload the catalog now (normally NOTIFY and the timer do this). */
+  refreshCatalog(): Promise<number> {
+    return this.#sync.refresh();
+  }
+
+  /** Stop following the catalog, finish index cache writes, close the KV file. */
+  async close(): Promise<void> {
+    await this.#sync.close();
+    await this.#readers.flush();
+    this.#kv?.close();
+  }
+
+  /**
+   * Answer `GET|HEAD /files/{name}` and `GET|HEAD /files/{name}/meta`. Never
+   * throws: failures are problem+json responses.
+   */
+  async handle(request: Request, ctx: RequestContext = {}): Promise<Response> {
+    const started = performance.now();
+    const url = new URL(request.url);
+    const trace = ctx.trace ?? parseTraceparent(request.headers.get("traceparent"));
+    const method = request.method === "HEAD" ? "HEAD" : "GET";
+    let route: FilesRoute | undefined;
+    let response: Response;
+    let s3Requests = 0;
+    try {
+      route = parseFilesPath(url.pathname);
+      if (request.method !== "GET" && request.method !== "HEAD") {
+        throw new DesError(`method ${request.method} is not allowed`, {
+          code: "method-not-allowed",
+          status: 405,
+        });
+      }
+      const shard = this.#shardOf(route.name);
+      const cost = { s3: 0 };
+      try {
+        const onStreamError = (error: unknown) => {
+          this.metrics.streamErrors.inc();
+          this.#log.error("response body failed", {
+            path: url.pathname,
+            error,
+            traceId: trace?.traceId,
+          });
+        };
+        response = await this.#respond(method, request.headers, route, shard, url.pathname, cost, {
+          onStreamError,
+        });
+      } finally {
+        s3Requests = cost.s3;
+      }
+    } catch (error) {
+      const e = asDesError(error);
+      if (e.status >= 500) {
+        this.#log.error("read failed", { path: url.pathname, error: e, cause: e.cause });
+      }
+      const headers: Record<string, string> = e.status === 405 ? { allow: "GET, HEAD" } : {};
+      if (e.status === 503) headers["retry-after"] = "1";
+      response = problemResponse(e, url.pathname, headers);
+    }
+    const kind = route?.meta ? "meta" : "file";
+    const seconds = (performance.now() - started) / 1000;
+    const bytes = response.status < 300 && method === "GET"
+      ? Number(response.headers.get("content-length") ?? 0)
+      : 0;
+    this.metrics.reads.inc({ method, kind, status: response.status });
+    this.metrics.latency.observe(seconds, { method, kind });
+    this.metrics.s3RequestsPerRead.observe(s3Requests);
+    if (kind === "file") this.metrics.bytes.inc({}, bytes);
+    const memory = this.#readers.memoryStats;
+    this.metrics.memoryReaders.set(memory.readers);
+    this.metrics.memoryBytes.set(memory.bytes);
+    this.#log.info("read", {
+      method,
+      path: url.pathname,
+      status: response.status,
+      bytes,
+      s3Requests,
+      ms: Math.round(seconds * 10_000) / 10,
+      traceId: trace?.traceId,
+      client: ctx.clientId,
+    });
+    return response;
+  }
+
+  /** DB reachable, catalog loaded, store answering (cached for 2 s). */
+  ready(): Promise<Readiness> {
+    const now = Date.now();
+    if (!this.#readiness || now - this.#readiness.at > 2000) {
+      this.#readiness = { at: now, value: this.#checkReady() };
+    }
+    return this.#readiness.value;
+  }
+
+  async #checkReady(): Promise<Readiness> {
+    const checks: Record<string, string> = {};
+    const run = async (name: string, fn: () => Promise<unknown>) => {
+      try {
+        await fn();
+        checks[name] = "ok";
+      } catch (error) {
+        checks[name] = (error as Error).message ?? String(error);
+      }
+    };
+    await Promise.all([
+      run("database", () => this.#options.db.query("select 1")),
+      run("catalog", () => {
+        if (!this.#sync.loaded) throw new Error("catalog not loaded yet");
+        return Promise.resolve();
+      }),
+      run("store", () => this.#options.storeFor(this.#options.readinessBucket).head("des-readyz")),
+    ]);
+    return { ready: Object.values(checks).every((v) => v === "ok"), checks };
+  }
+
+  #shardOf(name: string): number {
+    const { shard } = parseName(name, this.#options.nameFormat);
+    if (!inShardRange(this.range, shard)) {
+      throw new DesError(
+        `shard ${shard} is not served by retriever ${this.id} (${formatShardRange(this.range)})`,
+        { code: "misdirected", status: 421, context: { shard, retriever: this.id } },
+      );
+    }
+    return shard;
+  }
+
+  async #respond(
+    method: "GET" | "HEAD",
+    headers: Headers,
+    route: FilesRoute,
+    shard: number,
+    instance: string,
+    cost: { s3: number },
+    hooks: { onStreamError: (error: unknown) => void },
+  ): Promise<Response> {
+    if (!this.#sync.loaded) {
+      throw new DesError("the container catalog is not loaded yet", {
+        code: "unavailable",
+        status: 503,
+      });
+    }
+    let found = await this.#locate(route.name, shard, cost);
+    if (route.meta) return metaResponse(found);
+    try {
+      const result = await fileResponse(method, headers, found, instance, hooks.onStreamError);
+      cost.s3 += result.dataRequests;
+      return result.response;
+    } catch (error) {
+      if (!(error instanceof DesConflictError)) throw error;
+      // The object changed under the pinned reader: drop what we know, reopen once.
+      cost.s3 += 1;
+      this.metrics.conflicts.inc();
+      this.#log.warn("container changed in the store; reopening", {
+        container: found.open.container.key,
+        etag: found.open.etag,
+      });
+      await this.#readers.drop(found.open.container, found.open);
+      found = await this.#locate(route.name, shard, cost);
+      const result = await fileResponse(method, headers, found, instance, hooks.onStreamError);
+      cost.s3 += result.dataRequests;
+      return result.response;
+    }
+  }
+
+  async #locate(name: string, shard: number, cost: { s3: number }): Promise<FoundFile> {
+    for (const container of this.catalog.candidates(shard, name)) {
+      const { open } = await this.#open(container, cost);
+      const entry = open.reader.find(name);
+      if (entry) return { open, entry, meta: open.reader.meta(entry) };
+    }
+    throw new DesNotFoundError(`no file named ${name}`, { name });
+  }
+
+  async #open(container: CatalogContainer, cost: { s3: number }): Promise<OpenResult> {
+    let result: OpenResult;
+    try {
+      result = await this.#readers.open(container);
+    } catch (error) {
+      if (!(error instanceof DesConflictError)) throw error;
+      // The catalog's ETag is stale: learn the current version once.
+      cost.s3 += 1;
+      this.metrics.conflicts.inc();
+      await this.#readers.drop(container);
+      result = await this.#readers.open(container);
+    }
+    cost.s3 += result.s3Requests;
+    this.metrics.indexLookups.inc({ tier: result.from });
+    return result;
+  }
+}
+
+/** The name (and whether `/meta` was asked) of a `/files/...` path; 404 for other paths. */
+export function parseFilesPath(pathname: string): FilesRoute {
+  const m = FILES_PATH.exec(pathname);
+  if (!m) throw new DesNotFoundError(`no route ${pathname}`, { path: pathname });
+  let name: string;
+  try {
+    name = decodeURIComponent(m[1]);
+  } catch {
+    throw new DesError("the name is not valid percent-encoding", {
+      code: "bad-input",
+      status: 400,
+    });
+  }
+  return { name, meta: m[2] !== undefined };
+}

@@ -1,0 +1,169 @@
+/**
+ * An {@linkcode ObjectStore} for the read path that sends GETs itself — one
+ * SigV4-signed `fetch` on Deno's native HTTP client — and delegates every
+ * other operation to an `S3ObjectStore`. Measured on the reference machine,
+ * a 4 KiB ranged GET through the AWS SDK (node:http compatibility layer)
+ * costs about twice the CPU of the same GET through `fetch`, and the SDK
+ * was the retriever's bottleneck (see `docs/operations.md`).
+ *
+ * Semantics are those of `S3ObjectStore.get`: ranged and conditional
+ * (`If-Match`) reads, errors mapped by `s3Error` (404 → `DesNotFoundError`,
+ * 412 → `DesConflictError`, 416 → range not satisfiable, 403 → config),
+ * retries of network failures and 5xx answers, every attempt reported to
+ * the request hook.
+ *
+ * @module
+ */
+
+import { DesUnavailableError } from "../core/errors.ts";
+import type {
+  GetOptions,
+  GetResult,
+  ListedObject,
+  ObjectInfo,
+  ObjectStore,
+  ObjectWriter,
+  PutOptions,
+  RequestHook,
+} from "../store/object_store.ts";
+import { validateKey } from "../store/keys.ts";
+import { checkRange, rangeHeader } from "../store/range.ts";
+import { s3Error } from "../store/s3_errors.ts";
+import { SigV4Signer, uriEncodePath } from "./sigv4.ts";
+
+/** Where and how to reach the bucket. */
+export interface S3FetchSettings {
+  /** Endpoint URL, e.g. `http://127.0.0.1:7480` (path-style addressing). */
+  endpoint: string;
+  /** Region. */
+  region: string;
+  /** Access key id. */
+  accessKeyId: string;
+  /** Secret access key. */
+  secretAccessKey: string;
+  /** Bucket. */
+  bucket: string;
+  /** Attempts per GET, retries included (default 3). */
+  maxAttempts?: number;
+  /** Called once per HTTP request made by `get`. */
+  onRequest?: RequestHook;
+}
+
+/** GET by `fetch`, everything else by the wrapped store. */
+export class S3FetchGetStore implements ObjectStore {
+  /** `s3://BUCKET`. */
+  readonly url: string;
+  /** The wrapped store (all operations but `get`). */
+  readonly inner: ObjectStore;
+  readonly #settings: S3FetchSettings;
+  readonly #signer: SigV4Signer;
+  readonly #base: URL;
+
+  /** @param inner the S3 store of the same bucket @param settings endpoint, credentials, hook */
+  constructor(inner: ObjectStore, settings: S3FetchSettings) {
+    this.inner = inner;
+    this.#settings = settings;
+    this.url = inner.url;
+    this.#signer = new SigV4Signer(settings);
+    this.#base = new URL(settings.endpoint);
+  }
+
+  /** One signed GET (retried on network errors and 5xx), body streamed. */
+  async get(key: string, options: GetOptions = {}): Promise<GetResult> {
+    validateKey(key);
+    const { range, ifMatch, signal } = options;
+    if (range) checkRange(range, key);
+    const path = uriEncodePath(`/${this.#settings.bucket}/${key}`);
+    const where = {
+      endpoint: this.#settings.endpoint,
+      bucket: this.#settings.bucket,
+      key,
+      op: "get",
+      range,
+    };
+    const extra: Record<string, string> = {};
+    if (range) extra.range = rangeHeader(range);
+    if (ifMatch !== undefined) extra["if-match"] = `"${ifMatch}"`;
+    const attempts = this.#settings.maxAttempts ?? 3;
+    for (let attempt = 1;; attempt++) {
+      this.#settings.onRequest?.({ op: "get", key, ranged: range !== undefined });
+      const headers = this.#signer.sign({
+        method: "GET",
+        host: this.#base.host,
+        path,
+        headers: extra,
+        date: new Date(),
+      });
+      let response: Response;
+      try {
+        response = await fetch(new URL(path, this.#base), { headers, signal });
+      } catch (cause) {
+        if (attempt < attempts && !signal?.aborted) continue;
+        throw new DesUnavailableError(
+          `S3 get s3://${where.bucket}/${key} at ${where.endpoint} failed: ${
+            (cause as Error).message
+          }`,
+          where,
+          cause,
+        );
+      }
+      if (response.ok) return this.#result(key, response, range !== undefined, where);
+      const text = await response.text().catch(() => "");
+      if (response.status >= 500 && attempt < attempts) continue;
+      const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? `HTTP${response.status}`;
+      throw s3Error(
+        { name: code, message: text.slice(0, 200), $metadata: { httpStatusCode: response.status } },
+        where,
+      );
+    }
+  }
+
+  async #result(
+    key: string,
+    response: Response,
+    ranged: boolean,
+    where: Record<string, unknown>,
+  ): Promise<GetResult> {
+    const length = Number(response.headers.get("content-length") ?? 0);
+    const contentRange = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(
+      response.headers.get("content-range") ?? "",
+    );
+    if (ranged && (response.status !== 206 || !contentRange)) {
+      await response.body?.cancel();
+      throw new DesUnavailableError(`S3 ignored the Range of a get of ${key}`, where);
+    }
+    const info: ObjectInfo = {
+      key,
+      size: contentRange ? Number(contentRange[3]) : length,
+      etag: (response.headers.get("etag") ?? "").replace(/^(W\/)?"|"$/g, ""),
+      lastModified: new Date(response.headers.get("last-modified") ?? 0),
+    };
+    const body = response.body ?? ReadableStream.from<Uint8Array>([]);
+    return { info, start: contentRange ? Number(contentRange[1]) : 0, length, body };
+  }
+
+  /** Delegated. */
+  head(key: string): Promise<ObjectInfo | null> {
+    return this.inner.head(key);
+  }
+  /** Delegated. */
+  put(
+    key: string,
+    body: Uint8Array | ReadableStream<Uint8Array>,
+    options?: PutOptions,
+  ): Promise<ObjectInfo> {
+    return this.inner.put(key, body, options);
+  }
+  /** Delegated. */
+  createWriter(key: string, options?: PutOptions): Promise<ObjectWriter> {
+    return this.inner.createWriter(key, options);
+  }
+  /** Delegated. */
+  list(prefix: string): AsyncIterable<ListedObject> {
+    return this.inner.list(prefix);
+  }
+  /** Delegated. */
+  delete(key: string): Promise<void> {
+    return this.inner.delete(key);
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * AWS Signature Version 4 for bodiless S3 requests (GET/HEAD), header
+ * based, as a pure function over the request parts. The signing key is
+ * derived once per day; per request, the canonical-request hash and the
+ * HMAC run on hash-wasm with the HMAC's inner and outer states precomputed
+ * from the key (a third of the CPU of `node:crypto`'s `createHmac` here).
+ *
+ * @module
+ */
+
+import { createSHA256, type IHasher } from "hash-wasm";
+import { createHmac } from "node:crypto";
+
+const sha = await createSHA256();
+const encoder = new TextEncoder();
+
+/** HMAC-SHA256 with one key, its padded-key states saved so each MAC is two short hashes. */
+class HmacSha256 {
+  readonly #inner: Uint8Array;
+  readonly #outer: Uint8Array;
+
+  constructor(key: Uint8Array) {
+    const block = new Uint8Array(64);
+    block.set(key.byteLength > 64 ? sha.init().update(key).digest("binary") : key);
+    this.#inner = sha.init().update(block.map((b) => b ^ 0x36)).save();
+    this.#outer = sha.init().update(block.map((b) => b ^ 0x5c)).save();
+  }
+
+  hex(message: string): string {
+    const inner = (sha.load(this.#inner) as IHasher).update(message).digest("binary");
+    return (sha.load(this.#outer) as IHasher).update(inner).digest("hex");
+  }
+}
+
+function sha256Hex(text: string): string {
+  return sha.init().update(encoder.encode(text)).digest("hex");
+}
+
+/** SHA-256 of an empty payload, hex. */
+export const EMPTY_PAYLOAD_SHA256 =
+  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/** Credentials and scope of a signer. */
+export interface SigV4Credentials {
+  /** Access key id. */
+  accessKeyId: string;
+  /** Secret access key. */
+  secretAccessKey: string;
+  /** Region, e.g. `us-east-1`. */
+  region: string;
+  /** Service, `s3`. */
+  service?: string;
+}
+
+/** A request to sign. */
+export interface SigV4Request {
+  /** HTTP method. */
+  method: string;
+  /** Host header value (`host[:port]`). */
+  host: string;
+  /** Path, already URI-encoded (see {@linkcode uriEncodePath}). */
+  path: string;
+  /** Other headers to sign (lowercase names). */
+  headers: Record<string, string>;
+  /** Time of signing. */
+  date: Date;
+}
+
+/** S3's URI encoding of one path segment: everything but `A-Za-z0-9-_.~` is %XX-encoded. */
+export function uriEncodeSegment(segment: string): string {
+  return encodeURIComponent(segment).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+/** Encode a `/`-separated path segment by segment. */
+export function uriEncodePath(path: string): string {
+  return path.split("/").map(uriEncodeSegment).join("/");
+}
+
+/** Signs requests with one set of credentials. */
+export class SigV4Signer {
+  readonly #credentials: SigV4Credentials;
+  #cachedKey?: { day: string; key: HmacSha256 };
+
+  /** @param credentials keys, region and service */
+  constructor(credentials: SigV4Credentials) {
+    this.#credentials = credentials;
+  }
+
+  /**
+   * The headers to send: the request's headers plus `x-amz-date`,
+   * `x-amz-content-sha256` and `authorization` (without `host`, which the
+   * HTTP client sets to the same value).
+   */
+  sign(request: SigV4Request): Record<string, string> {
+    const { accessKeyId, region } = this.#credentials;
+    const service = this.#credentials.service ?? "s3";
+    const amzDate = request.date.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+    const day = amzDate.slice(0, 8);
+    const headers: Record<string, string> = {
+      ...request.headers,
+      "host": request.host,
+      "x-amz-content-sha256": EMPTY_PAYLOAD_SHA256,
+      "x-amz-date": amzDate,
+    };
+    const names = Object.keys(headers).map((n) => n.toLowerCase()).sort();
+    const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+    const canonical = [
+      request.method,
+      request.path,
+      "",
+      ...names.map((n) => `${n}:${lower[n].trim().replace(/\s+/g, " ")}`),
+      "",
+      names.join(";"),
+      EMPTY_PAYLOAD_SHA256,
+    ].join("\n");
+    const scope = `${day}/${region}/${service}/aws4_request`;
+    const toSign = [
+      "AWS4-HMAC-SHA256",
+      amzDate,
+      scope,
+      sha256Hex(canonical),
+    ].join("\n");
+    const signature = this.#key(day, region, service).hex(toSign);
+    const out: Record<string, string> = { ...lower };
+    delete out.host;
+    out.authorization = `AWS4-HMAC-SHA256 Credential=${accessKeyId}/${scope}, ` +
+      `SignedHeaders=${names.join(";")}, Signature=${signature}`;
+    return out;
+  }
+
+  #key(day: string, region: string, service: string): HmacSha256 {
+    if (this.#cachedKey?.day === day) return this.#cachedKey.key;
+    const hmac = (key: string | Uint8Array, data: string) =>
+      new Uint8Array(createHmac("sha256", key).update(data).digest());
+    const key = new HmacSha256(hmac(
+      hmac(hmac(hmac(`AWS4${this.#credentials.secretAccessKey}`, day), region), service),
+      "aws4_request",
+    ));
+    this.#cachedKey = { day, key };
+    return key;
+  }
+}
