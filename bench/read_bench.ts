@@ -425,7 +425,7 @@ async function emptyBucket(store: S3ObjectStore): Promise<void> {
   );
 }
 
-function formatResult(r: ReadBenchResult): string {
+export function formatResult(r: ReadBenchResult): string {
   const row = (label: string, p: PathResult) =>
     `${label.padEnd(28)} ${p.rps.toFixed(0).padStart(5)} req/s  p50 ${p.p50.toFixed(1)} ms  p99 ${
       p.p99.toFixed(1)

@@ -1,7 +1,8 @@
 /**
  * `des`: the DES command line. Each subcommand is a thin shell over the
  * library; errors are printed as one actionable line and mapped to exit codes
- * (1 = failure or bad data, 2 = bad usage or configuration).
+ * (1 = failure or bad data, 2 = bad usage or configuration). The service
+ * commands are loaded on first use, so the container tools start fast.
  *
  * @module
  */
@@ -12,40 +13,84 @@ import { envCommand } from "./commands/env.ts";
 import { inspectCommand } from "./commands/inspect.ts";
 import { lsCommand } from "./commands/ls.ts";
 import { migrateCommand } from "./commands/migrate.ts";
-import { MARK_USAGE, markCommand } from "../mark/main.ts";
 import { packDirCommand } from "./commands/pack_dir.ts";
+import { REBUILD_CATALOG_USAGE } from "./commands/rebuild_catalog.ts";
 import { verifyCommand } from "./commands/verify.ts";
+import { MARK_USAGE } from "../mark/usage.ts";
+import { PACK_USAGE, RECOVER_USAGE } from "../pack/usage.ts";
+import { SERVE_USAGE } from "../serve/usage.ts";
 
 /** A subcommand: takes its arguments, returns the exit code. */
 export type Command = (args: string[]) => Promise<number>;
 
-/** Every subcommand with a one-line description. */
-export const COMMANDS: Record<string, { run: Command; help: string }> = {
+/** A subcommand with its usage line and a one-line summary. */
+export interface CommandSpec {
+  /** Runs it. */
+  run: Command;
+  /** Usage without the leading `des `. */
+  usage: string;
+  /** What it does. */
+  summary: string;
+}
+
+/** Every subcommand. */
+export const COMMANDS: Record<string, CommandSpec> = {
   "pack-dir": {
     run: packDirCommand,
-    help: "pack-dir <dir> -o <path|s3://bucket/key>   pack a directory tree into a container",
+    usage:
+      "pack-dir <dir> -o <path|s3://bucket/key> [--create-bucket] [--big-file-threshold 16MiB]",
+    summary: "pack a directory tree into one container",
   },
-  ls: { run: lsCommand, help: "ls <container> [--json]                     list files" },
+  ls: { run: lsCommand, usage: "ls <container> [--json]", summary: "list a container's files" },
   cat: {
     run: catCommand,
-    help: "cat <container> <name> [--range a-b]        write a file's bytes to stdout",
+    usage: "cat <container> <name> [--range a-b]",
+    summary: "write one file's bytes to stdout (verified first)",
   },
   inspect: {
     run: inspectCommand,
-    help: "inspect <container> [--json]                header, footer, counts, sizes",
-  },
-  mark: { run: markCommand, help: MARK_USAGE },
-  migrate: {
-    run: migrateCommand,
-    help: "migrate [--database-url URL]                apply metadata DB migrations (idempotent)",
-  },
-  env: {
-    run: envCommand,
-    help: "env [--markdown]                            show every setting and its current value",
+    usage: "inspect <container> [--json]",
+    summary: "header, footer, descriptor, counts and sizes",
   },
   verify: {
     run: verifyCommand,
-    help: "verify <container>                          check every checksum (exit 1 on damage)",
+    usage: "verify <container>",
+    summary: "check every checksum; exit 1 naming each damaged file",
+  },
+  migrate: {
+    run: migrateCommand,
+    usage: "migrate [--database-url URL]",
+    summary: "apply the metadata DB migrations (idempotent)",
+  },
+  mark: {
+    run: async (a) => (await import("../mark/main.ts")).markCommand(a),
+    usage: MARK_USAGE,
+    summary: "mark eligible parent rows with DES names",
+  },
+  pack: {
+    run: async (a) => (await import("../pack/main.ts")).packCommand(a),
+    usage: PACK_USAGE,
+    summary: "pack marked files into containers",
+  },
+  recover: {
+    run: async (a) => (await import("../pack/main.ts")).recoverCommand(a),
+    usage: RECOVER_USAGE,
+    summary: "finish or clean up what crashed packers left",
+  },
+  "rebuild-catalog": {
+    run: async (a) => (await import("./commands/rebuild_catalog.ts")).rebuildCatalogCommand(a),
+    usage: REBUILD_CATALOG_USAGE,
+    summary: "recreate container rows of the metadata DB from the bucket",
+  },
+  serve: {
+    run: async (a) => (await import("../serve/main.ts")).serveCommand(a),
+    usage: SERVE_USAGE,
+    summary: "marker, packer, retriever and gateway in one process",
+  },
+  env: {
+    run: envCommand,
+    usage: "env [--markdown]",
+    summary: "show every setting and its current value",
   },
 };
 
@@ -54,7 +99,7 @@ function usage(): string {
     "usage: des <command> [options]",
     "",
     "commands:",
-    ...Object.values(COMMANDS).map((c) => `  ${c.help}`),
+    ...Object.values(COMMANDS).map((c) => `  ${c.usage}\n      ${c.summary}`),
     "",
     "A container is a local path or s3://bucket/key (endpoint and keys from DES_S3_* env vars).",
   ].join("\n");

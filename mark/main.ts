@@ -7,6 +7,8 @@
  * @module
  */
 
+import { MARK_USAGE } from "./usage.ts";
+export { MARK_USAGE };
 import { parseArgs } from "node:util";
 import { type DesConfig, type EnvSource, loadConfig, parseDuration } from "../core/config.ts";
 import { DesConfigError, DesError, DesInputError } from "../core/errors.ts";
@@ -21,10 +23,6 @@ import { checkSourceAgainstDb, loadSources } from "../parent/sources.ts";
 import { sleep } from "./backoff.ts";
 import { Marker } from "./marker.ts";
 import { databaseReady, markerApp } from "./server.ts";
-
-/** Usage text of the mark command. */
-export const MARK_USAGE = "mark [--once | --interval 60s] [--sources configs/sources.yaml] " +
-  "[--concurrency 2] [--port 9471] [--host 0.0.0.0]";
 
 /** Default port of `/metrics`, `/healthz` and `/readyz` in service mode. */
 export const DEFAULT_MARKER_PORT = 9471;

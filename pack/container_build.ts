@@ -1,0 +1,207 @@
+/**
+ * {@linkcode ContainerBuild}: one container from its `building` record to
+ * its `uploaded` record. The catalog row (state `building`, planned key
+ * `<source>/<shard hex>/<container id>.des`) is written before any byte
+ * reaches the archive; the container is written to the workdir and uploaded
+ * when finished, or streamed straight into a multipart upload.
+ *
+ * @module
+ */
+
+import { contentTypeFor } from "../core/content_type.ts";
+import { createContainer } from "../db/containers.ts";
+import { FileSink } from "../format/file_sink.ts";
+import type { ContainerSink } from "../format/sink.ts";
+import { DesWriter } from "../format/writer.ts";
+import type { OriginalFile } from "../parent/originals.ts";
+import type { ParentRow } from "../parent/parent_table.ts";
+import { localContainerPath } from "./container_cleanup.ts";
+import { PARENT_ID_ATTR } from "./container_files.ts";
+import {
+  abortContainer,
+  advance,
+  type ContainerRecord,
+  type PackedFile,
+} from "./container_steps.ts";
+import { bigFilePrefixOf, containerKey } from "./layout.ts";
+import type { PackContext } from "./pack_context.ts";
+import type { ShardLease } from "./shard_lease.ts";
+
+/** Content type of container objects. */
+export const CONTAINER_CONTENT_TYPE = "application/vnd.des.container";
+
+/** How containers are built. */
+export interface BuildOptions {
+  /** Files above this size become `_bigFiles/` objects. */
+  bigFileThreshold: number;
+  /** Stream into a multipart upload instead of writing to the workdir first. */
+  streamUpload: boolean;
+}
+
+/** A container being written. */
+export class ContainerBuild {
+  /** Files added so far, with their parent rows. */
+  readonly files: PackedFile[] = [];
+  /** Content bytes added so far (inline and big files). */
+  contentBytes = 0;
+  /** Content bytes stored inside the container. */
+  inlineBytes = 0;
+  /** When the build started (ms, `performance.now()`). */
+  readonly startedAt = performance.now();
+  readonly #ctx: PackContext;
+  readonly #lease: ShardLease;
+  readonly #writer: DesWriter;
+  readonly #localPath?: string;
+  readonly #threshold: number;
+  readonly #record: ContainerRecord;
+
+  private constructor(
+    ctx: PackContext,
+    lease: ShardLease,
+    record: ContainerRecord,
+    writer: DesWriter,
+    threshold: number,
+    localPath: string | undefined,
+  ) {
+    this.#ctx = ctx;
+    this.#lease = lease;
+    this.#record = record;
+    this.#writer = writer;
+    this.#threshold = threshold;
+    this.#localPath = localPath;
+  }
+
+  /** Record the container as `building` under the lease, then open its writer. */
+  static async start(
+    ctx: PackContext,
+    lease: ShardLease,
+    source: string,
+    options: BuildOptions,
+  ): Promise<ContainerBuild> {
+    const containerId = randomContainerId();
+    const key = containerKey(source, lease.shard, ctx.shardBits, containerId);
+    await lease.fenced((tx) =>
+      createContainer(tx, {
+        containerId,
+        shard: lease.shard,
+        source,
+        bucket: ctx.bucket,
+        key,
+        owner: ctx.owner,
+      })
+    );
+    ctx.onTransition("building", containerId);
+    const record: ContainerRecord = {
+      containerId,
+      shard: lease.shard,
+      source,
+      key,
+      state: "building",
+    };
+    const localPath = options.streamUpload
+      ? undefined
+      : localContainerPath(ctx.workdir, containerId);
+    let sink: ContainerSink | undefined;
+    try {
+      sink = localPath
+        ? await FileSink.create(localPath)
+        : await ctx.store.createWriter(key, { contentType: CONTAINER_CONTENT_TYPE });
+      const writer = await DesWriter.create(sink, {
+        bigFileThreshold: options.bigFileThreshold,
+        bigFiles: { store: ctx.store, prefix: bigFilePrefixOf(key) },
+        shard: lease.shard,
+        source,
+        containerId,
+      });
+      return new ContainerBuild(ctx, lease, record, writer, options.bigFileThreshold, localPath);
+    } catch (error) {
+      await sink?.abort().catch(() => {});
+      await abortContainer(ctx, lease, record, `could not start: ${(error as Error).message}`)
+        .catch(() => {});
+      throw error;
+    }
+  }
+
+  /** The container id. */
+  get containerId(): string {
+    return this.#record.containerId;
+  }
+
+  /** Whether adding a file of `size` bytes would break the limits (never for an empty container). */
+  wouldOverflow(size: number, limits: { maxBytes: number; maxFiles: number }): boolean {
+    if (this.files.length === 0) return false;
+    const inline = size > this.#threshold ? 0 : size;
+    return this.files.length + 1 > limits.maxFiles || this.inlineBytes + inline > limits.maxBytes;
+  }
+
+  /** Append the original of `row` under its DES name. */
+  async add(row: ParentRow, file: OriginalFile): Promise<void> {
+    await this.#writer.add(row.desName, file.body, {
+      contentType: row.contentType ?? contentTypeFor(row.location),
+      mtime: file.mtime?.getTime(),
+      originalLocation: row.location,
+      source: this.#record.source,
+      attrs: { [PARENT_ID_ATTR]: row.id },
+    });
+    this.files.push({ id: row.id, desName: row.desName, location: row.location });
+    this.contentBytes += file.size;
+    if (file.size <= this.#threshold) this.inlineBytes += file.size;
+  }
+
+  /**
+   * Finish the container, upload it (unless it was streamed), and record
+   * `uploaded` with its size, checksums and name range. Returns the record
+   * and the META checksum for verification.
+   */
+  async finishAndUpload(): Promise<{ record: ContainerRecord; metaCrc32c: number }> {
+    const summary = await this.#writer.finish();
+    if (this.#localPath) {
+      await uploadFile(this.#ctx, this.#record.key, this.#localPath, summary.size);
+      await Deno.remove(this.#localPath).catch(() => {});
+    }
+    const facts = {
+      size: summary.size,
+      fileCount: summary.entryCount,
+      dataBytes: this.contentBytes,
+      firstName: summary.firstName,
+      lastName: summary.lastName,
+      indexCrc32c: summary.indexCrc32c,
+      footerCrc32c: summary.footerCrc32c,
+    };
+    await advance(this.#ctx, this.#lease, this.containerId, "building", "uploaded", facts);
+    return {
+      record: { ...this.#record, ...facts, state: "uploaded" },
+      metaCrc32c: summary.metaCrc32c,
+    };
+  }
+
+  /** Give the container up: abort the writer and record `aborted`; its rows stay marked. */
+  async abandon(reason: string): Promise<void> {
+    await this.#writer.abort().catch(() => {});
+    await abortContainer(this.#ctx, this.#lease, this.#record, reason);
+  }
+}
+
+async function uploadFile(
+  ctx: PackContext,
+  key: string,
+  path: string,
+  size: number,
+): Promise<void> {
+  const file = await Deno.open(path, { read: true });
+  try {
+    await ctx.store.put(key, file.readable, {
+      contentLength: size,
+      contentType: CONTAINER_CONTENT_TYPE,
+    });
+  } finally {
+    try {
+      file.close();
+    } catch { /* closed by the stream */ }
+  }
+}
+
+function randomContainerId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,205 @@
+/**
+ * The write-ahead steps of one container after its upload, shared by the
+ * packer and by recovery. Each step does its work, then records the new
+ * state with a compare-and-set under the shard lease, before the next step
+ * starts:
+ *
+ * ```
+ * uploaded ─verify─► verified ─commit─► committed ─parent rows─► parent_updated
+ *     └─ damaged ─► aborted (objects deleted)        ─delete originals─► sources_released
+ * ```
+ *
+ * @module
+ */
+
+import { DesConfigError, DesConflictError } from "../core/errors.ts";
+import type { ContainerState } from "../db/container_states.ts";
+import type { ContainerFacts, ContainerRow } from "../db/containers.ts";
+import { setContainerState } from "../db/containers.ts";
+import type { DbTx } from "../db/db.ts";
+import { recordShardPacked } from "../db/shards.ts";
+import { forEachConcurrently } from "./bounded_concurrency.ts";
+import { removeContainerObjects } from "./container_cleanup.ts";
+import { containerLocation } from "./layout.ts";
+import type { PackContext } from "./pack_context.ts";
+import type { PackSource } from "./pack_sources.ts";
+import type { ShardLease } from "./shard_lease.ts";
+import { verifyUpload } from "./verify_upload.ts";
+
+/** A container left its expected state: another worker moved it first. */
+export class ContainerMovedError extends DesConflictError {
+  /** @param containerId the container @param from the state it was expected in */
+  constructor(containerId: string, from: ContainerState, to: ContainerState) {
+    super(`container ${containerId} is no longer ${from}; not moving it to ${to}`, {
+      containerId,
+      from,
+      to,
+    });
+  }
+}
+
+/** What the steps need to know about a container (a catalog row, or the writer's summary). */
+export type ContainerRecord =
+  & Pick<ContainerRow, "containerId" | "shard" | "source" | "key" | "state">
+  & Partial<
+    Pick<ContainerRow, "size" | "fileCount" | "dataBytes" | "indexCrc32c" | "footerCrc32c">
+  >;
+
+/** A file of a container, tied to its parent row. */
+export interface PackedFile {
+  /** Parent row id. */
+  id: string;
+  /** DES name (the file name in the container). */
+  desName: string;
+  /** The parent's location of the original. */
+  location: string;
+}
+
+/**
+ * Record `from → to` for a container under the shard lease, with `facts` and
+ * any extra writes `alsoInTx` makes in the same transaction, then tell the
+ * transition hook. Throws {@linkcode ContainerMovedError} when the container
+ * is no longer in `from`, and `LeaseLostError` when the lease is gone.
+ */
+export async function advance(
+  ctx: PackContext,
+  lease: ShardLease,
+  containerId: string,
+  from: ContainerState,
+  to: ContainerState,
+  facts: ContainerFacts = {},
+  alsoInTx?: (tx: DbTx) => Promise<void>,
+): Promise<void> {
+  await lease.fenced(async (tx) => {
+    if (!await setContainerState(tx, containerId, from, to, facts)) {
+      throw new ContainerMovedError(containerId, from, to);
+    }
+    await alsoInTx?.(tx);
+  });
+  ctx.log.debug("container state", { containerId, from, to });
+  ctx.onTransition(to, containerId);
+}
+
+/**
+ * Record `aborted` (with `reason`), then delete the container's objects,
+ * big files, incomplete uploads and local files. Its rows stay marked and
+ * are packed again.
+ */
+export async function abortContainer(
+  ctx: PackContext,
+  lease: ShardLease,
+  record: ContainerRecord,
+  reason: string,
+): Promise<void> {
+  await advance(ctx, lease, record.containerId, record.state, "aborted", {
+    error: reason.slice(0, 2000),
+  });
+  ctx.log.warn("container aborted", { containerId: record.containerId, reason });
+  await removeContainerObjects(ctx, record);
+}
+
+/**
+ * Take a container from its current state (uploaded or later) to the end of
+ * the pipeline: `sources_released` when originals are deleted, otherwise
+ * `parent_updated`. `files` is called only when the parent or the originals
+ * must be touched. Returns the final state (`aborted` when verification
+ * found the upload damaged).
+ */
+export async function completeContainer(
+  ctx: PackContext,
+  lease: ShardLease,
+  record: ContainerRecord,
+  files: () => Promise<PackedFile[]>,
+  extra: { metaCrc32c?: number } = {},
+): Promise<ContainerState> {
+  let state = record.state;
+  const id = record.containerId;
+  if (state === "uploaded") {
+    const outcome = await verifyUpload(ctx.store, {
+      containerId: id,
+      key: record.key,
+      size: need(record.size, "size", id),
+      fileCount: need(record.fileCount, "fileCount", id),
+      indexCrc32c: need(record.indexCrc32c, "indexCrc32c", id),
+      footerCrc32c: need(record.footerCrc32c, "footerCrc32c", id),
+      metaCrc32c: extra.metaCrc32c,
+    });
+    if (!outcome.ok) {
+      ctx.metrics.errors.inc({ kind: "verify" });
+      await abortContainer(
+        ctx,
+        lease,
+        { ...record, state },
+        `verification failed: ${outcome.reason}`,
+      );
+      return "aborted";
+    }
+    await advance(ctx, lease, id, state, state = "verified", { etag: outcome.etag });
+  }
+  if (state === "verified") {
+    const fileCount = need(record.fileCount, "fileCount", id);
+    const bytes = record.dataBytes ?? 0;
+    await advance(ctx, lease, id, state, state = "committed", {}, async (tx) => {
+      await recordShardPacked(tx, { shard: record.shard, files: fileCount, bytes });
+    });
+    ctx.metrics.containersCommitted.inc({ source: record.source });
+    ctx.metrics.files.inc({ source: record.source }, fileCount);
+    ctx.metrics.bytes.inc({ source: record.source }, bytes);
+  }
+  if (state === "committed") {
+    await updateParentRows(ctx, record, await files());
+    await advance(ctx, lease, id, state, state = "parent_updated");
+  }
+  if (state === "parent_updated" && ctx.deleteSources) {
+    const source = sourceOf(ctx, record);
+    const list = await files();
+    await forEachConcurrently(
+      list,
+      ctx.deleteConcurrency,
+      (f) => source.originals.delete(f.location),
+    );
+    await advance(ctx, lease, id, state, state = "sources_released");
+  }
+  return state;
+}
+
+async function updateParentRows(
+  ctx: PackContext,
+  record: ContainerRecord,
+  files: PackedFile[],
+): Promise<void> {
+  const source = sourceOf(ctx, record);
+  const location = containerLocation(ctx.store.url, record.key);
+  const packedAt = new Date();
+  let flipped = 0;
+  for (let at = 0; at < files.length; at += ctx.parentBatchSize) {
+    const batch = files.slice(at, at + ctx.parentBatchSize);
+    flipped += await source.table.markPacked(batch, location, packedAt);
+  }
+  ctx.log.debug("parent rows packed", {
+    containerId: record.containerId,
+    files: files.length,
+    flipped,
+  });
+}
+
+function sourceOf(ctx: PackContext, record: ContainerRecord): PackSource {
+  const source = ctx.sources.get(record.source);
+  if (!source) {
+    throw new DesConfigError(
+      `container ${record.containerId} belongs to source "${record.source}", which is not in the sources file`,
+      { containerId: record.containerId, source: record.source },
+    );
+  }
+  return source;
+}
+
+function need<T>(value: T | null | undefined, what: string, containerId: string): T {
+  if (value === null || value === undefined) {
+    throw new DesConflictError(`container ${containerId} has no recorded ${what}`, {
+      containerId,
+      field: what,
+    });
+  }
+  return value;
+}

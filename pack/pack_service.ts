@@ -1,0 +1,62 @@
+/**
+ * The packer as a service: packing runs repeated with a poll interval, and
+ * `/metrics`, `/healthz` and `/readyz` (the metadata database answers) on an
+ * HTTP port. SIGTERM or SIGINT stops it after the current container.
+ *
+ * @module
+ */
+
+import type { Registry } from "../core/metrics.ts";
+import { sleep } from "../mark/backoff.ts";
+import { databaseReady, markerApp } from "../mark/server.ts";
+import type { PackEnvironment } from "./pack_setup.ts";
+import type { Packer } from "./packer.ts";
+
+/** Options of {@linkcode servePacker}. */
+export interface ServeOptions {
+  /** Registry rendered at `/metrics`. */
+  registry: Registry;
+  /** Aborted on SIGTERM/SIGINT; the packer must use its signal. */
+  controller: AbortController;
+  /** HTTP port (0 = any free port). */
+  port: number;
+  /** Interface to listen on. */
+  host: string;
+  /** Pause between packing runs. */
+  intervalMs: number;
+}
+
+/** Pack in a loop until a signal arrives; resolves to the exit status. */
+export async function servePacker(
+  packer: Packer,
+  environment: PackEnvironment,
+  options: ServeOptions,
+): Promise<number> {
+  const { controller, registry } = options;
+  const log = environment.logger;
+  const stop = () => controller.abort();
+  const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
+  for (const s of signals) Deno.addSignalListener(s, stop);
+  const server = Deno.serve({
+    port: options.port,
+    hostname: options.host,
+    signal: controller.signal,
+    onListen: ({ port, hostname }) => log.info("packer listening", { port, hostname }),
+  }, markerApp(registry, { metadata: databaseReady(environment.db) }).fetch);
+  try {
+    while (!controller.signal.aborted) {
+      try {
+        await packer.runOnce();
+      } catch (error) {
+        log.error("packing run failed; next try after the interval", { error: error as Error });
+      }
+      await sleep(options.intervalMs, controller.signal);
+    }
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, stop);
+    controller.abort();
+    await server.finished;
+  }
+  log.info("packer stopped");
+  return 0;
+}

@@ -1,0 +1,124 @@
+/**
+ * {@linkcode ShardLease}: a packer's hold on one shard. The lease is renewed
+ * in the background while work goes on, and every catalog write about the
+ * shard's containers runs through {@linkcode ShardLease.fenced}: in one
+ * transaction that first locks the shard row and checks that the lease is
+ * still ours and unexpired. A packer that lost its lease (paused, cut off)
+ * therefore cannot create or advance a container after another worker took
+ * the shard over.
+ *
+ * @module
+ */
+
+import { DesConflictError } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
+import type { Db, DbTx } from "../db/db.ts";
+import { claimShards, releaseShard, renewLease } from "../db/shards.ts";
+
+/** The shard's lease is no longer held by this worker. */
+export class LeaseLostError extends DesConflictError {
+  /** @param shard the shard @param owner the worker that lost it */
+  constructor(shard: number, owner: string) {
+    super(`lease on shard ${shard} is no longer held by ${owner}`, { shard, owner });
+  }
+}
+
+/** A held lease on one shard. */
+export class ShardLease {
+  readonly #db: Db;
+  readonly #leaseMs: number;
+  readonly #log: Logger;
+  readonly #timer: ReturnType<typeof setInterval>;
+  #lost = false;
+  #released = false;
+
+  private constructor(
+    db: Db,
+    readonly shard: number,
+    readonly owner: string,
+    leaseMs: number,
+    log: Logger,
+  ) {
+    this.#db = db;
+    this.#leaseMs = leaseMs;
+    this.#log = log;
+    this.#timer = setInterval(() => this.#renew(), Math.max(50, Math.floor(leaseMs / 3)));
+  }
+
+  /**
+   * Claim `shard` if it is free, expired or already ours; `undefined` when
+   * another worker holds it. The returned lease renews itself until released.
+   */
+  static async tryClaim(
+    db: Db,
+    options: { shard: number; owner: string; leaseMs: number; log: Logger },
+  ): Promise<{ lease: ShardLease; takenOverFrom: string | null } | undefined> {
+    const [claimed] = await claimShards(db, {
+      owner: options.owner,
+      rangeStart: options.shard,
+      rangeEnd: options.shard,
+      leaseMs: options.leaseMs,
+      limit: 1,
+    });
+    if (!claimed) return undefined;
+    const lease = new ShardLease(db, options.shard, options.owner, options.leaseMs, options.log);
+    return { lease, takenOverFrom: claimed.takenOverFrom };
+  }
+
+  /** Whether a renewal found the lease gone. */
+  get lost(): boolean {
+    return this.#lost;
+  }
+
+  /**
+   * Run `fn` in a transaction that first locks the shard row and checks the
+   * lease. Throws {@linkcode LeaseLostError} (and writes nothing) when the
+   * lease is gone or expired.
+   */
+  fenced<T>(fn: (tx: DbTx) => Promise<T>): Promise<T> {
+    return this.#db.transaction(async (tx) => {
+      const rows = await tx.query(
+        `select 1 from des_shards
+         where shard = $1 and lease_owner = $2 and lease_expires_at > now()
+         for update`,
+        [this.shard, this.owner],
+      );
+      if (rows.length === 0) {
+        this.#lost = true;
+        throw new LeaseLostError(this.shard, this.owner);
+      }
+      return await fn(tx);
+    });
+  }
+
+  /** Stop renewing and give the shard back (a lost lease is left alone). */
+  async release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    clearInterval(this.#timer);
+    if (this.#lost) return;
+    await releaseShard(this.#db, { owner: this.owner, shard: this.shard }).catch((error) => {
+      this.#log.warn("could not release shard lease; it will expire", {
+        shard: this.shard,
+        error,
+      });
+    });
+  }
+
+  async #renew(): Promise<void> {
+    if (this.#released || this.#lost) return;
+    try {
+      const held = await renewLease(this.#db, {
+        owner: this.owner,
+        shard: this.shard,
+        leaseMs: this.#leaseMs,
+      });
+      if (!held && !this.#released) {
+        this.#lost = true;
+        this.#log.warn("shard lease was taken over", { shard: this.shard });
+      }
+    } catch (error) {
+      this.#log.warn("lease renewal failed; retrying", { shard: this.shard, error });
+    }
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * Packing of one shard whose lease is held: first recover the shard's
+ * unfinished containers, then, source by source, read the marked rows in
+ * name order (keyset pages), fetch their originals ahead with bounded
+ * concurrency, and cut them into containers by the size and count limits.
+ * Each container goes through the whole write-ahead pipeline in order;
+ * while one is uploaded, verified, committed and recorded, the next one is
+ * being built (never more than one in flight).
+ *
+ * @module
+ */
+
+import { DesInputError, DesNotFoundError } from "../core/errors.ts";
+import type { ContainerState } from "../db/container_states.ts";
+import type { ParentRow, ParentTable } from "../parent/parent_table.ts";
+import { fetchAhead } from "./bounded_concurrency.ts";
+import { type BuildOptions, ContainerBuild } from "./container_build.ts";
+import { completeContainer } from "./container_steps.ts";
+import { originalReader } from "./original_reader.ts";
+import type { PackContext } from "./pack_context.ts";
+import type { PackSource } from "./pack_sources.ts";
+import { recoverShard, type RecoveryTally } from "./recover.ts";
+import { LeaseLostError, type ShardLease } from "./shard_lease.ts";
+
+/** Limits and tuning of packing. */
+export interface ShardPackOptions extends BuildOptions {
+  /** Largest sum of inline file bytes per container. */
+  maxContainerBytes: number;
+  /** Most files per container. */
+  maxContainerFiles: number;
+  /** Originals fetched at once. */
+  fetchConcurrency: number;
+  /** Marked rows read per query. */
+  pageSize: number;
+  /** Called per packed file (for progress). */
+  onFile?: (bytes: number) => void;
+  /** Stops before the next container starts. */
+  signal?: AbortSignal;
+}
+
+/** What packing one shard did. */
+export interface ShardResult {
+  /** The shard. */
+  shard: number;
+  /** Files in containers that reached the end of the pipeline. */
+  files: number;
+  /** Their content bytes. */
+  bytes: number;
+  /** Containers that reached the end of the pipeline. */
+  containers: number;
+  /** Containers aborted (verification failed). */
+  aborted: number;
+  /** Rows moved to the failed status (missing originals). */
+  failedRows: number;
+  /** Unfinished containers found and recovered first, by final state. */
+  recovered: RecoveryTally;
+}
+
+/** Recover, then pack every marked row of the lease's shard. */
+export async function packShard(
+  ctx: PackContext,
+  lease: ShardLease,
+  options: ShardPackOptions,
+): Promise<ShardResult> {
+  const result: ShardResult = {
+    shard: lease.shard,
+    files: 0,
+    bytes: 0,
+    containers: 0,
+    aborted: 0,
+    failedRows: 0,
+    recovered: await recoverShard(ctx, lease),
+  };
+  for (const source of ctx.sources.values()) {
+    if (options.signal?.aborted) break;
+    await packSource(ctx, lease, source, options, result);
+  }
+  return result;
+}
+
+async function packSource(
+  ctx: PackContext,
+  lease: ShardLease,
+  source: PackSource,
+  options: ShardPackOptions,
+  result: ShardResult,
+): Promise<void> {
+  const rows = markedRows(source.table, lease.shard, options.pageSize);
+  const failed = new FailedRows(source.table);
+  const limits = { maxBytes: options.maxContainerBytes, maxFiles: options.maxContainerFiles };
+  const finisher = new Finisher((done) => finishContainer(ctx, lease, done, result));
+  let build: ContainerBuild | undefined;
+  try {
+    const read = originalReader(source.originals);
+    const fetched = fetchAhead(rows, (row) => read(row.location), options.fetchConcurrency);
+    for await (const f of fetched) {
+      if (lease.lost) throw new LeaseLostError(lease.shard, lease.owner);
+      finisher.check();
+      if (!f.ok) {
+        if (!isPermanent(f.error)) throw f.error;
+        ctx.metrics.errors.inc({ kind: "missing_original" });
+        ctx.log.warn("original unavailable; row moved to failed", {
+          source: source.config.name,
+          id: f.item.id,
+          location: f.item.location,
+          error: f.error as Error,
+        });
+        await failed.add(f.item.id, (f.error as Error).message);
+        continue;
+      }
+      if (build?.wouldOverflow(f.value.size, limits)) {
+        const done = build;
+        build = undefined;
+        await finisher.submit(done);
+        if (options.signal?.aborted) break;
+      }
+      build ??= await ContainerBuild.start(ctx, lease, source.config.name, options);
+      await build.add(f.item, f.value);
+      options.onFile?.(f.value.size);
+    }
+    if (build) {
+      const done = build;
+      build = undefined;
+      await finisher.submit(done);
+    }
+    await finisher.drain();
+  } catch (error) {
+    if (build) {
+      await build.abandon(`packing failed: ${(error as Error).message}`).catch((e) => {
+        ctx.log.warn("could not abandon container; recovery will", {
+          containerId: build!.containerId,
+          error: e as Error,
+        });
+      });
+    }
+    await finisher.drain().catch(() => {});
+    throw error;
+  } finally {
+    result.failedRows += await failed.flush();
+  }
+}
+
+/** Upload, verify, commit and record one built container. */
+async function finishContainer(
+  ctx: PackContext,
+  lease: ShardLease,
+  build: ContainerBuild,
+  result: ShardResult,
+): Promise<void> {
+  let uploaded;
+  try {
+    uploaded = await build.finishAndUpload();
+  } catch (error) {
+    ctx.metrics.errors.inc({ kind: "upload" });
+    await build.abandon(`upload failed: ${(error as Error).message}`).catch(() => {});
+    throw error;
+  }
+  const state: ContainerState = await completeContainer(
+    ctx,
+    lease,
+    uploaded.record,
+    () => Promise.resolve(build.files),
+    { metaCrc32c: uploaded.metaCrc32c },
+  );
+  const seconds = (performance.now() - build.startedAt) / 1000;
+  ctx.metrics.containerSeconds.observe(seconds, { source: uploaded.record.source });
+  if (state === "aborted") {
+    result.aborted++;
+    return;
+  }
+  result.containers++;
+  result.files += build.files.length;
+  result.bytes += build.contentBytes;
+  ctx.log.info("container packed", {
+    containerId: build.containerId,
+    shard: lease.shard,
+    source: uploaded.record.source,
+    files: build.files.length,
+    bytes: build.contentBytes,
+    size: uploaded.record.size,
+    state,
+    seconds: Math.round(seconds * 1000) / 1000,
+  });
+}
+
+/**
+ * Finishes containers one at a time in the background, so the next
+ * container is built while the previous one is uploaded, verified,
+ * committed and recorded. A failure is kept and thrown by `check`/`drain`.
+ */
+class Finisher {
+  readonly #finish: (build: ContainerBuild) => Promise<void>;
+  #pending: Promise<void> = Promise.resolve();
+  #failure: { error: unknown } | undefined;
+
+  constructor(finish: (build: ContainerBuild) => Promise<void>) {
+    this.#finish = finish;
+  }
+
+  /** Wait for the container being finished, then start finishing `build`. */
+  async submit(build: ContainerBuild): Promise<void> {
+    await this.drain();
+    this.#pending = this.#finish(build).catch((error) => {
+      this.#failure ??= { error };
+    });
+  }
+
+  /** Throw the failure of a finished container, if any. */
+  check(): void {
+    if (this.#failure) throw this.#failure.error;
+  }
+
+  /** Wait for the container being finished; throw its failure. */
+  async drain(): Promise<void> {
+    await this.#pending;
+    this.check();
+  }
+}
+
+/** Marked rows of one shard in name order, page by page. */
+async function* markedRows(
+  table: ParentTable,
+  shard: number,
+  pageSize: number,
+): AsyncGenerator<ParentRow> {
+  let afterName: string | undefined;
+  for (;;) {
+    const page = await table.markedRows({ shard, limit: pageSize, afterName });
+    yield* page;
+    if (page.length < pageSize) return;
+    afterName = page[page.length - 1].desName;
+  }
+}
+
+/** A missing original or an invalid location will not heal by retrying. */
+function isPermanent(error: unknown): boolean {
+  return error instanceof DesNotFoundError || error instanceof DesInputError;
+}
+
+/** Rows to move to the failed status, written in batches. */
+class FailedRows {
+  readonly #table: ParentTable;
+  readonly #ids: string[] = [];
+  readonly #reasons: string[] = [];
+  #written = 0;
+
+  constructor(table: ParentTable) {
+    this.#table = table;
+  }
+
+  /** Queue a row; writes the queue when it is long. */
+  async add(id: string, reason: string): Promise<void> {
+    this.#ids.push(id);
+    this.#reasons.push(reason);
+    if (this.#ids.length >= 500) await this.flush();
+  }
+
+  /** Write the queued rows; returns the rows written so far in total. */
+  async flush(): Promise<number> {
+    if (this.#ids.length > 0) {
+      this.#written += await this.#table.markFailed(this.#ids.splice(0), this.#reasons.splice(0));
+    }
+    return this.#written;
+  }
+}

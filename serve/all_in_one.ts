@@ -1,0 +1,206 @@
+/**
+ * The all-in-one DES: marker, packer, retriever and gateway in one process,
+ * the gateway calling the retriever in-process (no HTTP hop). On embedded
+ * defaults it needs no service at all (filesystem store, embedded metadata
+ * DB, Deno KV); with `DES_DATABASE_URL=postgres://…` and `DES_S3_*` it runs
+ * on PostgreSQL and S3. `deno task serve` and `deno task demo` are thin
+ * shells over {@linkcode startAllInOne}.
+ *
+ * @module
+ */
+
+import type { DesConfig, EnvSource } from "../core/config.ts";
+import { Logger, type LogLevel } from "../core/log.ts";
+import { Registry } from "../core/metrics.ts";
+import type { Db } from "../db/db.ts";
+import { migrate } from "../db/migrate.ts";
+import { openDb } from "../db/open_db.ts";
+import { createGatewayApp } from "../gateway/app.ts";
+import { AuditTrail } from "../gateway/audit.ts";
+import type { GatewaySettings } from "../gateway/gateway_config.ts";
+import { InProcessRetrieverTarget } from "../gateway/in_process_target.ts";
+import { GatewayMetrics } from "../gateway/metrics.ts";
+import { TokenBucketLimiter } from "../gateway/rate_limit.ts";
+import { RoutingTable } from "../gateway/routing_table.ts";
+import type { RetrieverTarget } from "../gateway/target.ts";
+import { Marker, type MarkRunResult } from "../mark/marker.ts";
+import { NameGenerator } from "../naming/name_generator.ts";
+import { namesApp } from "../naming/names_app.ts";
+import { type OpenedSources, openPackSources } from "../pack/pack_sources.ts";
+import { Packer, type PackRunResult } from "../pack/packer.ts";
+import { loadSources } from "../parent/sources.ts";
+import { BucketStores } from "../retriever/bucket_stores.ts";
+import { Retriever } from "../retriever/retriever.ts";
+import { RetrieverMetrics } from "../retriever/metrics.ts";
+import { S3ObjectStore } from "../store/s3.ts";
+
+/** Options of {@linkcode startAllInOne}. */
+export interface AllInOneOptions {
+  /** Validated settings (`loadConfig()`). */
+  config: DesConfig;
+  /** Gateway edge settings (API keys, rate limit, TLS, audit). */
+  gateway: GatewaySettings;
+  /** Path of the parent contract (`configs/sources.yaml`). */
+  sourcesPath: string;
+  /** Environment the sources' DSN variables are read from. */
+  env: EnvSource;
+  /** Listen address. */
+  hostname: string;
+  /** Listen port (0 = any free port). */
+  port: number;
+  /** Milliseconds between background mark passes; 0 = no background marking. */
+  markIntervalMs: number;
+  /** Milliseconds between background pack passes; 0 = no background packing. */
+  packIntervalMs: number;
+  /** Logger (default: component `serve`). */
+  log?: Logger;
+}
+
+/** A running all-in-one DES. */
+export interface AllInOne {
+  /** Base URL of the HTTP server. */
+  url: string;
+  /** Mark every source once, now. */
+  markOnce(): Promise<MarkRunResult[]>;
+  /** Pack everything marked, now. */
+  packOnce(): Promise<PackRunResult>;
+  /** Reload the retriever's catalog now (it also follows commit notifications); returns the container count. */
+  refreshCatalog(): Promise<number>;
+  /** Stop loops and the server, close everything. */
+  close(): Promise<void>;
+}
+
+/** Start marker, packer, retriever and gateway in this process. */
+export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne> {
+  const { config } = options;
+  const log = options.log ?? new Logger("serve", { level: config.logLevel as LogLevel });
+  const registry = new Registry();
+  const shardCount = 2 ** config.shardBits;
+  const closers: (() => Promise<void> | void)[] = [];
+  const close = async () => {
+    for (const c of closers.reverse()) await Promise.resolve(c()).catch(() => {});
+  };
+  try {
+    const sourceConfigs = await loadSources(options.sourcesPath, options.env);
+    const db: Db = await openDb(config.databaseUrl, { applicationName: "des-serve" });
+    closers.push(() => db.close());
+    await migrate(db);
+    const sources: OpenedSources = await openPackSources(sourceConfigs, { env: options.env, log });
+    closers.push(() => sources.close());
+    const stores = BucketStores.fromConfig(config);
+    closers.push(() => stores.close());
+    const store = stores.storeFor(config.archiveBucket);
+    if (store instanceof S3ObjectStore) await store.ensureBucket();
+
+    const names = new NameGenerator({
+      nodeId: config.nodeId,
+      shardBits: config.shardBits,
+      prefix: config.namePrefix,
+    });
+    const markers = [...sources.byName.values()].map((s) =>
+      new Marker({
+        table: s.table,
+        names,
+        batchSize: config.markerBatchSize,
+        metrics: registry,
+        logger: log.child({ task: "mark", source: s.config.name }),
+      })
+    );
+    const packer = new Packer({
+      db,
+      sources: [...sources.byName.values()],
+      store,
+      bucket: config.archiveBucket,
+      shardBits: config.shardBits,
+      workdir: config.packerWorkdir,
+      rangeStart: 0,
+      rangeEnd: shardCount - 1,
+      bigFileThreshold: config.bigFileThreshold,
+      deleteSources: config.deleteSources,
+      metrics: registry,
+      logger: log.child({ task: "pack" }),
+    });
+    const retriever = await Retriever.start({
+      id: "serve",
+      range: { start: 0, end: shardCount - 1 },
+      nameFormat: { shardBits: config.shardBits, prefix: config.namePrefix },
+      db,
+      storeFor: (bucket) => stores.storeFor(bucket),
+      readinessBucket: config.archiveBucket,
+      kvPath: config.kvPath,
+      metrics: new RetrieverMetrics(registry),
+      log: log.child({ task: "retrieve" }),
+    });
+    closers.push(() => retriever.close());
+
+    const metrics = new GatewayMetrics(registry);
+    const audit = options.gateway.audit ? new AuditTrail(db, { metrics, log }) : undefined;
+    if (audit) closers.push(() => audit.close());
+    const routing = RoutingTable.build<RetrieverTarget>(
+      [new InProcessRetrieverTarget(retriever)],
+      shardCount,
+    );
+    const app = createGatewayApp({
+      routing,
+      nameFormat: { shardBits: config.shardBits, prefix: config.namePrefix },
+      apiKeys: options.gateway.apiKeys,
+      rateLimiter: options.gateway.rateLimit
+        ? new TokenBucketLimiter(options.gateway.rateLimit)
+        : undefined,
+      audit,
+      metrics,
+      log,
+    });
+    app.route("/", namesApp(names));
+    const server = Deno.serve({
+      hostname: options.hostname,
+      port: options.port,
+      onListen: () => {},
+      ...(options.gateway.tls ?? {}),
+    }, app.fetch);
+    closers.push(() => server.shutdown());
+    const scheme = options.gateway.tls ? "https" : "http";
+    const host = options.hostname === "0.0.0.0" ? "127.0.0.1" : options.hostname;
+    const url = `${scheme}://${host}:${server.addr.port}`;
+
+    const markOnce = async () => {
+      const results: MarkRunResult[] = [];
+      for (const m of markers) results.push(await m.runOnce());
+      return results;
+    };
+    const packOnce = () => packer.runOnce();
+    closers.push(loop("mark", options.markIntervalMs, markOnce, log));
+    closers.push(loop("pack", options.packIntervalMs, packOnce, log));
+    log.info("serve listening", { url, shards: shardCount, store: store.url, db: db.location });
+    return { url, markOnce, packOnce, refreshCatalog: () => retriever.refreshCatalog(), close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** Run `task` every `intervalMs` (never overlapping); returns the function that stops it. */
+function loop(
+  name: string,
+  intervalMs: number,
+  task: () => Promise<unknown>,
+  log: Logger,
+): () => Promise<void> {
+  if (intervalMs <= 0) return () => Promise.resolve();
+  let stopped = false;
+  let running: Promise<unknown> = Promise.resolve();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const tick = () => {
+    running = task()
+      .catch((error) => log.error(`${name} pass failed`, { error }))
+      .finally(() => {
+        if (!stopped) timer = setTimeout(tick, intervalMs);
+      });
+  };
+  timer = setTimeout(tick, intervalMs);
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await running;
+  };
+}
