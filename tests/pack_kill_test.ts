@@ -10,7 +10,7 @@
  */
 
 import { VISIBLE_STATES } from "../db/container_states.ts";
-import { listContainers } from "../db/containers.ts";
+import { createContainer, listContainers, setContainerState } from "../db/containers.ts";
 import { recoverCommand } from "../pack/main.ts";
 import { parseArchiveKey } from "../pack/layout.ts";
 import { assert, assertEquals } from "./_helpers/assert.ts";
@@ -92,9 +92,21 @@ Deno.test({
         if (left[0].n === 0 && unfinished.length === 0) break;
       }
 
-      // Plant an orphan (layout key, no catalog row) and a foreign object, then recover.
-      const orphanKey = `docs-fs/0/${"ab".repeat(16)}.des`;
+      // Plant an orphan (an aborted container whose object is still there), an object with
+      // no catalog row at all (kept: only a lost catalog explains it) and a foreign object.
+      const orphanId = "ab".repeat(16);
+      const orphanKey = `docs-fs/0/${orphanId}.des`;
       await world.archive.put(orphanKey, new TextEncoder().encode("orphan"));
+      await createContainer(world.meta.db, {
+        containerId: orphanId,
+        shard: 0,
+        source: "docs-fs",
+        bucket: world.archive.bucket,
+        key: orphanKey,
+      });
+      assert(await setContainerState(world.meta.db, orphanId, "building", "aborted"));
+      const unknownKey = `docs-fs/0/${"cd".repeat(16)}.des`;
+      await world.archive.put(unknownKey, new TextEncoder().encode("no row"));
       await world.archive.put("notes/readme.txt", new TextEncoder().encode("not ours"));
       const recoverEnv = new Map(Object.entries({ ...world.env, DES_DELETE_SOURCES: "true" }));
       assertEquals(await recoverCommand(["--sources", world.sourcesPath], recoverEnv), 0);
@@ -106,8 +118,9 @@ Deno.test({
       const committedIds = new Set(committed.map((c) => c.containerId));
       const keys = await archiveKeys(world);
       assert(!keys.includes(orphanKey), "the planted orphan survived des recover");
+      assert(keys.includes(unknownKey), "des recover deleted an object the catalog does not know");
       assert(keys.includes("notes/readme.txt"), "des recover deleted an object it does not own");
-      for (const key of keys.filter((k) => k !== "notes/readme.txt")) {
+      for (const key of keys.filter((k) => k !== "notes/readme.txt" && k !== unknownKey)) {
         const parsed = parseArchiveKey(key);
         assert(parsed && committedIds.has(parsed.containerId), `orphan object ${key}`);
       }
