@@ -13,7 +13,6 @@
  */
 
 import { parseArgs } from "node:util";
-import process from "node:process";
 import { Logger } from "../core/log.ts";
 import { migrate } from "../db/migrate.ts";
 import { Marker } from "../mark/marker.ts";
@@ -119,17 +118,7 @@ export async function runPackBench(options: PackBenchOptions = {}): Promise<Pack
         await reset();
         if (side === "pack") {
           const t0 = performance.now();
-          const c0 = process.cpuUsage();
           containers = await pack();
-          const c1 = process.cpuUsage(c0);
-          console.error(
-            "CPU ms user",
-            c1.user / 1000,
-            "sys",
-            c1.system / 1000,
-            "wall",
-            performance.now() - t0,
-          );
           packMs.push(performance.now() - t0);
         } else {
           tarMs.push(await timeIt(tarAndUpload));

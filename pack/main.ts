@@ -46,6 +46,7 @@ export async function packCommand(args: string[], env: EnvSource = Deno.env): Pr
       "max-container-bytes": { type: "string", default: "256MiB" },
       "max-container-files": { type: "string", default: "50000" },
       "fetch-concurrency": { type: "string", default: "16" },
+      "shard-concurrency": { type: "string", default: "2" },
       "stream-upload": { type: "boolean", default: false },
     },
   });
@@ -59,6 +60,7 @@ export async function packCommand(args: string[], env: EnvSource = Deno.env): Pr
     ),
     maxContainerFiles: option("--max-container-files", values["max-container-files"], count),
     fetchConcurrency: option("--fetch-concurrency", values["fetch-concurrency"], count),
+    shardConcurrency: option("--shard-concurrency", values["shard-concurrency"], count),
     port: option("--port", values.port, port),
   };
   const environment = await openPackEnvironment({
@@ -77,6 +79,7 @@ export async function packCommand(args: string[], env: EnvSource = Deno.env): Pr
       maxContainerBytes: tuning.maxContainerBytes,
       maxContainerFiles: tuning.maxContainerFiles,
       fetchConcurrency: tuning.fetchConcurrency,
+      shardConcurrency: tuning.shardConcurrency,
       streamUpload: values["stream-upload"],
       metrics: registry,
       onFile: progress ? (bytes) => progress.tick(1, bytes) : undefined,

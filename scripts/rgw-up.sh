@@ -222,6 +222,10 @@ debug monc = 0
 rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT tcp_nodelay=1
 rgw data = $DIR/rgw
 rgw thread pool size = 64
+# a throw-away store in RAM: free deleted objects within seconds, not the default 2 hours
+rgw gc obj min wait = 5
+rgw gc processor period = 10
+rgw gc processor max time = 10
 rgw dns name = 127.0.0.1
 debug rgw = 1
 EOF

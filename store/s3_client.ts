@@ -65,6 +65,7 @@ export function createS3Client(settings: S3ClientSettings, onRequest?: RequestHo
       httpsAgent: new HttpsAgent(agentOptions),
       connectionTimeout: 5_000,
       requestTimeout: 60_000,
+      throwOnRequestTimeout: true, // a hung server fails the request instead of stalling it forever
     },
   });
   if (onRequest) addRequestHook(client, onRequest);
