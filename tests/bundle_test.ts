@@ -7,6 +7,7 @@
  * bundle that imports anything from outside its file cannot start.
  */
 
+import { startService } from "./_helpers/service_process.ts";
 import { assertEquals, assertRejects } from "./_helpers/assert.ts";
 import { commitContainer, fixtureBytes, NameSource } from "./_helpers/archive_fixture.ts";
 import { createEmbeddedTestDatabase, createTestDatabase } from "./_helpers/pg.ts";
@@ -38,7 +39,7 @@ async function start(
   readyMsg: string,
 ): Promise<Child> {
   const dir = await Deno.makeTempDir({ prefix: "des-bundle-run-" });
-  const child = new Deno.Command(Deno.execPath(), {
+  const command = new Deno.Command(Deno.execPath(), {
     args: ["run", "--cached-only", "--no-config", "-A", "--unstable-kv", bundle, ...args],
     env: { ...env, DENO_DIR: `${dir}/deno-dir`, NO_COLOR: "1" },
     clearEnv: true,
@@ -46,32 +47,12 @@ async function start(
     stdin: "null",
     stdout: "null",
     stderr: "piped",
-  }).spawn();
-  const lines: string[] = [];
-  const ready = Promise.withResolvers<number>();
-  (async () => {
-    let buffer = "";
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      buffer += chunk;
-      let nl;
-      while ((nl = buffer.indexOf("\n")) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        lines.push(line);
-        if (line.includes(`"msg":"${readyMsg}"`)) ready.resolve(JSON.parse(line).port);
-      }
-    }
-    lines.push(buffer);
-    ready.reject(new Error(`${bundle} exited before "${readyMsg}":\n${lines.join("\n")}`));
-  })();
-  const timer = setTimeout(() => ready.reject(new Error(`${bundle} did not start`)), 45_000);
+  });
   try {
-    return { child, port: await ready.promise, lines, dir };
+    return { ...await startService(command, bundle, readyMsg, 45_000), dir };
   } catch (error) {
-    await stop({ child, port: 0, lines, dir });
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw error;
-  } finally {
-    clearTimeout(timer);
   }
 }
 

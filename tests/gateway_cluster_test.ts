@@ -6,6 +6,7 @@
  * and a killed retriever gives 503 for its shards only.
  */
 
+import { startService } from "./_helpers/service_process.ts";
 import { assert, assertEquals, assertMatch } from "./_helpers/assert.ts";
 import { commitContainer, fixtureBytes, NameSource } from "./_helpers/archive_fixture.ts";
 import { createTestDatabase } from "./_helpers/pg.ts";
@@ -27,36 +28,16 @@ async function spawn(
   env: Record<string, string>,
   readyMsg: string,
 ): Promise<Service> {
-  const child = new Deno.Command(Deno.execPath(), {
+  const command = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--unstable-kv", `${ROOT}${script}`, ...args],
     env,
     cwd: ROOT,
     stdin: "null",
     stdout: "null",
     stderr: "piped",
-  }).spawn();
-  const lines: string[] = [];
-  const ready = Promise.withResolvers<number>();
-  (async () => {
-    let buffer = "";
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      buffer += chunk;
-      let nl;
-      while ((nl = buffer.indexOf("\n")) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        lines.push(line);
-        if (line.includes(`"msg":"${readyMsg}"`)) ready.resolve(JSON.parse(line).port);
-      }
-    }
-    ready.reject(new Error(`${script} exited before "${readyMsg}":\n${lines.join("\n")}`));
-  })();
-  const timer = setTimeout(() => ready.reject(new Error(`${script} did not start`)), 60_000);
-  try {
-    return { child, port: await ready.promise, lines, exited: child.status };
-  } finally {
-    clearTimeout(timer);
-  }
+  });
+  const started = await startService(command, script, readyMsg);
+  return { ...started, exited: started.child.status };
 }
 
 async function stop(service: Service, signal: Deno.Signal = "SIGTERM"): Promise<void> {
