@@ -12,7 +12,13 @@ import { listContainers } from "../db/containers.ts";
 import { listShards } from "../db/shards.ts";
 import { Packer, type PackerOptions } from "../pack/packer.ts";
 import { assert, assertEquals } from "./_helpers/assert.ts";
-import { archiveKeys, auditArchive, createPackWorld, parentStates } from "./_helpers/pack_world.ts";
+import {
+  archiveKeys,
+  auditArchive,
+  createPackWorld,
+  parentStates,
+  worldPackerOptions,
+} from "./_helpers/pack_world.ts";
 import { s3TestIgnore } from "./_helpers/s3.ts";
 
 const quiet = new Logger("packer", { level: "error" });
@@ -42,21 +48,14 @@ Deno.test({
       const transitions: string[] = [];
       const opened = await world.openSources();
       try {
-        const options: PackerOptions = {
-          db: world.meta.db,
-          sources: [...opened.byName.values()],
-          store: world.archive,
-          shardBits: world.shardBits,
-          workdir: `${world.dir}/work`,
-          rangeStart: 0,
-          rangeEnd: 2 ** world.shardBits - 1,
+        const options: PackerOptions = worldPackerOptions(world, opened, {
           maxContainerFiles: 7,
           maxContainerBytes: 6000,
           bigFileThreshold: 1900,
           fetchConcurrency: 4,
           logger: quiet,
           onTransition: (state) => transitions.push(state),
-        };
+        });
         const result = await new Packer(options).runOnce();
         assertEquals(result.errors, []);
         assertEquals(result.failedRows, 2);
@@ -121,21 +120,14 @@ Deno.test({
       const opened = await world.openSources();
       try {
         const states: string[] = [];
-        const result = await new Packer({
-          db: world.meta.db,
-          sources: [...opened.byName.values()],
-          store: world.archive,
-          shardBits: world.shardBits,
-          workdir: `${world.dir}/work`,
-          rangeStart: 0,
-          rangeEnd: 2 ** world.shardBits - 1,
+        const result = await new Packer(worldPackerOptions(world, opened, {
           maxContainerFiles: 10,
           bigFileThreshold: 1900,
           deleteSources: true,
           streamUpload: true,
           logger: quiet,
           onTransition: (state) => states.push(state),
-        }).runOnce();
+        })).runOnce();
         assertEquals(result.errors, []);
         const audit = await auditArchive(world, { final: true, deleteSources: true });
         assertEquals(audit.files, fs.fixture.eligibleIds.size);

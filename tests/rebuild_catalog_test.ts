@@ -34,7 +34,12 @@ import { DesConflictError, DesFormatError } from "../core/errors.ts";
 import { rebuildCatalogCommand } from "../cli/commands/rebuild_catalog.ts";
 import { NameSource, TEST_NAME_FORMAT } from "./_helpers/archive_fixture.ts";
 import { assert, assertEquals, assertThrows } from "./_helpers/assert.ts";
-import { auditArchive, createPackWorld, parentStates } from "./_helpers/pack_world.ts";
+import {
+  auditArchive,
+  createPackWorld,
+  parentStates,
+  worldPackerOptions,
+} from "./_helpers/pack_world.ts";
 import { createTestDatabase, type TestDatabase } from "./_helpers/pg.ts";
 import { removeTestS3Store, s3TestIgnore, testS3Store, withTestS3Env } from "./_helpers/s3.ts";
 
@@ -326,18 +331,11 @@ Deno.test({
     try {
       await world.markAll();
       const opened = await world.openSources();
-      const options = {
-        db: world.meta.db,
-        sources: [...opened.byName.values()],
-        store: world.archive,
-        shardBits: world.shardBits,
-        workdir: `${world.dir}/work`,
-        rangeStart: 0,
-        rangeEnd: 2 ** world.shardBits - 1,
+      const options = worldPackerOptions(world, opened, {
         maxContainerFiles: 6,
         bigFileThreshold: 1900,
         logger: new Logger("packer", { level: "error" }),
-      };
+      });
       try {
         assertEquals((await new Packer(options).runOnce()).errors, []);
         const packed = await listContainers(world.meta.db, { states: VISIBLE_STATES });

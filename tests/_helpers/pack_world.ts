@@ -15,6 +15,7 @@ import { Marker } from "../../mark/marker.ts";
 import { NameGenerator } from "../../naming/name_generator.ts";
 import { loadSources, type SourceConfig } from "../../parent/sources.ts";
 import { type OpenedSources, openPackSources } from "../../pack/pack_sources.ts";
+import type { PackerOptions } from "../../pack/packer.ts";
 import { VISIBLE_STATES } from "../../db/container_states.ts";
 import type { ContainerRow } from "../../db/containers.ts";
 import { listContainers } from "../../db/containers.ts";
@@ -72,6 +73,27 @@ export interface PackWorld {
   markAll(): Promise<number>;
   /** Tear everything down. */
   close(): Promise<void>;
+}
+
+/**
+ * Packer options for the whole shard range of `world` over `opened` sources,
+ * with `extra` settings (limits, observers) on top.
+ */
+export function worldPackerOptions(
+  world: PackWorld,
+  opened: OpenedSources,
+  extra: Partial<PackerOptions> = {},
+): PackerOptions {
+  return {
+    db: world.meta.db,
+    sources: [...opened.byName.values()],
+    store: world.archive,
+    shardBits: world.shardBits,
+    workdir: `${world.dir}/work`,
+    rangeStart: 0,
+    rangeEnd: 2 ** world.shardBits - 1,
+    ...extra,
+  };
 }
 
 /** Build the world; close it with `world.close()`. */
