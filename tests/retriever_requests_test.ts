@@ -70,10 +70,7 @@ const test = (name: string, fn: () => Promise<void>) =>
 
 test("S3 requests per read: cold ≤ 2, warm 1, HEAD warm 0, restart on warm KV 1", async () => {
   await withEnv(async (env) => {
-    const files = env.names.manyInShard(5, 20).map((name, i) => ({
-      name,
-      bytes: fixtureBytes(4096, i),
-    }));
+    const files = env.names.filesInShard(5, 20, 4096);
     await commitContainer(env.pg.db, env.store, { shard: 5, files, bucket: env.store.bucket });
     let r = await start(env);
     try {
@@ -128,10 +125,7 @@ test("S3 requests per read: cold ≤ 2, warm 1, HEAD warm 0, restart on warm KV 
 
 test("a container without a catalog ETag is pinned to the ETag its tail came from", async () => {
   await withEnv(async (env) => {
-    const files = env.names.manyInShard(2, 3).map((name, i) => ({
-      name,
-      bytes: fixtureBytes(100, i),
-    }));
+    const files = env.names.filesInShard(2, 3, 100);
     await commitContainer(env.pg.db, env.store, {
       shard: 2,
       files,
@@ -157,10 +151,7 @@ test("a container without a catalog ETag is pinned to the ETag its tail came fro
 
 test("a replaced container object (412) is dropped from both caches and reopened once", async () => {
   await withEnv(async (env) => {
-    const files = env.names.manyInShard(9, 4).map((name, i) => ({
-      name,
-      bytes: fixtureBytes(300, i),
-    }));
+    const files = env.names.filesInShard(9, 4, 300);
     const c = await commitContainer(env.pg.db, env.store, {
       shard: 9,
       files,
@@ -250,10 +241,7 @@ test("a container committed while the retriever runs becomes readable without re
 
 test("a stale catalog ETag (object replaced after commit) is detected and the object reopened", async () => {
   await withEnv(async (env) => {
-    const files = env.names.manyInShard(1, 3).map((name, i) => ({
-      name,
-      bytes: fixtureBytes(50, i),
-    }));
+    const files = env.names.filesInShard(1, 3, 50);
     const c = await commitContainer(env.pg.db, env.store, {
       shard: 1,
       files,

@@ -7,7 +7,7 @@
 
 import { parseArgs } from "node:util";
 import { join, relative, resolve } from "node:path";
-import { DesWriter } from "../../format/mod.ts";
+import { DEFAULT_BIG_FILE_THRESHOLD, DesWriter } from "../../format/mod.ts";
 import { parseLocation } from "../../store/location.ts";
 import { S3ObjectStore } from "../../store/s3.ts";
 import { contentTypeFor } from "../../core/content_type.ts";
@@ -113,12 +113,12 @@ export async function packDirectory(
   const { store, key } = parseLocation(output);
   if (options.createBucket && store instanceof S3ObjectStore) await store.ensureBucket();
   const sink = await store.createWriter(key, { contentType: "application/vnd.des.container" });
+  const threshold = options.bigFileThreshold ?? DEFAULT_BIG_FILE_THRESHOLD;
   const writer = await DesWriter.create(sink, {
-    bigFileThreshold: options.bigFileThreshold,
+    bigFileThreshold: threshold,
     bigFiles: { store, prefix: bigFilePrefix(key) },
     source: `file://${root}`,
   });
-  const threshold = options.bigFileThreshold ?? 16 * 1024 * 1024;
   let bytes = 0;
   try {
     for (const f of files) {

@@ -50,6 +50,14 @@ export class NameSource {
   manyInShard(shard: number, count: number): string[] {
     return Array.from({ length: count }, () => this.inShard(shard)).sort();
   }
+
+  /** `count` files in `shard` of `size` bytes each, file `i` seeded with `i`. */
+  filesInShard(shard: number, count: number, size: number): FixtureFile[] {
+    return this.manyInShard(shard, count).map((name, i) => ({
+      name,
+      bytes: fixtureBytes(size, i),
+    }));
+  }
 }
 
 /** A file to put in a container. */
