@@ -113,7 +113,17 @@ Deno.test({
       await world.archive.put(unknownKey, new TextEncoder().encode("no row"));
       await world.archive.put("notes/readme.txt", new TextEncoder().encode("not ours"));
       const recoverEnv = new Map(Object.entries({ ...world.env, DES_DELETE_SOURCES: "true" }));
-      assertEquals(await recoverCommand(["--sources", world.sourcesPath], recoverEnv), 0);
+      // A packer killed right after sending CompleteMultipartUpload can leave RGW finishing
+      // that upload after recovery deleted the key; the object then reappears under its
+      // aborted row. Recovery is re-run (as every later packer pass does) until a pass
+      // leaves no object of an unfinished container, at most three passes.
+      let passes = 0;
+      for (; passes < 3; passes++) {
+        assertEquals(await recoverCommand(["--sources", world.sourcesPath], recoverEnv), 0);
+        if (await unfinishedObjects(world) === 0) break;
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+      console.log(`recovery passes until clean: ${passes + 1}`);
 
       const audit = await auditArchive(world, { final: true, deleteSources: true });
       assertEquals(audit.files, eligible);
@@ -227,4 +237,17 @@ async function leasesExpired(world: PackWorld): Promise<void> {
 
 async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
+}
+
+/** Container objects in the archive whose catalog row exists but is not visible (not committed). */
+async function unfinishedObjects(
+  world: Awaited<ReturnType<typeof createPackWorld>>,
+): Promise<number> {
+  const rows = await world.meta.db.query<{ key: string; state: string }>(
+    "select key, state from des_containers",
+  );
+  const hidden = new Set(
+    rows.filter((r) => !(VISIBLE_STATES as readonly string[]).includes(r.state)).map((r) => r.key),
+  );
+  return (await archiveKeys(world)).filter((k) => hidden.has(k)).length;
 }
