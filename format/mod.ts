@@ -39,6 +39,7 @@ export { decodeName, encodeName, nameProblem } from "./names.ts";
 export { bigFileKey, nameSegment } from "./big_file_key.ts";
 export { Crc32c, crc32c, Sha256, sha256 } from "./checksum.ts";
 export type { RangeSource, SuffixRead } from "./range_source.ts";
+export type { BigFileBody, BigFileRange, BigFileStore } from "./big_file_store.ts";
 export type { ContainerSink } from "./sink.ts";
 export { FileSink, type FileSinkResult } from "./file_sink.ts";
 export { type AddMeta, type ContainerSummary, DesWriter, type DesWriterOptions } from "./writer.ts";

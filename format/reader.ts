@@ -13,7 +13,7 @@ import {
   DesInputError,
   DesNotFoundError,
 } from "../core/errors.ts";
-import type { GetResult, ObjectStore } from "../store/object_store.ts";
+import type { BigFileBody, BigFileStore } from "./big_file_store.ts";
 import { bytesEqual, concatBytes, toHex, u32Hex } from "./binary.ts";
 import { crc32c, sha256 } from "./checksum.ts";
 import { DEFAULT_SUFFIX_BYTES, FOOTER_SIZE, HEADER_SIZE } from "./constants.ts";
@@ -42,7 +42,7 @@ export interface DesReaderOptions {
   /** Size of the single suffix read of a cold open (default 256 KiB, at least 64). */
   suffixBytes?: number;
   /** Store holding the container's big files (needed to read external files). */
-  bigFiles?: ObjectStore;
+  bigFiles?: BigFileStore;
 }
 
 /** A byte range inside one file. */
@@ -74,7 +74,7 @@ export class DesReader {
   /** META..end bytes (META + INDEX + FOOTER), to cache and reopen with `fromTail`. */
   readonly tail: Uint8Array;
   /** Store holding big files, if given. */
-  readonly bigFiles?: ObjectStore;
+  readonly bigFiles?: BigFileStore;
   readonly #index: IndexView;
   readonly #bounds: IndexBounds;
 
@@ -292,7 +292,7 @@ export class DesReader {
     return entry;
   }
 
-  #bigFileStore(entry: IndexEntry): ObjectStore {
+  #bigFileStore(entry: IndexEntry): BigFileStore {
     if (!this.bigFiles) {
       throw new DesInputError("file is stored externally and the reader has no bigFiles store", {
         name: entry.name,
@@ -314,7 +314,7 @@ export class DesReader {
   }
 
   /** Get an external file's object; a missing or invalid key is a broken container. */
-  async #getExternal(entry: IndexEntry, range?: FileRange): Promise<GetResult> {
+  async #getExternal(entry: IndexEntry, range?: FileRange): Promise<BigFileBody> {
     const store = this.#bigFileStore(entry);
     const key = this.#externalKey(entry);
     try {

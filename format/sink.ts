@@ -1,6 +1,6 @@
 /**
- * Where a `DesWriter` puts container bytes. `ObjectWriter` from
- * `store/object_store.ts` satisfies it, and so does `FileSink`.
+ * Where a `DesWriter` puts container bytes. A store's object writer
+ * satisfies it structurally, and so does `FileSink`.
  *
  * @module
  */

@@ -9,9 +9,9 @@
  */
 
 import { DesInputError } from "../core/errors.ts";
-import type { ObjectStore } from "../store/object_store.ts";
 import { compareBytes, concatBytes, fromHex, toHex, viewOf } from "./binary.ts";
 import { bigFileKey } from "./big_file_key.ts";
+import type { BigFileStore } from "./big_file_store.ts";
 import { BufferedSink } from "./buffered_sink.ts";
 import { crc32c, sha256 } from "./checksum.ts";
 import {
@@ -46,7 +46,7 @@ export interface DesWriterOptions {
   /** Files larger than this many bytes become separate objects (default 16 MiB). */
   bigFileThreshold?: number;
   /** Where big files go: `<prefix>_bigFiles/<container-id>/<name>` in `store`. */
-  bigFiles?: { store: ObjectStore; prefix?: string };
+  bigFiles?: { store: BigFileStore; prefix?: string };
   /** Shard recorded in the descriptor. */
   shard?: number;
   /** Source system recorded in the descriptor. */
@@ -123,7 +123,7 @@ export class DesWriter {
   readonly createdAt: number;
   readonly #sink: BufferedSink;
   readonly #threshold: number;
-  readonly #bigFiles?: { store: ObjectStore; prefix: string };
+  readonly #bigFiles?: { store: BigFileStore; prefix: string };
   readonly #descriptorExtras: Pick<ContainerDescriptor, "shard" | "source" | "attrs">;
   readonly #pending: Pending[] = [];
   readonly #names = new Set<string>();
@@ -141,7 +141,7 @@ export class DesWriter {
     containerId: string,
     createdAt: number,
     threshold: number,
-    bigFiles: { store: ObjectStore; prefix: string } | undefined,
+    bigFiles: { store: BigFileStore; prefix: string } | undefined,
     extras: Pick<ContainerDescriptor, "shard" | "source" | "attrs">,
   ) {
     this.#sink = sink;
