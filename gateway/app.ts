@@ -17,7 +17,7 @@ import { DesConfigError, DesNotFoundError, DesUnavailableError } from "../core/e
 import { Logger } from "../core/log.ts";
 import { METRICS_CONTENT_TYPE } from "../core/metrics.ts";
 import { type NameFormat, nameRegex } from "../naming/mod.ts";
-import { problemResponse } from "../retriever/problem.ts";
+import { problemResponse } from "../core/problem.ts";
 import type { AuditTrail } from "./audit.ts";
 import type { ApiKey } from "./auth.ts";
 import { type ClientConnection, type FilesHandlerOptions, handleFiles } from "./files_handler.ts";

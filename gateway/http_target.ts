@@ -8,8 +8,8 @@
  */
 
 import { DesUnavailableError } from "../core/errors.ts";
-import { RETRIEVER_HEADER } from "../retriever/app.ts";
-import type { ShardRange } from "../retriever/shard_range.ts";
+import { RETRIEVER_HEADER } from "../core/read_path.ts";
+import type { ShardRange } from "../naming/shard_range.ts";
 import type { ForwardRequest, RetrieverTarget } from "./target.ts";
 
 /** Options of {@linkcode HttpRetrieverTarget}. */

@@ -17,7 +17,7 @@ import { Logger } from "../core/log.ts";
 import type { Db } from "../db/db.ts";
 import { openDb } from "../db/open_db.ts";
 import { BucketStores } from "../retriever/bucket_stores.ts";
-import type { RetrieverRecord } from "../retriever/registration.ts";
+import type { RetrieverRecord } from "../db/retriever_records.ts";
 import { Retriever } from "../retriever/retriever.ts";
 import { InProcessRetrieverTarget } from "./in_process_target.ts";
 import { createGatewayApp } from "./app.ts";

@@ -10,8 +10,8 @@
 import { parse as parseYaml } from "yaml";
 import { DesConfigError } from "../core/errors.ts";
 import type { DbQuery } from "../db/db.ts";
-import { liveRetrievers, type RetrieverRecord } from "../retriever/registration.ts";
-import { parseShardRange } from "../retriever/shard_range.ts";
+import { liveRetrievers, type RetrieverRecord } from "../db/retriever_records.ts";
+import { parseShardRange } from "../naming/shard_range.ts";
 
 /** Default location of the static routing file. */
 export const DEFAULT_ROUTES_FILE = "configs/retrievers.yaml";

@@ -7,7 +7,7 @@
  */
 
 import { DesConfigError } from "../core/errors.ts";
-import { formatShardRange, type ShardRange } from "../retriever/shard_range.ts";
+import { formatShardRange, type ShardRange } from "../naming/shard_range.ts";
 
 /** Anything that owns a shard range. */
 export interface RangeOwner {

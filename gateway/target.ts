@@ -7,7 +7,7 @@
  */
 
 import type { TraceContext } from "../core/trace.ts";
-import type { ShardRange } from "../retriever/shard_range.ts";
+import type { ShardRange } from "../naming/shard_range.ts";
 
 /** What the gateway hands to a target along with the request. */
 export interface ForwardRequest {

@@ -1,6 +1,7 @@
 /**
  * Names and shards: Snowflake-like ids, their text form, the shard of a
- * name, the generator and the `POST /names` endpoint. See docs/naming.md.
+ * name, shard ranges, the generator and the `POST /names` endpoint. See
+ * docs/naming.md.
  *
  * @module
  */
@@ -12,3 +13,4 @@ export * from "./naming_config.ts";
 export * from "./name_codec.ts";
 export * from "./name_generator.ts";
 export * from "./names_app.ts";
+export * from "./shard_range.ts";

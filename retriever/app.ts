@@ -9,12 +9,10 @@
 import { Hono } from "hono";
 import { DesNotFoundError } from "../core/errors.ts";
 import { METRICS_CONTENT_TYPE } from "../core/metrics.ts";
-import { problemResponse } from "./problem.ts";
+import { problemResponse } from "../core/problem.ts";
+import { RETRIEVER_HEADER } from "../core/read_path.ts";
 import type { Retriever } from "./retriever.ts";
-import { formatShardRange } from "./shard_range.ts";
-
-/** Header naming the retriever that answered. */
-export const RETRIEVER_HEADER = "x-des-retriever";
+import { formatShardRange } from "../naming/shard_range.ts";
 
 /** The Hono app of a retriever. */
 export function createRetrieverApp(retriever: Retriever): Hono {

@@ -19,7 +19,7 @@ import {
 } from "../db/containers.ts";
 import type { Db } from "../db/db.ts";
 import type { CatalogContainer, ContainerCatalog } from "./catalog.ts";
-import { inShardRange, type ShardRange } from "./shard_range.ts";
+import { inShardRange, type ShardRange } from "../naming/shard_range.ts";
 
 /** The NOTIFY channel on which commits are announced. */
 export const COMMIT_CHANNEL = "des_container_committed";

@@ -22,7 +22,7 @@ import type { FileMeta } from "../format/meta.ts";
 import type { OpenContainer } from "./container_readers.ts";
 import { readAll } from "../store/object_store.ts";
 import { observeBody } from "./observe_body.ts";
-import { problemResponse } from "./problem.ts";
+import { problemResponse } from "../core/problem.ts";
 
 /** Bodies up to this size are read whole before responding; larger ones are streamed. */
 export const BUFFERED_BODY_LIMIT = 64 * 1024;

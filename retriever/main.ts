@@ -16,7 +16,7 @@ import { createRetrieverApp } from "./app.ts";
 import { BucketStores } from "./bucket_stores.ts";
 import { RetrieverRegistration } from "./registration.ts";
 import { Retriever } from "./retriever.ts";
-import { formatShardRange, parseShardRange } from "./shard_range.ts";
+import { formatShardRange, parseShardRange } from "../naming/shard_range.ts";
 
 const USAGE =
   "usage: deno task retriever --range A-B [--port N] [--host H] [--id ID] [--url URL] [--no-register]";

@@ -11,17 +11,18 @@
 
 import { DesConflictError, DesError, DesNotFoundError } from "../core/errors.ts";
 import { Logger } from "../core/log.ts";
+import { asDesError, problemResponse } from "../core/problem.ts";
+import { type FilesRoute, parseFilesPath } from "../core/read_path.ts";
 import { parseTraceparent, type TraceContext } from "../core/trace.ts";
 import type { Db } from "../db/db.ts";
 import { type NameFormat, parseName } from "../naming/mod.ts";
+import { formatShardRange, inShardRange, type ShardRange } from "../naming/shard_range.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 import { type CatalogContainer, ContainerCatalog } from "./catalog.ts";
 import { CatalogSync } from "./catalog_sync.ts";
 import { ContainerReaders, type OpenResult } from "./container_readers.ts";
 import { fileResponse, type FoundFile, metaResponse } from "./file_response.ts";
 import { RetrieverMetrics } from "./metrics.ts";
-import { asDesError, problemResponse } from "./problem.ts";
-import { formatShardRange, inShardRange, type ShardRange } from "./shard_range.ts";
 import { TailCache } from "./tail_cache.ts";
 
 /** Per-request facts passed by the caller (the gateway, or the HTTP app). */
@@ -67,10 +68,6 @@ export interface Readiness {
   /** Check name → `ok` or what failed. */
   checks: Record<string, string>;
 }
-
-type FilesRoute = { name: string; meta: boolean };
-
-const FILES_PATH = /^\/files\/([^/]+)(\/meta)?$/;
 
 /** A running retriever. */
 export class Retriever {
@@ -330,20 +327,4 @@ export class Retriever {
     this.metrics.indexLookups.inc({ tier: result.from });
     return result;
   }
-}
-
-/** The name (and whether `/meta` was asked) of a `/files/...` path; 404 for other paths. */
-export function parseFilesPath(pathname: string): FilesRoute {
-  const m = FILES_PATH.exec(pathname);
-  if (!m) throw new DesNotFoundError(`no route ${pathname}`, { path: pathname });
-  let name: string;
-  try {
-    name = decodeURIComponent(m[1]);
-  } catch {
-    throw new DesError("the name is not valid percent-encoding", {
-      code: "bad-input",
-      status: 400,
-    });
-  }
-  return { name, meta: m[2] !== undefined };
 }

@@ -7,7 +7,7 @@ import { DesRateLimitedError, TokenBucketLimiter } from "../gateway/rate_limit.t
 import { openApiDocument } from "../gateway/openapi.ts";
 import { GATEWAY_ROUTES, honoPath } from "../gateway/routes.ts";
 import { loadGatewaySettings } from "../gateway/gateway_config.ts";
-import { parseShardRange } from "../retriever/shard_range.ts";
+import { parseShardRange } from "../naming/shard_range.ts";
 
 const owner = (id: string, start: number, end: number) => ({ id, range: { start, end } });
 

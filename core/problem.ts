@@ -6,7 +6,7 @@
  * @module
  */
 
-import { DesError } from "../core/errors.ts";
+import { DesError } from "./errors.ts";
 
 /** Media type of problem details. */
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";

@@ -1,0 +1,46 @@
+/**
+ * Words of the read path that the gateway and the retrievers share: the
+ * shape of a `/files/...` path and the header that names the retriever that
+ * answered.
+ *
+ * @module
+ */
+
+import { DesError, DesNotFoundError } from "./errors.ts";
+
+/** Header naming the retriever that answered. */
+export const RETRIEVER_HEADER = "x-des-retriever";
+
+/** The name in a `/files/...` path and whether `/meta` was asked. */
+export interface FilesRoute {
+  /** The percent-decoded name. */
+  name: string;
+  /** `/files/<name>/meta` rather than `/files/<name>`. */
+  meta: boolean;
+}
+
+const FILES_PATH = /^\/files\/([^/]+)(\/meta)?$/;
+
+/**
+ * The name (and whether `/meta` was asked) of a `/files/...` path; 404 for
+ * other paths, 400 when the name is not valid percent-encoding.
+ *
+ * @example
+ * ```ts
+ * parseFilesPath("/files/abc/meta"); // { name: "abc", meta: true }
+ * ```
+ */
+export function parseFilesPath(pathname: string): FilesRoute {
+  const m = FILES_PATH.exec(pathname);
+  if (!m) throw new DesNotFoundError(`no route ${pathname}`, { path: pathname });
+  let name: string;
+  try {
+    name = decodeURIComponent(m[1]);
+  } catch {
+    throw new DesError("the name is not valid percent-encoding", {
+      code: "bad-input",
+      status: 400,
+    });
+  }
+  return { name, meta: m[2] !== undefined };
+}
