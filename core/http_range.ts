@@ -6,6 +6,8 @@
  *
  * Choices where the RFC leaves room (all documented in `docs/http-api.md`):
  * - a syntactically malformed `Range` (or another unit) is ignored → 200;
+ * - a `Range` longer than {@linkcode MAX_RANGE_HEADER_LENGTH} characters is
+ *   ignored without being parsed → 200;
  * - more than one range is ignored → the full representation, 200;
  * - a reversed range (`bytes=5-2`) or `bytes=-0` is rejected → 416 (as nginx);
  * - on a 0-byte representation `bytes=0-…` and `bytes=-N` give 200 (as nginx),
@@ -28,14 +30,25 @@ export interface ByteRange {
 /** What a `Range` header asks for, resolved against a representation size. */
 export type RangeParse =
   | { kind: "none" }
-  | { kind: "ignored"; reason: "malformed" | "unit" | "multiple" | "empty-representation" }
+  | {
+    kind: "ignored";
+    reason: "malformed" | "unit" | "multiple" | "empty-representation" | "too-long";
+  }
   | { kind: "satisfiable"; range: ByteRange }
   | { kind: "unsatisfiable"; reason: "start-past-end" | "reversed" | "zero-suffix" };
 
-const RANGE_SPEC = /^[ \t]*(\d*)[ \t]*-[ \t]*(\d*)[ \t]*$/;
+/**
+ * Longest `Range` value that is parsed at all. One range of two 16-digit
+ * offsets needs 40 characters; anything far longer is a client error or an
+ * attack and is ignored as a whole (the gateway does not even forward it).
+ */
+export const MAX_RANGE_HEADER_LENGTH = 256;
 
 /**
  * Resolve a `Range` header value against a representation of `size` bytes.
+ * Runs in time linear in the header's length (one pass, no regular
+ * expression), and ignores values longer than
+ * {@linkcode MAX_RANGE_HEADER_LENGTH}.
  *
  * @example
  * ```ts
@@ -44,22 +57,49 @@ const RANGE_SPEC = /^[ \t]*(\d*)[ \t]*-[ \t]*(\d*)[ \t]*$/;
  */
 export function parseRange(header: string | null | undefined, size: number): RangeParse {
   if (header === null || header === undefined) return { kind: "none" };
+  if (header.length > MAX_RANGE_HEADER_LENGTH) return { kind: "ignored", reason: "too-long" };
   const eq = header.indexOf("=");
   if (eq < 0) return { kind: "ignored", reason: "malformed" };
   if (header.slice(0, eq).trim().toLowerCase() !== "bytes") {
     return { kind: "ignored", reason: "unit" };
   }
   const specs = header.slice(eq + 1).split(",");
-  const parsed = specs.map((s) => RANGE_SPEC.exec(s));
-  if (parsed.some((m) => m === null || (m[1] === "" && m[2] === ""))) {
+  const parsed = specs.map(scanRangeSpec);
+  if (parsed.some((m) => m === undefined || (m.first === "" && m.last === ""))) {
     return { kind: "ignored", reason: "malformed" };
   }
-  if (parsed.some((m) => !isSafeDigits(m![1]) || !isSafeDigits(m![2]))) {
+  if (parsed.some((m) => !isSafeDigits(m!.first) || !isSafeDigits(m!.last))) {
     return { kind: "ignored", reason: "malformed" };
   }
   if (specs.length > 1) return { kind: "ignored", reason: "multiple" };
-  const [, first, last] = parsed[0]!;
+  const { first, last } = parsed[0]!;
   return resolveSpec(first, last, size);
+}
+
+/**
+ * Split one `first-last` spec (optional blanks around each part) into its
+ * digit strings, scanning each character once; `undefined` when malformed.
+ */
+function scanRangeSpec(spec: string): { first: string; last: string } | undefined {
+  let i = 0;
+  const n = spec.length;
+  const blanks = () => {
+    while (i < n && (spec[i] === " " || spec[i] === "\t")) i++;
+  };
+  const digits = () => {
+    const from = i;
+    while (i < n && spec.charCodeAt(i) >= 48 && spec.charCodeAt(i) <= 57) i++;
+    return spec.slice(from, i);
+  };
+  blanks();
+  const first = digits();
+  blanks();
+  if (spec[i] !== "-") return undefined;
+  i++;
+  blanks();
+  const last = digits();
+  blanks();
+  return i === n ? { first, last } : undefined;
 }
 
 function isSafeDigits(digits: string): boolean {
