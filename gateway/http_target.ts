@@ -1,13 +1,16 @@
 /**
- * A retriever reached over HTTP. Requests reuse keep-alive connections; a
- * retriever that does not answer within the timeout, answers for another
- * id, or says the shard is not its own (421) is reported as unavailable, so
- * the gateway answers 503 instead of a wrong file.
+ * A retriever reached over HTTP(S). Requests reuse keep-alive connections
+ * and carry the shared retriever token when one is set; a retriever that
+ * does not answer within the timeout, answers for another id, or says the
+ * shard is not its own (421) is reported as unavailable, so the gateway
+ * answers 503 instead of a wrong file. A body that stalls after the headers
+ * (no chunk within `idleTimeoutMs`) is cut off, and the connection with it.
  *
  * @module
  */
 
 import { DesUnavailableError } from "../core/errors.ts";
+import { idleTimeout } from "../core/timeouts.ts";
 import { RETRIEVER_HEADER } from "../core/read_path.ts";
 import type { ShardRange } from "../naming/shard_range.ts";
 import type { ForwardRequest, RetrieverTarget } from "./target.ts";
@@ -16,8 +19,12 @@ import type { ForwardRequest, RetrieverTarget } from "./target.ts";
 export interface HttpTargetOptions {
   /** Milliseconds to wait for response headers (default 10 000). */
   timeoutMs?: number;
+  /** Milliseconds a response body may take to deliver its next chunk (default 10 000). */
+  idleTimeoutMs?: number;
   /** HTTP client (e.g. one trusting a private CA). */
   client?: Deno.HttpClient;
+  /** Shared secret sent as `Authorization: Bearer <token>` to the retriever. */
+  token?: string;
 }
 
 /** A retriever behind a base URL. */
@@ -25,13 +32,15 @@ export class HttpRetrieverTarget implements RetrieverTarget {
   /** Base URL without a trailing slash. */
   readonly location: string;
   readonly #timeoutMs: number;
+  readonly #idleMs: number;
   readonly #client?: Deno.HttpClient;
+  readonly #authorization?: string;
 
   /**
    * @param id expected retriever id
    * @param url base URL, e.g. `http://10.0.0.5:8101`
    * @param range shards it owns
-   * @param options timeout and HTTP client
+   * @param options timeouts, HTTP client and token
    */
   constructor(
     readonly id: string,
@@ -41,7 +50,9 @@ export class HttpRetrieverTarget implements RetrieverTarget {
   ) {
     this.location = url.replace(/\/+$/, "");
     this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#idleMs = options.idleTimeoutMs ?? 10_000;
     this.#client = options.client;
+    this.#authorization = options.token ? `Bearer ${options.token}` : undefined;
   }
 
   /** Forward one request; the body streams through unread. */
@@ -51,12 +62,15 @@ export class HttpRetrieverTarget implements RetrieverTarget {
     const signal = request.signal
       ? AbortSignal.any([request.signal, timeout.signal])
       : timeout.signal;
+    const headers = new Headers(request.headers);
+    if (this.#authorization) headers.set("authorization", this.#authorization);
+    const stalled = new AbortController();
     let response: Response;
     try {
       response = await fetch(`${this.location}${request.path}`, {
         method: request.method,
-        headers: request.headers,
-        signal,
+        headers,
+        signal: AbortSignal.any([signal, stalled.signal]),
         client: this.#client,
         redirect: "manual",
       });
@@ -77,7 +91,14 @@ export class HttpRetrieverTarget implements RetrieverTarget {
           : "does not own the shard (421)",
       );
     }
-    return response;
+    if (!response.body) return response;
+    const body = idleTimeout(
+      response.body,
+      this.#idleMs,
+      () => this.#unavailable(`stalled: no body bytes within ${this.#idleMs} ms`),
+      () => stalled.abort(),
+    );
+    return new Response(body, { status: response.status, headers: response.headers });
   }
 
   /** `GET /readyz` of the retriever (2 s timeout). */
@@ -86,6 +107,7 @@ export class HttpRetrieverTarget implements RetrieverTarget {
       const res = await fetch(`${this.location}/readyz`, {
         signal: AbortSignal.timeout(2000),
         client: this.#client,
+        headers: this.#authorization ? { authorization: this.#authorization } : {},
       });
       const body = await res.text();
       if (res.headers.get(RETRIEVER_HEADER) !== this.id) {

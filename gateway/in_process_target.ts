@@ -1,10 +1,15 @@
 /**
- * A retriever living in the gateway's own process (`deno task serve`): the
- * request goes to {@linkcode LocalRetriever.handle} with no HTTP hop.
+ * A retriever living in the gateway's own process (`deno task serve`,
+ * `gateway --in-process`): the request goes to {@linkcode LocalRetriever.handle}
+ * with no HTTP hop. The call is bounded like the HTTP hop: no answer within
+ * `timeoutMs` is a `DesUnavailableError` (503 with `Retry-After`), and so is
+ * a readiness check that does not finish within `readyTimeoutMs`.
  *
  * @module
  */
 
+import { DesUnavailableError } from "../core/errors.ts";
+import { withTimeout } from "../core/timeouts.ts";
 import type { TraceContext } from "../core/trace.ts";
 import type { ShardRange } from "../naming/shard_range.ts";
 import type { ForwardRequest, RetrieverTarget } from "./target.ts";
@@ -24,13 +29,26 @@ export interface LocalRetriever {
   ready(): Promise<{ ready: boolean; checks: Record<string, string> }>;
 }
 
+/** Options of {@linkcode InProcessRetrieverTarget}. */
+export interface InProcessTargetOptions {
+  /** Milliseconds to wait for the retriever's response (default 10 000). */
+  timeoutMs?: number;
+  /** Milliseconds to wait for its readiness (default 3 000). */
+  readyTimeoutMs?: number;
+}
+
 /** A target backed by an in-process {@linkcode LocalRetriever}. */
 export class InProcessRetrieverTarget implements RetrieverTarget {
   /** Always `in-process`. */
   readonly location = "in-process";
+  readonly #timeoutMs: number;
+  readonly #readyTimeoutMs: number;
 
-  /** @param retriever the retriever to call */
-  constructor(private readonly retriever: LocalRetriever) {}
+  /** @param retriever the retriever to call @param options timeouts */
+  constructor(private readonly retriever: LocalRetriever, options: InProcessTargetOptions = {}) {
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#readyTimeoutMs = options.readyTimeoutMs ?? 3_000;
+  }
 
   /** The retriever's id. */
   get id(): string {
@@ -42,19 +60,41 @@ export class InProcessRetrieverTarget implements RetrieverTarget {
     return this.retriever.range;
   }
 
-  /** Call the retriever directly. */
+  /** Call the retriever directly; aborted and unavailable after the timeout. */
   forward(request: ForwardRequest): Promise<Response> {
+    const abort = new AbortController();
     const req = new Request(`http://in-process${request.path}`, {
       method: request.method,
       headers: request.headers,
-      signal: request.signal,
+      signal: request.signal ? AbortSignal.any([request.signal, abort.signal]) : abort.signal,
     });
-    return this.retriever.handle(req, { trace: request.trace, clientId: request.clientId });
+    const answer = this.retriever.handle(req, {
+      trace: request.trace,
+      clientId: request.clientId,
+    });
+    // A late answer after the timeout is dropped; its body must not stay open.
+    const timedOut = () => {
+      abort.abort();
+      answer.then((res) => res.body?.cancel().catch(() => {}), () => {});
+      return new DesUnavailableError(
+        `retriever ${this.id} did not answer within ${this.#timeoutMs} ms`,
+        { retriever: this.id },
+      );
+    };
+    return withTimeout(answer, this.#timeoutMs, timedOut);
   }
 
-  /** The retriever's readiness. */
+  /** The retriever's readiness, or what did not answer in time. */
   async ready(): Promise<string> {
-    const r = await this.retriever.ready();
-    return r.ready ? "ok" : JSON.stringify(r.checks);
+    try {
+      const r = await withTimeout(
+        this.retriever.ready(),
+        this.#readyTimeoutMs,
+        () => new Error(`readiness did not answer within ${this.#readyTimeoutMs} ms`),
+      );
+      return r.ready ? "ok" : JSON.stringify(r.checks);
+    } catch (error) {
+      return (error as Error).message;
+    }
   }
 }

@@ -13,6 +13,7 @@ import { DesConflictError, DesError, DesNotFoundError } from "../core/errors.ts"
 import { Logger } from "../core/log.ts";
 import { asDesError, problemResponse } from "../core/problem.ts";
 import { type FilesRoute, parseFilesPath } from "../core/read_path.ts";
+import { withTimeout } from "../core/timeouts.ts";
 import { parseTraceparent, type TraceContext } from "../core/trace.ts";
 import type { Db } from "../db/db.ts";
 import { type NameFormat, parseName } from "../naming/mod.ts";
@@ -68,6 +69,9 @@ export interface Readiness {
   /** Check name → `ok` or what failed. */
   checks: Record<string, string>;
 }
+
+/** Most milliseconds one readiness check (database, store) may take. */
+export const READY_CHECK_TIMEOUT_MS = 2_000;
 
 /** A running retriever. */
 export class Retriever {
@@ -223,7 +227,11 @@ export class Retriever {
     return response;
   }
 
-  /** DB reachable, catalog loaded, store answering (cached for 2 s). */
+  /**
+   * DB reachable, catalog loaded, store answering (cached for 2 s). Each
+   * check is bounded by {@linkcode READY_CHECK_TIMEOUT_MS}, so the answer
+   * comes in time and names the dependency that is down.
+   */
   ready(): Promise<Readiness> {
     const now = Date.now();
     if (!this.#readiness || now - this.#readiness.at > 2000) {
@@ -234,9 +242,10 @@ export class Retriever {
 
   async #checkReady(): Promise<Readiness> {
     const checks: Record<string, string> = {};
+    const ms = READY_CHECK_TIMEOUT_MS;
     const run = async (name: string, fn: () => Promise<unknown>) => {
       try {
-        await fn();
+        await withTimeout(fn(), ms, () => new Error(`${name} did not answer within ${ms} ms`));
         checks[name] = "ok";
       } catch (error) {
         checks[name] = (error as Error).message ?? String(error);

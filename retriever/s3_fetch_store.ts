@@ -12,10 +12,18 @@
  * retries of network failures and 5xx answers, every attempt reported to
  * the request hook.
  *
+ * Every GET is bounded: connect plus response headers within
+ * `headersTimeoutMs` (default {@linkcode DEFAULT_S3_HEADERS_TIMEOUT_MS}), and
+ * then each body chunk within `idleTimeoutMs` (default
+ * {@linkcode DEFAULT_S3_IDLE_TIMEOUT_MS}); either expiry is a
+ * `DesUnavailableError` (503 at the edge), never a hung read. A timed-out
+ * attempt is not retried: a frozen server would only multiply the wait.
+ *
  * @module
  */
 
 import { DesUnavailableError } from "../core/errors.ts";
+import { idleTimeout, withTimeout } from "../core/timeouts.ts";
 import type {
   GetOptions,
   GetResult,
@@ -47,7 +55,16 @@ export interface S3FetchSettings {
   maxAttempts?: number;
   /** Called once per HTTP request made by `get`. */
   onRequest?: RequestHook;
+  /** Most milliseconds from sending a GET to its response headers (connect included). */
+  headersTimeoutMs?: number;
+  /** Most milliseconds the body may take to deliver its next chunk. */
+  idleTimeoutMs?: number;
 }
+
+/** Default bound on connect + response headers of one S3 GET. */
+export const DEFAULT_S3_HEADERS_TIMEOUT_MS = 5_000;
+/** Default bound on the wait for the next chunk of an S3 GET's body. */
+export const DEFAULT_S3_IDLE_TIMEOUT_MS = 10_000;
 
 /** GET by `fetch`, everything else by the wrapped store. */
 export class S3FetchGetStore implements ObjectStore {
@@ -94,21 +111,33 @@ export class S3FetchGetStore implements ObjectStore {
         headers: extra,
         date: new Date(),
       });
+      const headersMs = this.#settings.headersTimeoutMs ?? DEFAULT_S3_HEADERS_TIMEOUT_MS;
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(), headersMs);
       let response: Response;
       try {
-        response = await fetch(new URL(path, this.#base), { headers, signal });
+        response = await fetch(new URL(path, this.#base), {
+          headers,
+          signal: signal ? AbortSignal.any([signal, abort.signal]) : abort.signal,
+        });
       } catch (cause) {
-        if (attempt < attempts && !signal?.aborted) continue;
+        const timedOut = abort.signal.aborted && !signal?.aborted;
+        if (attempt < attempts && !signal?.aborted && !timedOut) continue;
+        const why = timedOut ? `no response within ${headersMs} ms` : (cause as Error).message;
         throw new DesUnavailableError(
-          `S3 get s3://${where.bucket}/${key} at ${where.endpoint} failed: ${
-            (cause as Error).message
-          }`,
+          `S3 get s3://${where.bucket}/${key} at ${where.endpoint} failed: ${why}`,
           where,
           cause,
         );
+      } finally {
+        clearTimeout(timer);
       }
-      if (response.ok) return this.#result(key, response, range !== undefined, where);
-      const text = await response.text().catch(() => "");
+      if (response.ok) {
+        return this.#result(key, response, range !== undefined, where, () => abort.abort());
+      }
+      const idleMs = this.#settings.idleTimeoutMs ?? DEFAULT_S3_IDLE_TIMEOUT_MS;
+      const text = await withTimeout(response.text(), idleMs, () => new Error("stalled"))
+        .catch(() => (abort.abort(), ""));
       if (response.status >= 500 && attempt < attempts) continue;
       const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? `HTTP${response.status}`;
       throw s3Error(
@@ -123,6 +152,7 @@ export class S3FetchGetStore implements ObjectStore {
     response: Response,
     ranged: boolean,
     where: Record<string, unknown>,
+    abort: () => void,
   ): Promise<GetResult> {
     const length = Number(response.headers.get("content-length") ?? 0);
     const contentRange = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(
@@ -138,7 +168,17 @@ export class S3FetchGetStore implements ObjectStore {
       etag: (response.headers.get("etag") ?? "").replace(/^(W\/)?"|"$/g, ""),
       lastModified: new Date(response.headers.get("last-modified") ?? 0),
     };
-    const body = response.body ?? ReadableStream.from<Uint8Array>([]);
+    const idleMs = this.#settings.idleTimeoutMs ?? DEFAULT_S3_IDLE_TIMEOUT_MS;
+    const body = idleTimeout(
+      response.body ?? ReadableStream.from<Uint8Array>([]),
+      idleMs,
+      () =>
+        new DesUnavailableError(
+          `S3 get of ${key} stalled: no body bytes within ${idleMs} ms`,
+          where,
+        ),
+      abort,
+    );
     return { info, start: contentRange ? Number(contentRange[1]) : 0, length, body };
   }
 

@@ -1,0 +1,71 @@
+/**
+ * Bounds on waiting: a promise that must settle within a time
+ * ({@linkcode withTimeout}) and a body stream whose source must deliver a
+ * chunk within a time of being asked ({@linkcode idleTimeout}). Every
+ * outbound call of the read path goes through one of them, so a peer that
+ * accepts a connection and then says nothing costs a bounded wait, never a
+ * hung request.
+ *
+ * @module
+ */
+
+/**
+ * `work`, or a rejection with `onTimeout()` when it has not settled within
+ * `ms`. `work` itself is not cancelled (pass an `AbortSignal` to it for
+ * that); its late rejection is swallowed, so it never becomes unhandled.
+ *
+ * @example
+ * ```ts
+ * import { withTimeout } from "./timeouts.ts";
+ * const value = await withTimeout(Promise.resolve(1), 1000, () => new Error("too slow"));
+ * if (value !== 1) throw new Error("unexpected");
+ * ```
+ */
+export function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  work.catch(() => {});
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A stream with the chunks of `body` that fails with `onIdle()` when `body`
+ * takes longer than `ms` to deliver a chunk it was asked for. The clock runs
+ * only while a chunk is awaited, so a slow consumer never trips it. On
+ * expiry or a failure of `body`, `body` is cancelled and `onExpire` (e.g.
+ * an abort of the request that produced it) is called.
+ */
+export function idleTimeout(
+  body: ReadableStream<Uint8Array>,
+  ms: number,
+  onIdle: () => Error,
+  onExpire?: () => void,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const expired = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(onIdle()), ms);
+      });
+      const read = reader.read();
+      read.catch(() => {});
+      try {
+        const { done, value } = await Promise.race([read, expired]);
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (error) {
+        reader.cancel(error).catch(() => {});
+        onExpire?.();
+        controller.error(error);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
