@@ -130,6 +130,12 @@ export interface Settings {
   storeRoot: SettingSpec<string>;
   /** `logLevel` */
   logLevel: SettingSpec<string>;
+  /** `cacheMemoryBytes` */
+  cacheMemoryBytes: SettingSpec<number>;
+  /** `cacheDiskBytes` */
+  cacheDiskBytes: SettingSpec<number>;
+  /** `cacheDir` */
+  cacheDir: SettingSpec<string>;
 }
 
 /** Every setting DES reads, in the order the README documents them. */
@@ -237,7 +243,44 @@ export const SETTINGS: Settings = {
     defaultValue: "info",
     parse: text(/^(debug|info|warn|error)$/, "expected debug, info, warn or error"),
   },
+  cacheMemoryBytes: {
+    env: "DES_CACHE_MEMORY_BYTES",
+    description: "Retriever byte cache in memory for hot small files (0 = off).",
+    defaultValue: "64MiB",
+    parse: byteSizeAtMost(64 * 1024 ** 3),
+  },
+  cacheDiskBytes: {
+    env: "DES_CACHE_DISK_BYTES",
+    description: "Retriever byte cache on local disk under DES_CACHE_DIR (0 = off).",
+    defaultValue: "0",
+    parse: byteSizeAtMost(2 ** 50),
+  },
+  cacheDir: {
+    env: "DES_CACHE_DIR",
+    description: "Directory of the retriever's disk byte cache (its files only).",
+    defaultValue: ".des/cache",
+    parse: text(/./, "expected a directory path"),
+  },
 };
+
+function byteSizeAtMost(max: number): (raw: string) => number {
+  return (raw) => {
+    const n = parseByteSize(raw);
+    if (n > max) throw new Error(`expected a byte size of at most ${max}`);
+    return n;
+  };
+}
+
+/** The retriever byte cache settings of a configuration. */
+export function byteCacheOf(
+  config: DesConfig,
+): { memoryBytes: number; diskBytes: number; dir: string } {
+  return {
+    memoryBytes: config.cacheMemoryBytes,
+    diskBytes: config.cacheDiskBytes,
+    dir: config.cacheDir,
+  };
+}
 
 /** The validated configuration: one typed value per setting. */
 export type DesConfig = { [K in keyof Settings]: ReturnType<Settings[K]["parse"]> };

@@ -11,7 +11,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { type DesConfig, loadConfig, parseDuration } from "../core/config.ts";
+import { byteCacheOf, type DesConfig, loadConfig, parseDuration } from "../core/config.ts";
 import { DesConfigError, DesError } from "../core/errors.ts";
 import { Logger } from "../core/log.ts";
 import type { Db } from "../db/db.ts";
@@ -164,6 +164,7 @@ async function startLocalRetriever(
     storeFor: stores.storeFor,
     readinessBucket: config.archiveBucket,
     kvPath: config.kvPath,
+    byteCache: byteCacheOf(config),
     log: log.child({ component: "retriever" }),
   });
   return { retriever, stores };

@@ -19,6 +19,7 @@ import {
 import { toHex, u32Hex } from "../format/binary.ts";
 import type { IndexEntry } from "../format/index.ts";
 import type { FileMeta } from "../format/meta.ts";
+import type { ByteCache } from "./byte_cache.ts";
 import type { OpenContainer } from "./container_readers.ts";
 import { readAll } from "../store/object_store.ts";
 import { observeBody } from "./observe_body.ts";
@@ -59,9 +60,10 @@ export function representationOf(found: FoundFile): Representation {
 
 /**
  * Answer a GET or HEAD of `found`. HEAD and 304/412/416 never touch the
- * store; 200/206 make exactly one range request. A `DesConflictError` from
- * that request (the object changed) propagates before any response exists,
- * and so does a checksum error of a body up to {@linkcode BUFFERED_BODY_LIMIT}.
+ * store; 200/206 make exactly one range request, or none when `cache` holds
+ * the file. A `DesConflictError` from that request (the object changed)
+ * propagates before any response exists, and so does a checksum error of a
+ * body up to {@linkcode BUFFERED_BODY_LIMIT}.
  */
 export async function fileResponse(
   method: "GET" | "HEAD",
@@ -69,6 +71,7 @@ export async function fileResponse(
   found: FoundFile,
   instance: string,
   onStreamError: (error: unknown) => void = () => {},
+  cache?: ByteCache,
 ): Promise<FileResponse> {
   const rep = representationOf(found);
   const plan = planResponse(method, requestHeaders, rep);
@@ -111,6 +114,14 @@ export async function fileResponse(
   }
   if (method === "HEAD") {
     return { response: new Response(null, { status: plan.status, headers }), dataRequests: 0 };
+  }
+  const cached = await cache?.read(found.open, found.entry, range);
+  if (cached) {
+    const body = cached.bytes as Uint8Array<ArrayBuffer>;
+    return {
+      response: new Response(body, { status: plan.status, headers }),
+      dataRequests: cached.dataRequests,
+    };
   }
   return {
     response: new Response(await responseBody(found, plan.status === 206, range, onStreamError), {

@@ -11,15 +11,23 @@ export class LruCache<K, V> {
   readonly #maxEntries: number;
   readonly #maxWeight: number;
   readonly #weigh: (value: V) => number;
+  readonly #onEvict?: (key: K, value: V) => void;
   #weight = 0;
 
   /**
-   * @param options entry limit, weight limit and weight function (default: every value weighs 1)
+   * @param options entry limit, weight limit, weight function (default: every value weighs 1)
+   *   and a callback for entries evicted by the limits (not for `delete` or replacement)
    */
-  constructor(options: { maxEntries: number; maxWeight?: number; weigh?: (value: V) => number }) {
+  constructor(options: {
+    maxEntries: number;
+    maxWeight?: number;
+    weigh?: (value: V) => number;
+    onEvict?: (key: K, value: V) => void;
+  }) {
     this.#maxEntries = Math.max(1, options.maxEntries);
     this.#maxWeight = options.maxWeight ?? Infinity;
     this.#weigh = options.weigh ?? (() => 1);
+    this.#onEvict = options.onEvict;
   }
 
   /** The value for `key`, marking it most recently used. */
@@ -45,7 +53,9 @@ export class LruCache<K, V> {
     for (const oldest of this.#map.keys()) {
       if (this.#map.size <= this.#maxEntries && this.#weight <= this.#maxWeight) break;
       if (oldest === key) break;
+      const evicted = this.#map.get(oldest)!;
       this.delete(oldest);
+      this.#onEvict?.(oldest, evicted.value);
     }
   }
 

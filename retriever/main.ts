@@ -8,7 +8,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { loadConfig } from "../core/config.ts";
+import { byteCacheOf, loadConfig } from "../core/config.ts";
 import { DesConfigError, DesError } from "../core/errors.ts";
 import { Logger } from "../core/log.ts";
 import { openDb } from "../db/open_db.ts";
@@ -58,6 +58,7 @@ export async function main(args: string[]): Promise<number> {
     storeFor: stores.storeFor,
     readinessBucket: config.archiveBucket,
     kvPath: config.kvPath,
+    byteCache: byteCacheOf(config),
     log,
   });
   const app = createRetrieverApp(retriever);

@@ -20,6 +20,7 @@ import { type NameFormat, parseName } from "../naming/mod.ts";
 import { formatShardRange, inShardRange, type ShardRange } from "../naming/shard_range.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 import { type CatalogContainer, ContainerCatalog } from "./catalog.ts";
+import { ByteCache, type ByteCacheSettings } from "./byte_cache.ts";
 import { CatalogSync } from "./catalog_sync.ts";
 import { ContainerReaders, type OpenResult } from "./container_readers.ts";
 import { fileResponse, type FoundFile, metaResponse } from "./file_response.ts";
@@ -54,6 +55,8 @@ export interface RetrieverOptions {
   maxReaders?: number;
   /** Most tail bytes in memory (default 256 MiB). */
   maxCacheBytes?: number;
+  /** Byte cache of hot files (memory and disk tiers); omitted = none. */
+  byteCache?: ByteCacheSettings;
   /** Full catalog reload interval in ms (default 60 000). */
   catalogRefreshMs?: number;
   /** Metrics (default: a new registry). */
@@ -85,6 +88,7 @@ export class Retriever {
   readonly catalog: ContainerCatalog;
   readonly #options: RetrieverOptions;
   readonly #readers: ContainerReaders;
+  readonly #bytes?: ByteCache;
   readonly #sync: CatalogSync;
   readonly #kv?: Deno.Kv;
   readonly #log: Logger;
@@ -98,6 +102,7 @@ export class Retriever {
     metrics: RetrieverMetrics,
     log: Logger,
     kv?: Deno.Kv,
+    bytes?: ByteCache,
   ) {
     this.id = options.id;
     this.range = options.range;
@@ -108,6 +113,7 @@ export class Retriever {
     this.metrics = metrics;
     this.#log = log;
     this.#kv = kv;
+    this.#bytes = bytes;
   }
 
   /** Open the index cache, load the catalog, follow commits. */
@@ -133,15 +139,29 @@ export class Retriever {
       log,
       onChange: (size) => metrics.catalogContainers.set(size),
     });
+    let bytes: ByteCache | undefined;
     try {
+      const settings = options.byteCache;
+      if (settings && (settings.memoryBytes > 0 || settings.diskBytes > 0)) {
+        bytes = await ByteCache.open({ ...settings, registry: metrics.registry, log });
+      }
       await sync.start();
     } catch (error) {
       await sync.close();
       kv?.close();
       throw error;
     }
-    log.info("retriever started", { containers: catalog.size, kv: options.kvPath ?? null });
-    return new Retriever(options, catalog, readers, sync, metrics, log, kv);
+    log.info("retriever started", {
+      containers: catalog.size,
+      kv: options.kvPath ?? null,
+      byteCache: options.byteCache ?? null,
+    });
+    return new Retriever(options, catalog, readers, sync, metrics, log, kv, bytes);
+  }
+
+  /** The byte cache of hot files, when one is configured. */
+  get byteCache(): ByteCache | undefined {
+    return this.#bytes;
   }
 
   /** Reload the catalog now (normally NOTIFY and the timer do this). */
@@ -153,6 +173,7 @@ export class Retriever {
   async close(): Promise<void> {
     await this.#sync.close();
     await this.#readers.flush();
+    await this.#bytes?.flush();
     this.#kv?.close();
   }
 
@@ -291,7 +312,14 @@ export class Retriever {
     let found = await this.#locate(route.name, shard, cost);
     if (route.meta) return metaResponse(found);
     try {
-      const result = await fileResponse(method, headers, found, instance, hooks.onStreamError);
+      const result = await fileResponse(
+        method,
+        headers,
+        found,
+        instance,
+        hooks.onStreamError,
+        this.#bytes,
+      );
       cost.s3 += result.dataRequests;
       return result.response;
     } catch (error) {
@@ -305,7 +333,14 @@ export class Retriever {
       });
       await this.#readers.drop(found.open.container, found.open);
       found = await this.#locate(route.name, shard, cost);
-      const result = await fileResponse(method, headers, found, instance, hooks.onStreamError);
+      const result = await fileResponse(
+        method,
+        headers,
+        found,
+        instance,
+        hooks.onStreamError,
+        this.#bytes,
+      );
       cost.s3 += result.dataRequests;
       return result.response;
     }

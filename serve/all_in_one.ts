@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { DesConfig, EnvSource } from "../core/config.ts";
+import { byteCacheOf, type DesConfig, type EnvSource } from "../core/config.ts";
 import { Logger, type LogLevel } from "../core/log.ts";
 import { Registry } from "../core/metrics.ts";
 import type { Db } from "../db/db.ts";
@@ -128,6 +128,7 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
       storeFor: (bucket) => stores.storeFor(bucket),
       readinessBucket: config.archiveBucket,
       kvPath: config.kvPath,
+      byteCache: byteCacheOf(config),
       metrics: new RetrieverMetrics(registry),
       log: log.child({ task: "retrieve" }),
     });

@@ -76,3 +76,12 @@ Deno.test("config: README documents every setting", async () => {
     );
   }
 });
+
+Deno.test("config: byte cache sizes are byte sizes", () => {
+  const c = loadConfig(env({ DES_CACHE_MEMORY_BYTES: "16MiB", DES_CACHE_DISK_BYTES: "2GiB" }));
+  assertEquals(c.cacheMemoryBytes, 16 * 1024 * 1024);
+  assertEquals(c.cacheDiskBytes, 2 * 1024 ** 3);
+  assertEquals(loadConfig(env({})).cacheDiskBytes, 0);
+  const e = assertThrows(() => loadConfig(env({ DES_CACHE_MEMORY_BYTES: "lots" })), DesConfigError);
+  assertMatch(e.message, /DES_CACHE_MEMORY_BYTES/);
+});
