@@ -41,13 +41,29 @@ export interface Db extends DbQuery {
   transaction<T>(fn: (tx: DbTx) => Promise<T>): Promise<T>;
   /**
    * Subscribe to NOTIFY on `channel` (case-sensitive). Returns the function
-   * that unsubscribes.
+   * that unsubscribes. The subscription is renewed after a lost connection;
+   * `options.onListen` runs after every (re)subscription, so a user can
+   * re-read what it may have missed meanwhile.
    */
-  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  listen(
+    channel: string,
+    onPayload: (payload: string) => void,
+    options?: ListenOptions,
+  ): Promise<() => Promise<void>>;
   /** `NOTIFY channel, payload`, delivered to listeners when committed. */
   notify(channel: string, payload: string): Promise<void>;
   /** Close all connections (idempotent). */
   close(): Promise<void>;
+}
+
+/** Options of {@linkcode Db.listen}. */
+export interface ListenOptions {
+  /**
+   * Called once the subscription is in place: the first time, and again after
+   * every reconnect. Notifications sent while it was not in place are lost;
+   * re-read the state they would have announced here.
+   */
+  onListen?: () => void;
 }
 
 /** Options for {@linkcode Db} implementations. */

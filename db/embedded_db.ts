@@ -11,7 +11,7 @@
 
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import { DesConfigError, DesUnavailableError } from "../core/errors.ts";
-import type { Db, DbTx } from "./db.ts";
+import type { Db, DbTx, ListenOptions } from "./db.ts";
 import { quoteIdent } from "./quote_ident.ts";
 
 type Runner = PGlite | Transaction;
@@ -94,14 +94,19 @@ export class EmbeddedDb implements Db {
     return this.#pg.transaction((tx) => fn(txOf(tx)));
   }
 
-  /** LISTEN in process; `channel` is quoted, so it is case-sensitive as on PostgreSQL. */
+  /**
+   * LISTEN in process; `channel` is quoted, so it is case-sensitive as on
+   * PostgreSQL. The engine has no connection to lose: `onListen` runs once.
+   */
   async listen(
     channel: string,
     onPayload: (payload: string) => void,
+    options: ListenOptions = {},
   ): Promise<() => Promise<void>> {
     const quoted = quoteIdent(channel);
     const handler = (payload: string) => onPayload(payload);
     await this.#pg.listen(quoted, handler);
+    options.onListen?.();
     // PGlite's own unsubscribe function loses the quoting of the channel name
     // (and would unlisten the lower-cased channel), so unlisten by name here.
     let done = false;

@@ -1,17 +1,25 @@
 /**
  * {@linkcode Db} on PostgreSQL through postgres.js.
  *
+ * No database fault may end a DES process: every statement's failure comes
+ * back as a rejected promise (see `postgres_tx.ts` for the driver bug this
+ * works around), reads and uncommitted transactions are repeated on a fresh
+ * connection after a lost one (`db_retry.ts`), and LISTEN subscriptions are
+ * renewed after reconnects (`postgres_listen.ts`).
+ *
  * @module
  */
 
 import postgres from "postgres";
 import { DesConfigError } from "../core/errors.ts";
-import type { Db, DbOptions, DbTx } from "./db.ts";
-import { normalizeParams, postgresTypes } from "./postgres_types.ts";
-import { type DbTarget, mapConnectionError } from "./sql_errors.ts";
+import type { Db, DbOptions, DbTx, ListenOptions } from "./db.ts";
+import { CONNECTION_ATTEMPTS, isRepeatableRead, retryDelayMs } from "./db_retry.ts";
+import { PostgresListener } from "./postgres_listen.ts";
+import { commitUnknown, plainTx, runTransaction, type TxAttempt } from "./postgres_tx.ts";
+import { postgresTypes } from "./postgres_types.ts";
+import { type DbTarget, isConnectionError, mapConnectionError } from "./sql_errors.ts";
 
 type Sql = postgres.Sql;
-type TxSql = postgres.TransactionSql;
 
 /** Parse a `postgres://` URL into its target (for messages) without keeping the password. */
 export function postgresTarget(url: string): DbTarget {
@@ -41,30 +49,6 @@ export function redactUrl(url: string): string {
   }
 }
 
-function txOf(sql: TxSql, target: DbTarget): DbTx {
-  return {
-    async query<T>(text: string, params: readonly unknown[] = []): Promise<T[]> {
-      try {
-        const rows = await sql.unsafe(
-          text,
-          normalizeParams(params) as postgres.ParameterOrJSON<never>[],
-        );
-        // A plain array, as the embedded engine returns (postgres.js adds count, columns …).
-        return Array.from(rows) as T[];
-      } catch (err) {
-        throw mapConnectionError(err, target);
-      }
-    },
-    async exec(script: string): Promise<void> {
-      try {
-        await sql.unsafe(script);
-      } catch (err) {
-        throw mapConnectionError(err, target);
-      }
-    },
-  };
-}
-
 /** {@linkcode Db} over a postgres.js pool. Create with `openDb("postgres://…")`. */
 export class PostgresDb implements Db {
   /** Always `"postgres"`. */
@@ -74,6 +58,7 @@ export class PostgresDb implements Db {
   readonly #sql: Sql;
   readonly #target: DbTarget;
   readonly #direct: DbTx;
+  readonly #listener: PostgresListener;
 
   /** @param url a `postgres://` URL @param options pool size and timeouts */
   constructor(url: string, options: DbOptions = {}) {
@@ -85,44 +70,66 @@ export class PostgresDb implements Db {
         max,
       });
     }
-    this.#sql = postgres(url, {
-      max,
+    const driverOptions = {
+      // postgres.js 3.4.9 reads the server's array types on every new
+      // connection from a promise nobody handles: a connection terminated
+      // during that read is an unhandled rejection that ends the process.
+      // The array types DES reads are declared in `postgresTypes()` instead.
+      fetch_types: false,
       connect_timeout: options.connectTimeoutSeconds ?? 10,
       connection: { application_name: options.applicationName ?? "des" },
       onnotice: () => {},
       transform: { undefined: null },
       types: postgresTypes(),
-    });
-    this.#direct = txOf(this.#sql as unknown as TxSql, this.#target);
+    };
+    this.#sql = postgres(url, { ...driverOptions, max });
+    this.#direct = plainTx(this.#sql as unknown as postgres.TransactionSql);
+    this.#listener = new PostgresListener(url, driverOptions);
   }
 
-  /** Run one statement. */
+  /** Run one statement; a read is repeated on a fresh connection after a lost one. */
   query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<T[]> {
-    return this.#direct.query<T>(text, params);
+    return this.#withRetry(isRepeatableRead(text), () => this.#direct.query<T>(text, params));
   }
 
-  /** Run a multi-statement script. */
+  /** Run a multi-statement script (not repeated: it may write). */
   exec(script: string): Promise<void> {
-    return this.#direct.exec(script);
+    return this.#withRetry(false, () => this.#direct.exec(script));
   }
 
-  /** Run `fn` in a transaction (`BEGIN` … `COMMIT`, or `ROLLBACK` on a throw). */
+  /**
+   * Run `fn` in a transaction (`BEGIN` … `COMMIT`, or `ROLLBACK` on a throw).
+   * When the connection is lost before `COMMIT` was sent, the server has
+   * rolled back and `fn` runs again on a fresh connection (so `fn` must not
+   * have effects outside the database that cannot be repeated); when it is
+   * lost during `COMMIT`, the outcome is unknown and the call fails with
+   * `DesUnavailableError` (context `commitUnknown: true`).
+   */
   async transaction<T>(fn: (tx: DbTx) => Promise<T>): Promise<T> {
-    try {
-      return await this.#sql.begin((tx) => fn(txOf(tx, this.#target))) as T;
-    } catch (err) {
-      throw mapConnectionError(err, this.#target);
+    for (let n = 1;; n++) {
+      const attempt: TxAttempt = { dead: false, committing: false };
+      try {
+        return await runTransaction(this.#sql, fn, attempt);
+      } catch (err) {
+        if (!isConnectionError(err)) throw err;
+        if (attempt.committing) throw commitUnknown(err, this.#target);
+        if (n >= CONNECTION_ATTEMPTS) throw mapConnectionError(err, this.#target);
+        await delay(retryDelayMs(n));
+      }
     }
   }
 
-  /** LISTEN on a dedicated connection; re-subscribes after a reconnect. */
+  /**
+   * LISTEN on a dedicated connection, renewed after every reconnect;
+   * `options.onListen` runs after each (re)subscription.
+   */
   async listen(
     channel: string,
     onPayload: (payload: string) => void,
+    options?: ListenOptions,
   ): Promise<() => Promise<void>> {
     try {
-      const { unlisten } = await this.#sql.listen(channel, onPayload);
-      return unlisten;
+      return await this.#listener.listen(channel, onPayload, options);
     } catch (err) {
       throw mapConnectionError(err, this.#target);
     }
@@ -135,6 +142,23 @@ export class PostgresDb implements Db {
 
   /** End the pool, waiting up to 5 s for running queries. */
   async close(): Promise<void> {
-    await this.#sql.end({ timeout: 5 });
+    await Promise.all([this.#sql.end({ timeout: 5 }), this.#listener.close()]);
   }
+
+  async #withRetry<T>(repeatable: boolean, run: () => Promise<T>): Promise<T> {
+    for (let n = 1;; n++) {
+      try {
+        return await run();
+      } catch (err) {
+        if (!repeatable || !isConnectionError(err) || n >= CONNECTION_ATTEMPTS) {
+          throw mapConnectionError(err, this.#target);
+        }
+        await delay(retryDelayMs(n));
+      }
+    }
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

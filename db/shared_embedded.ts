@@ -9,7 +9,7 @@
  */
 
 import { resolve } from "node:path";
-import type { Db, DbKind, DbTx } from "./db.ts";
+import type { Db, DbKind, DbTx, ListenOptions } from "./db.ts";
 import { EmbeddedDb } from "./embedded_db.ts";
 
 interface Entry {
@@ -45,8 +45,12 @@ class SharedEmbeddedDb implements Db {
     return this.inner.transaction(fn);
   }
   /** See {@linkcode Db.listen}. */
-  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>> {
-    return this.inner.listen(channel, onPayload);
+  listen(
+    channel: string,
+    onPayload: (payload: string) => void,
+    options?: ListenOptions,
+  ): Promise<() => Promise<void>> {
+    return this.inner.listen(channel, onPayload, options);
   }
   /** See {@linkcode Db.notify}. */
   notify(channel: string, payload: string): Promise<void> {

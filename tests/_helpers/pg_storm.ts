@@ -1,0 +1,55 @@
+/**
+ * A connection storm: `pg_terminate_backend` on the backends of ONE test
+ * database, again and again, from a connection to another database. Other
+ * databases on the shared server are never touched.
+ *
+ * @module
+ */
+
+import { openDb } from "../../db/open_db.ts";
+import { TEST_DATABASE_URL } from "./pg.ts";
+
+/** A running storm. */
+export interface ConnectionStorm {
+  /** Resolves when all rounds ran; the number of backends terminated in total. */
+  done: Promise<number>;
+  /** Stop after the current round; resolves like `done`. */
+  stop(): Promise<number>;
+}
+
+/**
+ * Terminate every backend of the database of `url` (never the storm's own,
+ * never another database's) `rounds` times, `intervalMs` apart.
+ */
+export function startConnectionStorm(
+  url: string,
+  options: { rounds: number; intervalMs: number },
+): ConnectionStorm {
+  const database = decodeURIComponent(new URL(url).pathname.slice(1));
+  let stopped = false;
+  const done = (async () => {
+    const admin = await openDb(TEST_DATABASE_URL, { max: 1, applicationName: "des-test-storm" });
+    let terminated = 0;
+    try {
+      for (let round = 0; round < options.rounds && !stopped; round++) {
+        await new Promise((r) => setTimeout(r, options.intervalMs));
+        const rows = await admin.query<{ ok: boolean }>(
+          `select pg_terminate_backend(pid) as ok from pg_stat_activity
+           where datname = $1 and pid <> pg_backend_pid()`,
+          [database],
+        );
+        terminated += rows.filter((r) => r.ok).length;
+      }
+    } finally {
+      await admin.close();
+    }
+    return terminated;
+  })();
+  return {
+    done,
+    stop() {
+      stopped = true;
+      return done;
+    },
+  };
+}
