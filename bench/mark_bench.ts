@@ -1,7 +1,7 @@
 /**
  * Marker benchmark: `Marker.runOnce` (batches of `DES_MARKER_BATCH_SIZE`,
- * `FOR UPDATE SKIP LOCKED`, names made in TypeScript, one `UPDATE … FROM
- * unnest` per batch) against one hand-written set-based `UPDATE` that marks
+ * `FOR UPDATE SKIP LOCKED`, names made in TypeScript and sent as one array, one statement
+ * per batch) against one hand-written set-based `UPDATE` that marks
  * the same rows with names computed in SQL, on two identical tables of the
  * same database, alternating which goes first.
  *

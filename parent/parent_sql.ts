@@ -21,6 +21,12 @@ export function quoteLiteral(value: string): string {
 export class ParentSql {
   /** `$1` cutoff (timestamptz), `$2` limit → `id` (text) of locked eligible rows, oldest first. */
   readonly selectEligible: string;
+  /**
+   * `$1` cutoff, `$2` limit, `$3` names, `$4` shards → `n`: one statement that
+   * locks up to `$2` eligible rows oldest first (`SKIP LOCKED`) and gives the
+   * k-th oldest the k-th name and shard.
+   */
+  readonly markEligible: string;
   /** `$1` ids → `id` of those still eligible, locked (`SKIP LOCKED`). */
   readonly lockEligibleIds: string;
   /** `$1` cutoff → `n`: eligible rows old enough and matching the extra predicate. */
@@ -58,6 +64,19 @@ export class ParentSql {
 
     this.selectEligible = `SELECT ${c.id}::text AS id FROM ${t} WHERE ${eligibleWhere}
       ORDER BY ${c.created_at} LIMIT $2 FOR UPDATE SKIP LOCKED`;
+    // ARRAY(…) keeps the age order for WITH ORDINALITY, and unnest of it is
+    // estimated at a handful of rows, so the update probes the id index once
+    // per row instead of hashing the table, without any planner setting. The
+    // names are read as name[] (fixed width, at most 63 bytes; DES names are
+    // far shorter): finding the k-th element of a text[] walks k elements.
+    this.markEligible = `WITH done AS (
+      UPDATE ${t} AS p SET ${c.status} = ${s.marked},
+             ${c.des_name} = ($3::text[]::name[])[u.k]::text,
+             ${c.des_shard} = ($4::int[])[u.k]${clearError}
+        FROM unnest(ARRAY(SELECT ${c.id} FROM ${t} WHERE ${eligibleWhere}
+               ORDER BY ${c.created_at} LIMIT $2 FOR UPDATE SKIP LOCKED)) WITH ORDINALITY AS u(id, k)
+       WHERE p.${c.id} = u.id AND p.${c.status} = ${s.eligible}
+      RETURNING 1) SELECT count(*)::int AS n FROM done`;
     this.lockEligibleIds = `SELECT ${c.id}::text AS id FROM ${t}
       WHERE ${c.id} = ANY($1::${idType}[]) AND ${c.status} = ${s.eligible} FOR UPDATE SKIP LOCKED`;
     this.countEligible = `SELECT count(*)::int AS n FROM ${t} WHERE ${eligibleWhere}`;

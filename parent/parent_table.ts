@@ -125,34 +125,25 @@ export class ParentTable {
   }
 
   /**
-   * Mark up to `limit` eligible rows, oldest first, in one transaction: lock
-   * them with `FOR UPDATE SKIP LOCKED` (so concurrent markers take disjoint
-   * rows), name them, and update them with one statement. Returns the number
-   * of rows marked; 0 when nothing eligible is left unlocked.
+   * Mark up to `limit` eligible rows, oldest first, with one statement (one
+   * round trip, atomic): lock them with `FOR UPDATE SKIP LOCKED` (so
+   * concurrent markers take disjoint rows) and give them the names made for
+   * the batch, sent as one array, the oldest row the first name. Returns the
+   * number of rows marked; 0 when nothing eligible is left unlocked.
    */
   async markBatch(options: MarkBatchOptions): Promise<number> {
     const sql = await this.#statements();
     const cutoff = this.cutoff(options.maxAgeDays, options.now).toISOString();
     checkLimit(options.limit);
-    return await this.#db.transaction(async (tx) => {
-      await tx.exec(INDEX_JOINS);
-      const selected = tx.query<{ id: string }>(sql.selectEligible, [cutoff, options.limit]);
-      let named: NamedRows; // made while the database selects
-      try {
-        named = nameRows(options.names, options.limit);
-      } catch (err) {
-        await selected.catch(() => {});
-        throw err;
-      }
-      const rows = await selected;
-      if (rows.length === 0) return 0;
-      const [row] = await tx.query<{ n: number }>(sql.markUpdate, [
-        rows.map((r) => r.id),
-        named.names.slice(0, rows.length),
-        named.shards.slice(0, rows.length),
-      ]);
-      return row.n;
-    });
+    const named = nameRows(options.names, options.limit);
+    // One statement, so one round trip and its own transaction: lock, name, update.
+    const [row] = await this.#db.query<{ n: number }>(sql.markEligible, [
+      cutoff,
+      options.limit,
+      named.names,
+      named.shards,
+    ]);
+    return row.n;
   }
 
   /**

@@ -173,7 +173,8 @@ Deno.test("transient failures (serialization, deadlock) are retried", async () =
 
     await fx.db.exec(`UPDATE catalog.documents SET state = 'live', archive_name = NULL`);
     await fx.db.exec("ALTER SEQUENCE catalog.flaky RESTART");
-    const limited = marker(fx.db, fx, 2, { transientRetries: 1 });
+    // One batch in flight, so the two failures that exhaust the retry come in sequence order.
+    const limited = marker(fx.db, fx, 2, { transientRetries: 1, concurrency: 1 });
     const err = await assertRejects(() => limited.runOnce());
     assert(String((err as { code?: string }).code) === "40001", String(err));
   } finally {
