@@ -17,7 +17,6 @@ import { openDb } from "../db/open_db.ts";
 import { loadSources } from "../parent/sources.ts";
 import { BucketStores } from "../retriever/bucket_stores.ts";
 import type { ObjectStore } from "../store/object_store.ts";
-import { S3ObjectStore } from "../store/s3.ts";
 import { type KillPoint, parseKillPoint } from "./fault.ts";
 import { type OpenedSources, openPackSources } from "./pack_sources.ts";
 
@@ -82,7 +81,7 @@ export async function openPackEnvironment(
     buckets = BucketStores.fromConfig(config);
     const store = buckets.storeFor(config.archiveBucket);
     await migrate(db);
-    if (store instanceof S3ObjectStore) await store.ensureBucket();
+    await store.ensureBucket();
     const opened = { sources, buckets };
     return {
       config,

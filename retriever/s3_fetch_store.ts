@@ -85,6 +85,11 @@ export class S3FetchGetStore implements ObjectStore {
     this.#base = new URL(settings.endpoint);
   }
 
+  /** See {@linkcode ObjectStore.ensureBucket}: the wrapped store's. */
+  ensureBucket(): Promise<void> {
+    return this.inner.ensureBucket();
+  }
+
   /** One signed GET (retried on network errors and 5xx), body streamed. */
   async get(key: string, options: GetOptions = {}): Promise<GetResult> {
     validateKey(key);

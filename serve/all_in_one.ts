@@ -32,7 +32,6 @@ import { loadSources } from "../parent/sources.ts";
 import { BucketStores } from "../retriever/bucket_stores.ts";
 import { Retriever } from "../retriever/retriever.ts";
 import { RetrieverMetrics } from "../retriever/metrics.ts";
-import { S3ObjectStore } from "../store/s3.ts";
 
 /** Options of {@linkcode startAllInOne}. */
 export interface AllInOneOptions {
@@ -90,7 +89,7 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
     const stores = BucketStores.fromConfig(config);
     closers.push(() => stores.close());
     const store = stores.storeFor(config.archiveBucket);
-    if (store instanceof S3ObjectStore) await store.ensureBucket();
+    await store.ensureBucket();
 
     const names = new NameGenerator({
       nodeId: config.nodeId,

@@ -50,6 +50,15 @@ export class FsObjectStore implements ObjectStore {
     this.#onRequest = options.onRequest;
   }
 
+  /** Create the root directory when it is missing. */
+  async ensureBucket(): Promise<void> {
+    try {
+      await Deno.mkdir(this.root, { recursive: true });
+    } catch (error) {
+      throw fsError(error, "mkdir", this.root);
+    }
+  }
+
   /** The file that holds `key`. Throws `DesInputError` for an invalid key. */
   pathOf(key: string): string {
     return join(this.root, ...validateKey(key).split("/"));

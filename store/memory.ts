@@ -50,6 +50,11 @@ export class MemoryObjectStore implements ObjectStore {
     this.#onRequest = options.onRequest;
   }
 
+  /** Nothing to create: the map exists with the store. */
+  ensureBucket(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** Metadata of an object, or `null`. */
   head(key: string): Promise<ObjectInfo | null> {
     return Promise.try(() => {

@@ -119,6 +119,13 @@ export interface ObjectWriter {
 export interface ObjectStore {
   /** A human-readable location, e.g. `s3://bucket` or `file:///tmp/x`. */
   readonly url: string;
+  /**
+   * Make sure the bucket (S3) or root directory (filesystem) exists, creating
+   * it when missing; idempotent. Throws `DesConfigError` naming the bucket
+   * when it is missing and the credentials may not create it. Wrappers
+   * delegate to the store they wrap.
+   */
+  ensureBucket(): Promise<void>;
   /** Metadata of an object, or `null` when it does not exist. */
   head(key: string): Promise<ObjectInfo | null>;
   /** Read an object or a range of it. Throws `DesNotFoundError` when missing. */

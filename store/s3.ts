@@ -32,7 +32,7 @@ import type {
 import { readAll } from "./object_store.ts";
 import { checkRange, rangeHeader } from "./range.ts";
 import { createS3Client } from "./s3_client.ts";
-import { s3Error, type S3ErrorContext } from "./s3_errors.ts";
+import { bucketCreationError, s3Error, type S3ErrorContext } from "./s3_errors.ts";
 import { S3ObjectWriter, type S3WriterHost } from "./s3_writer.ts";
 
 const MiB = 1024 * 1024;
@@ -136,22 +136,25 @@ export class S3ObjectStore implements ObjectStore, S3WriterHost {
     });
   }
 
-  /** Create the bucket unless it exists already. */
+  /**
+   * Create the bucket unless it exists already. A bucket the credentials may
+   * not create (access denied, bucket quota) is a `DesConfigError` naming it.
+   */
   async ensureBucket(): Promise<void> {
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
       return;
     } catch (error) {
-      if (s3Error(error, this.#where("head-bucket", "")).status !== 404) {
-        throw s3Error(error, this.#where("head-bucket", ""));
-      }
+      // HEAD has no body: a missing bucket is a bare 404, mapped to not-found.
+      const mapped = s3Error(error, this.#where("head-bucket", ""));
+      if (mapped.status !== 404) throw mapped;
     }
     try {
       await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }));
     } catch (error) {
       const name = (error as { name?: string }).name;
       if (name === "BucketAlreadyOwnedByYou" || name === "BucketAlreadyExists") return;
-      throw s3Error(error, this.#where("create-bucket", ""));
+      throw bucketCreationError(error, this.#where("create-bucket", ""));
     }
   }
 

@@ -38,6 +38,30 @@ interface SdkError {
   $metadata?: { httpStatusCode?: number };
 }
 
+const REFUSED_CREATE = new Set([
+  "AccessDenied",
+  "TooManyBuckets",
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+]);
+
+/**
+ * A DES error for a failed CreateBucket: refused (no permission, bucket quota)
+ * → `DesConfigError` saying the bucket is missing and may not be created;
+ * anything else as {@linkcode s3Error}.
+ */
+export function bucketCreationError(error: unknown, where: S3ErrorContext): DesError {
+  const e = (error ?? {}) as SdkError;
+  const code = e.Code ?? e.name ?? e.code ?? "Error";
+  if (REFUSED_CREATE.has(code) || e.$metadata?.httpStatusCode === 403) {
+    return new DesConfigError(
+      `archive bucket ${where.bucket} does not exist at ${where.endpoint} and the S3 user may not create it (${code}): create the bucket, or use credentials that may create buckets`,
+      { ...where, s3Code: code, httpStatus: e.$metadata?.httpStatusCode },
+    );
+  }
+  return s3Error(error, where);
+}
+
 /**
  * A DES error for an S3 failure: missing object → `DesNotFoundError`,
  * precondition failed → `DesConflictError`, unsatisfiable range →

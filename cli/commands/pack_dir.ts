@@ -9,7 +9,6 @@ import { parseArgs } from "node:util";
 import { join, relative, resolve } from "node:path";
 import { DEFAULT_BIG_FILE_THRESHOLD, DesWriter } from "../../format/mod.ts";
 import { parseLocation } from "../../store/location.ts";
-import { S3ObjectStore } from "../../store/s3.ts";
 import { contentTypeFor } from "../../core/content_type.ts";
 import { loadConfig, parseByteSize } from "../../core/config.ts";
 import { Progress } from "../../core/progress.ts";
@@ -111,7 +110,7 @@ export async function packDirectory(
   if (!st?.isDirectory) throw new DesInputError(`not a directory: ${dir}`, { dir });
   const { files, skipped } = walkFiles(root);
   const { store, key } = parseLocation(output);
-  if (options.createBucket && store instanceof S3ObjectStore) await store.ensureBucket();
+  if (options.createBucket) await store.ensureBucket();
   const sink = await store.createWriter(key, { contentType: "application/vnd.des.container" });
   const threshold = options.bigFileThreshold ?? DEFAULT_BIG_FILE_THRESHOLD;
   const writer = await DesWriter.create(sink, {
