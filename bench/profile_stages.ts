@@ -43,7 +43,10 @@ const RULES: [Stage, RegExp][] = [
   ["index lookup", /format\/|container_readers|tail_cache|retriever\/lru\.ts/],
   ["catalog", /retriever\/catalog/],
   ["headers", /http_range|file_response|problem\.ts|ext:deno_fetch\/20_headers|headers/i],
-  ["route", /routing_table|gateway\/routes|in_process_target|http_target|hono\/dist\/router|router/],
+  [
+    "route",
+    /routing_table|gateway\/routes|in_process_target|http_target|hono\/dist\/router|router/,
+  ],
   ["parse", /naming\/|parseFilesPath|files_path|ext:deno_url|URL|parseTraceparent|core\/trace/],
 ];
 
@@ -140,7 +143,9 @@ export function stageTable(columns: { label: string; stages: StageBreakdown }[])
   const rows = STAGES.map((s) =>
     `| ${s} | ${columns.map((c) => c.stages.perRequest[s].toFixed(1)).join(" | ")} |`
   );
-  const total = `| **total** | ${columns.map((c) => `**${c.stages.total.toFixed(1)}**`).join(" | ")} |`;
+  const total = `| **total** | ${
+    columns.map((c) => `**${c.stages.total.toFixed(1)}**`).join(" | ")
+  } |`;
   return [head, rule, ...rows, total];
 }
 

@@ -13,12 +13,23 @@ interface Metric {
   render(): string;
 }
 
+// Called on every metric update of every request: no array building when it can be avoided.
 function labelKey(labels: Labels): string {
-  const keys = Object.keys(labels).sort();
-  return keys.map((k) => `${k}="${escapeLabel(String(labels[k]))}"`).join(",");
+  const keys = Object.keys(labels);
+  if (keys.length === 0) return "";
+  if (keys.length > 1) keys.sort();
+  let out = "";
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    out += `${i > 0 ? "," : ""}${k}="${escapeLabel(String(labels[k]))}"`;
+  }
+  return out;
 }
 
+const NEEDS_ESCAPE = /[\\\n"]/;
+
 function escapeLabel(v: string): string {
+  if (!NEEDS_ESCAPE.test(v)) return v;
   return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 }
 
@@ -171,6 +182,14 @@ export class Histogram implements Metric {
  */
 export class Registry {
   #metrics = new Map<string, Metric>();
+  #collectors: (() => void)[] = [];
+  /**
+   * Run `collect` just before every render: for gauges that are cheap to read
+   * but would cost a label lookup on every request if set there.
+   */
+  onCollect(collect: () => void): void {
+    this.#collectors.push(collect);
+  }
   /** Get or create a counter. */
   counter(name: string, help: string): Counter {
     return this.#getOrAdd(name, () => new Counter(name, help));
@@ -185,6 +204,7 @@ export class Registry {
   }
   /** The whole registry in Prometheus text format. */
   render(): string {
+    for (const collect of this.#collectors) collect();
     return [...this.#metrics.values()].map((m) => m.render()).join("\n") + "\n";
   }
   #getOrAdd<M extends Metric>(name: string, make: () => M): M {

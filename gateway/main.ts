@@ -165,6 +165,7 @@ async function startLocalRetriever(
     readinessBucket: config.archiveBucket,
     kvPath: config.kvPath,
     byteCache: byteCacheOf(config),
+    readLogLevel: "debug",
     log: log.child({ component: "retriever" }),
   });
   return { retriever, stores };

@@ -73,7 +73,7 @@ export class ByteCacheMetrics {
   readonly corrupt: Counter;
   /** Bytes held, by tier. */
   readonly bytes: Gauge;
-  /** Hits / lookups since start, by tier. */
+  /** Hits / lookups since start, by tier (set when the metrics are rendered). */
   readonly hitRatio: Gauge;
 
   /** @param registry where the metrics are registered */
@@ -137,7 +137,8 @@ export class ByteCache {
 
   /** Open the tiers the settings ask for (the disk tier adopts files of an earlier run). */
   static async open(options: ByteCacheOptions): Promise<ByteCache> {
-    const metrics = new ByteCacheMetrics(options.registry ?? new Registry());
+    const registry = options.registry ?? new Registry();
+    const metrics = new ByteCacheMetrics(registry);
     const disk = options.diskBytes > 0
       ? await DiskCache.open({
         dir: options.dir,
@@ -147,7 +148,7 @@ export class ByteCache {
       })
       : undefined;
     const cache = new ByteCache(options, metrics, disk);
-    cache.#updateGauges();
+    registry.onCollect(() => cache.#updateGauges());
     return cache;
   }
 
@@ -201,7 +202,6 @@ export class ByteCache {
         damaged = true;
       }
     }
-    this.#updateGauges();
     // A damaged entry was admitted before: refill it at once.
     if (!damaged && !this.#admission.admit(key)) return undefined;
     const read = await open.reader.readFile(entry);
@@ -211,7 +211,6 @@ export class ByteCache {
       : read.slice();
     if (entry.size <= this.#memoryLimit) this.#memory?.set(key, bytes);
     if (entry.size <= this.#diskLimit) this.#disk?.put(key, bytes);
-    this.#updateGauges();
     return { bytes: slice(bytes), dataRequests: 1, from: "fill" };
   }
 
@@ -223,9 +222,9 @@ export class ByteCache {
   #hit(tier: "memory" | "disk"): void {
     this.#counts[tier]++;
     this.metrics.hits.inc({ tier });
-    this.#updateGauges();
   }
 
+  /** Gauges are set when the registry is rendered, not on every read. */
   #updateGauges(): void {
     const { lookups } = this.#counts;
     for (const tier of ["memory", "disk"] as const) {

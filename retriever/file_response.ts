@@ -49,13 +49,20 @@ export interface FileResponse {
   dataRequests: number;
 }
 
-/** Validators and size of a file. */
+const representations = new WeakMap<IndexEntry, Representation>();
+
+/** Validators and size of a file (computed once per index entry object). */
 export function representationOf(found: FoundFile): Representation {
-  return {
-    etag: { weak: false, opaque: toHex(found.entry.sha256) },
-    lastModified: found.meta.mtime ?? found.open.reader.descriptor.createdAt,
-    size: found.entry.size,
-  };
+  let rep = representations.get(found.entry);
+  if (!rep) {
+    rep = {
+      etag: { weak: false, opaque: toHex(found.entry.sha256) },
+      lastModified: found.meta.mtime ?? found.open.reader.descriptor.createdAt,
+      size: found.entry.size,
+    };
+    representations.set(found.entry, rep);
+  }
+  return rep;
 }
 
 /**
@@ -75,11 +82,7 @@ export async function fileResponse(
 ): Promise<FileResponse> {
   const rep = representationOf(found);
   const plan = planResponse(method, requestHeaders, rep);
-  const validators = {
-    "etag": formatEntityTag(rep.etag),
-    "last-modified": formatHttpDate(rep.lastModified),
-    "cache-control": IMMUTABLE_CACHE_CONTROL,
-  };
+  const validators = validatorsOf(found.entry, rep);
   if (plan.status === 304) {
     return { response: new Response(null, { status: 304, headers: validators }), dataRequests: 0 };
   }
@@ -155,6 +158,22 @@ async function responseBody(
   }
   if (!partial) return await reader.readFile(found.entry) as Uint8Array<ArrayBuffer>;
   return await readAll(await reader.stream(found.entry, range)) as Uint8Array<ArrayBuffer>;
+}
+
+/** Header texts of a file's validators, kept per index entry object (a hot file reuses its entry). */
+const validatorTexts = new WeakMap<IndexEntry, Record<string, string>>();
+
+function validatorsOf(entry: IndexEntry, rep: Representation): Record<string, string> {
+  let texts = validatorTexts.get(entry);
+  if (!texts) {
+    texts = {
+      "etag": formatEntityTag(rep.etag),
+      "last-modified": formatHttpDate(rep.lastModified),
+      "cache-control": IMMUTABLE_CACHE_CONTROL,
+    };
+    validatorTexts.set(entry, texts);
+  }
+  return texts;
 }
 
 /** The JSON document of `GET /files/{name}/meta`. */

@@ -22,6 +22,10 @@ import type { ObjectStore } from "../store/object_store.ts";
 import { type CatalogContainer, ContainerCatalog } from "./catalog.ts";
 import { ByteCache, type ByteCacheSettings } from "./byte_cache.ts";
 import { CatalogSync } from "./catalog_sync.ts";
+import { LruCache } from "./lru.ts";
+import type { DesReader } from "../format/reader.ts";
+import type { IndexEntry } from "../format/index.ts";
+import type { FileMeta } from "../format/meta.ts";
 import { ContainerReaders, type OpenResult } from "./container_readers.ts";
 import { fileResponse, type FoundFile, metaResponse } from "./file_response.ts";
 import { RetrieverMetrics } from "./metrics.ts";
@@ -33,6 +37,15 @@ export interface RequestContext {
   trace?: TraceContext;
   /** Authenticated client id, for logs. */
   clientId?: string;
+}
+
+/** Most remembered index entries with their meta records (about 0.5 KiB each). */
+const LOCATED_ENTRIES = 8192;
+
+interface LocatedFile {
+  reader: DesReader;
+  entry: IndexEntry;
+  meta: FileMeta;
 }
 
 /** Options of {@linkcode Retriever.start}. */
@@ -55,6 +68,11 @@ export interface RetrieverOptions {
   maxReaders?: number;
   /** Most tail bytes in memory (default 256 MiB). */
   maxCacheBytes?: number;
+  /**
+   * Level of the per-read log line (default `info`); `debug` where a gateway
+   * in the same process already writes one line per request.
+   */
+  readLogLevel?: "info" | "debug";
   /** Byte cache of hot files (memory and disk tiers); omitted = none. */
   byteCache?: ByteCacheSettings;
   /** Full catalog reload interval in ms (default 60 000). */
@@ -89,6 +107,8 @@ export class Retriever {
   readonly #options: RetrieverOptions;
   readonly #readers: ContainerReaders;
   readonly #bytes?: ByteCache;
+  /** Recently found index entries and decoded meta records, so a hot read decodes neither. */
+  readonly #located = new LruCache<string, LocatedFile>({ maxEntries: LOCATED_ENTRIES });
   readonly #sync: CatalogSync;
   readonly #kv?: Deno.Kv;
   readonly #log: Logger;
@@ -151,6 +171,11 @@ export class Retriever {
       kv?.close();
       throw error;
     }
+    metrics.registry.onCollect(() => {
+      const memory = readers.memoryStats;
+      metrics.memoryReaders.set(memory.readers);
+      metrics.memoryBytes.set(memory.bytes);
+    });
     log.info("retriever started", {
       containers: catalog.size,
       kv: options.kvPath ?? null,
@@ -232,10 +257,7 @@ export class Retriever {
     this.metrics.latency.observe(seconds, { method, kind });
     this.metrics.s3RequestsPerRead.observe(s3Requests);
     if (kind === "file") this.metrics.bytes.inc({}, bytes);
-    const memory = this.#readers.memoryStats;
-    this.metrics.memoryReaders.set(memory.readers);
-    this.metrics.memoryBytes.set(memory.bytes);
-    this.#log.info("read", {
+    this.#log[this.#options.readLogLevel ?? "info"]("read", {
       method,
       path: url.pathname,
       status: response.status,
@@ -349,8 +371,16 @@ export class Retriever {
   async #locate(name: string, shard: number, cost: { s3: number }): Promise<FoundFile> {
     for (const container of this.catalog.candidates(shard, name)) {
       const { open } = await this.#open(container, cost);
+      const key = `${container.id}\u0000${name}`;
+      const known = this.#located.get(key);
+      // Valid only for the very reader it came from: a reopened container has a new reader.
+      if (known?.reader === open.reader) return { open, entry: known.entry, meta: known.meta };
       const entry = open.reader.find(name);
-      if (entry) return { open, entry, meta: open.reader.meta(entry) };
+      if (entry) {
+        const meta = open.reader.meta(entry);
+        this.#located.set(key, { reader: open.reader, entry, meta });
+        return { open, entry, meta };
+      }
     }
     throw new DesNotFoundError(`no file named ${name}`, { name });
   }

@@ -128,6 +128,7 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
       readinessBucket: config.archiveBucket,
       kvPath: config.kvPath,
       byteCache: byteCacheOf(config),
+      readLogLevel: "debug",
       metrics: new RetrieverMetrics(registry),
       log: log.child({ task: "retrieve" }),
     });

@@ -45,3 +45,16 @@ Deno.test("log: one JSON object per line with fixed and per-call fields", () => 
   assertEquals(obj.n, "1");
   assertEquals(obj.err, { name: "Error", message: "boom" });
 });
+
+Deno.test("metrics: collectors run before every render; label values are escaped", () => {
+  const registry = new Registry();
+  const gauge = registry.gauge("des_test_items", "Items");
+  let items = 1;
+  registry.onCollect(() => gauge.set(items));
+  assertMatch(registry.render(), /^des_test_items 1$/m);
+  items = 7;
+  assertMatch(registry.render(), /^des_test_items 7$/m);
+  const counter = registry.counter("des_test_total", "Things");
+  counter.inc({ b: 'say "hi"\n', a: "x\\y" });
+  assertMatch(registry.render(), /^des_test_total\{a="x\\\\y",b="say \\"hi\\"\\n"\} 1$/m);
+});
