@@ -62,6 +62,16 @@ export function parseDuration(raw: string): number {
   return Math.round(Number(m[1]) * factor);
 }
 
+function durationBetween(minMs: number, maxMs: number): (raw: string) => number {
+  return (raw) => {
+    const ms = parseDuration(raw);
+    if (ms < minMs || ms > maxMs) {
+      throw new Error(`expected a duration from ${minMs / 1000}s to ${maxMs / 1000}s`);
+    }
+    return ms;
+  };
+}
+
 function boolean(raw: string): boolean {
   const v = raw.trim().toLowerCase();
   if (["1", "true", "yes", "on"].includes(v)) return true;
@@ -124,6 +134,10 @@ export interface Settings {
   bigFileThreshold: SettingSpec<number>;
   /** `deleteSources` */
   deleteSources: SettingSpec<boolean>;
+  /** `originalReadTimeout` */
+  originalReadTimeout: SettingSpec<number>;
+  /** `originalReadRetries` */
+  originalReadRetries: SettingSpec<number>;
   /** `kvPath` */
   kvPath: SettingSpec<string>;
   /** `storeRoot` */
@@ -224,6 +238,18 @@ export const SETTINGS: Settings = {
     description: "Delete originals once their container is verified, committed and recorded.",
     defaultValue: "false",
     parse: boolean,
+  },
+  originalReadTimeout: {
+    env: "DES_ORIGINAL_READ_TIMEOUT",
+    description: "Time one read of an original may take before it counts as failed (1s–1h).",
+    defaultValue: "60s",
+    parse: durationBetween(1000, 3_600_000),
+  },
+  originalReadRetries: {
+    env: "DES_ORIGINAL_READ_RETRIES",
+    description: "Retries of a failed read of an original before its row is dead-lettered.",
+    defaultValue: "2",
+    parse: integer(0, 10),
   },
   kvPath: {
     env: "DES_KV_PATH",

@@ -153,6 +153,8 @@ function packerOptions(environment: PackEnvironment): PackerOptions {
     rangeEnd: range.rangeEnd,
     bigFileThreshold: config.bigFileThreshold,
     deleteSources: config.deleteSources,
+    originalReadTimeoutMs: config.originalReadTimeout,
+    originalReadRetries: config.originalReadRetries,
     logger: environment.logger,
     onTransition: killAt(environment.killPoint),
   };

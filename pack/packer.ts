@@ -19,6 +19,7 @@ import { ensureShards } from "../db/shards.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 import { S3ObjectStore } from "../store/s3.ts";
 import { removeLocalFiles } from "./container_cleanup.ts";
+import { DEFAULT_READ_BOUNDS } from "./original_reader.ts";
 import type { PackContext, TransitionHook } from "./pack_context.ts";
 import type { PackSource } from "./pack_sources.ts";
 import { PackerMetrics } from "./packer_metrics.ts";
@@ -69,6 +70,10 @@ export interface PackerOptions {
   streamUpload?: boolean;
   /** Marked rows read per query (default 1000). */
   pageSize?: number;
+  /** Time one read of an original may take, in ms (`DES_ORIGINAL_READ_TIMEOUT`, default 60 s). */
+  originalReadTimeoutMs?: number;
+  /** Retries of a read that may pass (`DES_ORIGINAL_READ_RETRIES`, default 2). */
+  originalReadRetries?: number;
   /** Logger (default: component `packer`). */
   logger?: Logger;
   /** Metrics registry (default: a private one). */
@@ -233,6 +238,10 @@ export class Packer {
       maxContainerFiles: o.maxContainerFiles ?? 50_000,
       fetchConcurrency: o.fetchConcurrency ?? 16,
       pageSize: o.pageSize ?? 1000,
+      readBounds: {
+        timeoutMs: o.originalReadTimeoutMs ?? DEFAULT_READ_BOUNDS.timeoutMs,
+        retries: o.originalReadRetries ?? DEFAULT_READ_BOUNDS.retries,
+      },
       onFile: o.onFile,
       signal: o.signal,
     });

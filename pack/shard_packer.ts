@@ -10,13 +10,17 @@
  * @module
  */
 
-import { DesInputError, DesNotFoundError } from "../core/errors.ts";
 import type { ContainerState } from "../db/container_states.ts";
 import type { ParentRow, ParentTable } from "../parent/parent_table.ts";
 import { fetchAhead } from "./bounded_concurrency.ts";
 import { type BuildOptions, ContainerBuild } from "./container_build.ts";
 import { completeContainer } from "./container_steps.ts";
-import { originalReader } from "./original_reader.ts";
+import {
+  isPermanentReadError,
+  originalReader,
+  probeOriginals,
+  type ReadBounds,
+} from "./original_reader.ts";
 import type { PackContext } from "./pack_context.ts";
 import type { PackSource } from "./pack_sources.ts";
 import { recoverShard, type RecoveryTally } from "./recover.ts";
@@ -32,6 +36,8 @@ export interface ShardPackOptions extends BuildOptions {
   fetchConcurrency: number;
   /** Marked rows read per query. */
   pageSize: number;
+  /** Timeout and retries of each original's read. */
+  readBounds: ReadBounds;
   /** Called per packed file (for progress). */
   onFile?: (bytes: number) => void;
   /** Stops before the next container starts. */
@@ -91,21 +97,25 @@ async function packSource(
   const finisher = new Finisher((done) => finishContainer(ctx, lease, done, result));
   let build: ContainerBuild | undefined;
   try {
-    const read = originalReader(source.originals);
+    const read = originalReader(source.originals, options.readBounds);
     const fetched = fetchAhead(rows, (row) => read(row.location), options.fetchConcurrency);
     for await (const f of fetched) {
       if (lease.lost) throw new LeaseLostError(lease.shard, lease.owner);
       finisher.check();
       if (!f.ok) {
-        if (!isPermanent(f.error)) throw f.error;
+        // A failure that may pass is the row's own only when the storage
+        // answers; otherwise the whole shard waits for the next run.
+        if (!isPermanentReadError(f.error)) {
+          await probeOriginals(source.originals, options.readBounds.timeoutMs);
+        }
         ctx.metrics.errors.inc({ kind: "missing_original" });
-        ctx.log.warn("original unavailable; row moved to failed", {
+        ctx.log.warn("original cannot be read; row moved to failed", {
           source: source.config.name,
           id: f.item.id,
           location: f.item.location,
           error: f.error as Error,
         });
-        await failed.add(f.item.id, (f.error as Error).message);
+        await failed.add(f.item.id, deadLetterReason(f.error));
         continue;
       }
       if (build?.wouldOverflow(f.value.size, limits)) {
@@ -232,9 +242,10 @@ async function* markedRows(
   }
 }
 
-/** A missing original or an invalid location will not heal by retrying. */
-function isPermanent(error: unknown): boolean {
-  return error instanceof DesNotFoundError || error instanceof DesInputError;
+/** The reason written into the parent's error column: one readable line. */
+function deadLetterReason(error: unknown): string {
+  const text = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ");
+  return text.length > 1000 ? `${text.slice(0, 999)}…` : text;
 }
 
 /** Rows to move to the failed status, written in batches. */

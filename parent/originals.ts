@@ -8,8 +8,10 @@
 
 import { posix } from "node:path";
 import { DesInputError, DesNotFoundError, DesUnavailableError } from "../core/errors.ts";
-import { type ObjectStore, readAll } from "../store/object_store.ts";
+import type { ObjectStore } from "../store/object_store.ts";
 import { type EnvReader, S3ObjectStore } from "../store/s3.ts";
+import { readAllWithin } from "./bounded_read.ts";
+import { checkLocation, checkRegularOriginal, originalError } from "./original_checks.ts";
 import type { OriginalsConfig, SourceConfig } from "./sources.ts";
 
 /** An original file read whole. */
@@ -30,12 +32,28 @@ export interface OriginalStat {
   mtime?: Date;
 }
 
+/** Options of {@linkcode Originals.read}. */
+export interface ReadOriginalOptions {
+  /** Stops the read (the file or request is closed and the read rejects with the reason). */
+  signal?: AbortSignal;
+}
+
 /** The original files of one source. Locations are the parent's `location` column values. */
 export interface Originals {
   /** Where the originals are: `file:///root` or `s3://bucket/prefix`. */
   readonly url: string;
-  /** Read a whole original. Throws `DesNotFoundError` when it does not exist. */
-  read(location: string): Promise<OriginalFile>;
+  /**
+   * Read a whole original. Throws `DesNotFoundError` when it does not exist,
+   * `DesInputError` when the location is unusable or names anything but a
+   * regular file (never opened then), `DesUnavailableError` otherwise.
+   */
+  read(location: string, options?: ReadOriginalOptions): Promise<OriginalFile>;
+  /**
+   * Check that the storage itself answers (the root directory is there, the
+   * bucket answers a HEAD); throws `DesUnavailableError` or `DesConfigError`.
+   * Tells a failure of one original from an outage of all of them.
+   */
+  probe(): Promise<void>;
   /** Size and time of an original, or `null` when it does not exist. */
   stat(location: string): Promise<OriginalStat | null>;
   /** Delete an original; a missing one is not an error. */
@@ -72,6 +90,7 @@ export class FsOriginals implements Originals {
   /** `file://` URL of the root. */
   readonly url: string;
   readonly #root: string;
+  #realRoot?: string;
 
   /** @param root absolute directory */
   constructor(root: string) {
@@ -81,11 +100,7 @@ export class FsOriginals implements Originals {
 
   /** The absolute path of `location`; throws `DesInputError` when it leaves the root. */
   pathOf(location: string): string {
-    if (location === "" || location.includes("\0")) {
-      throw new DesInputError(`invalid original location ${JSON.stringify(location)}`, {
-        location,
-      });
-    }
+    checkLocation(location);
     const path = posix.resolve(this.#root, location);
     const inside = this.#root === "/" ? path.length > 1 : path.startsWith(this.#root + "/");
     if (!inside) {
@@ -97,15 +112,20 @@ export class FsOriginals implements Originals {
     return path;
   }
 
-  /** Read a whole file (symlinks must resolve inside the root). */
-  async read(location: string): Promise<OriginalFile> {
-    const path = await this.#checkedPath(location);
+  /**
+   * Read a whole regular file (symlinks must resolve inside the root). Its
+   * type is checked on `lstat`/`stat` first: anything else is never opened.
+   * The bytes returned are what one pass to the end of the file read, so a
+   * file that changes meanwhile is still returned self-consistently.
+   */
+  async read(location: string, options: ReadOriginalOptions = {}): Promise<OriginalFile> {
+    const path = this.pathOf(location);
+    const checked = checkRegularOriginal(location, path, this.#root, this.realRoot());
     try {
-      const file = await Deno.open(path);
+      const file = await Deno.open(checked.path);
       try {
-        const info = await file.stat();
-        const body = await readAll(file.readable);
-        return { body, size: body.byteLength, mtime: info.mtime ?? undefined };
+        const body = await readAllWithin(file.readable, options.signal);
+        return { body, size: body.byteLength, mtime: checked.info.mtime ?? undefined };
       } catch (e) {
         try {
           file.close();
@@ -113,7 +133,42 @@ export class FsOriginals implements Originals {
         throw e;
       }
     } catch (e) {
-      throw fsError(e, location, path);
+      if (options.signal?.aborted && e === options.signal.reason) throw e;
+      throw originalError(e, location, checked.path);
+    }
+  }
+
+  /**
+   * The root with symlinks resolved (resolved once). Throws
+   * `DesUnavailableError` when the root itself is missing: that is an
+   * outage of every original, not a fact about one row.
+   */
+  realRoot(): string {
+    if (this.#realRoot !== undefined) return this.#realRoot;
+    try {
+      return this.#realRoot = Deno.realPathSync(this.#root);
+    } catch (e) {
+      throw new DesUnavailableError(
+        `originals root ${this.#root} is not available: ${(e as Error).message}`,
+        { root: this.#root },
+        e,
+      );
+    }
+  }
+
+  /** The root must be a directory. */
+  async probe(): Promise<void> {
+    const info = await Deno.stat(this.#root).catch((e) => {
+      throw new DesUnavailableError(
+        `originals root ${this.#root} is not available: ${(e as Error).message}`,
+        { root: this.#root },
+        e,
+      );
+    });
+    if (!info.isDirectory) {
+      throw new DesUnavailableError(`originals root ${this.#root} is not a directory`, {
+        root: this.#root,
+      });
     }
   }
 
@@ -125,7 +180,7 @@ export class FsOriginals implements Originals {
       return { size: info.size, mtime: info.mtime ?? undefined };
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return null;
-      throw fsError(e, location, path);
+      throw originalError(e, location, path);
     }
   }
 
@@ -136,30 +191,12 @@ export class FsOriginals implements Originals {
       await Deno.remove(path);
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return;
-      throw fsError(e, location, path);
+      throw originalError(e, location, path);
     }
   }
 
   /** Nothing to release. */
   close(): void {}
-
-  async #checkedPath(location: string): Promise<string> {
-    const path = this.pathOf(location);
-    let real: string;
-    let realRoot: string;
-    try {
-      [real, realRoot] = await Promise.all([Deno.realPath(path), Deno.realPath(this.#root)]);
-    } catch (e) {
-      throw fsError(e, location, path);
-    }
-    if (real !== realRoot && !real.startsWith(realRoot === "/" ? "/" : realRoot + "/")) {
-      throw new DesInputError(`original ${location} links outside ${this.#root}`, {
-        location,
-        root: this.#root,
-      });
-    }
-    return real;
-  }
 }
 
 /** Originals in an S3 bucket under a prefix; locations are keys relative to the prefix. */
@@ -187,6 +224,7 @@ export class S3Originals implements Originals {
 
   /** The object key of `location` (a relative key, or a full `s3://bucket/key` inside the prefix). */
   keyOf(location: string): string {
+    checkLocation(location);
     let key = location;
     if (location.startsWith("s3://")) {
       const head = `s3://${this.#bucket}/`;
@@ -206,11 +244,11 @@ export class S3Originals implements Originals {
   }
 
   /** One GET of the whole object. */
-  async read(location: string): Promise<OriginalFile> {
+  async read(location: string, options: ReadOriginalOptions = {}): Promise<OriginalFile> {
     const key = this.keyOf(location);
     try {
-      const { info, body } = await this.#store.get(key);
-      const bytes = await readAll(body);
+      const { info, body } = await this.#store.get(key, { signal: options.signal });
+      const bytes = await readAllWithin(body, options.signal);
       return { body: bytes, size: bytes.byteLength, mtime: info.lastModified };
     } catch (e) {
       if (e instanceof DesNotFoundError) {
@@ -229,6 +267,11 @@ export class S3Originals implements Originals {
     return info ? { size: info.size, mtime: info.lastModified } : null;
   }
 
+  /** One HEAD of a key that need not exist: it fails only when the bucket does not answer. */
+  async probe(): Promise<void> {
+    await this.#store.head(this.#prefix ? `${this.#prefix}/.des-probe` : ".des-probe");
+  }
+
   /** One DELETE. */
   delete(location: string): Promise<void> {
     return this.#store.delete(this.keyOf(location));
@@ -238,16 +281,4 @@ export class S3Originals implements Originals {
   close(): void {
     if (this.#owned) (this.#store as { close?: () => void }).close?.();
   }
-}
-
-function fsError(e: unknown, location: string, path: string): Error {
-  if (e instanceof DesInputError || e instanceof DesNotFoundError) return e;
-  if (e instanceof Deno.errors.NotFound) {
-    return new DesNotFoundError(`original ${location} not found (${path})`, { location, path });
-  }
-  return new DesUnavailableError(
-    `cannot read original ${location} (${path}): ${(e as Error).message}`,
-    { location, path },
-    e,
-  );
 }

@@ -20,7 +20,7 @@ import { describeDbError, isTransientDbError } from "./transient.ts";
 export interface ParentRow {
   /** The parent's id, as text. */
   id: string;
-  /** Where the original is (see `openOriginals`). */
+  /** Where the original is (see `openOriginals`); `""` when the column is NULL. */
   location: string;
   /** The DES name assigned by the marker. */
   desName: string;
@@ -284,7 +284,7 @@ export class ParentTable {
 
 interface RawRow {
   id: string;
-  location: string;
+  location: string | null;
   des_name: string;
   shard: number;
   size: number | bigint | null;
@@ -295,7 +295,7 @@ interface RawRow {
 function toParentRow(r: RawRow): ParentRow {
   const row: ParentRow = {
     id: r.id,
-    location: r.location,
+    location: r.location ?? "",
     desName: r.des_name,
     shard: r.shard,
     createdAt: r.created_at instanceof Date ? r.created_at : new Date(r.created_at),

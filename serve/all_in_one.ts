@@ -116,6 +116,8 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
       rangeEnd: shardCount - 1,
       bigFileThreshold: config.bigFileThreshold,
       deleteSources: config.deleteSources,
+      originalReadTimeoutMs: config.originalReadTimeout,
+      originalReadRetries: config.originalReadRetries,
       metrics: registry,
       logger: log.child({ task: "pack" }),
     });

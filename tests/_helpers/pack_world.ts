@@ -35,6 +35,8 @@ export interface PackWorldOptions {
   shardBits?: number;
   /** Size of row `i`'s original (default: the fixture's 64..2063 bytes). */
   size?: (i: number) => number;
+  /** Every row eligible: old enough and not held (default: the fixture's mix). */
+  allEligible?: boolean;
 }
 
 /** A parent source of the world. */
@@ -111,7 +113,12 @@ export async function createPackWorld(options: PackWorldOptions): Promise<PackWo
     const archive = await testS3Store("pack-archive");
     cleanups.push(() => removeTestS3Store(archive));
     const sources = new Map<string, WorldSource>();
-    const fsFixture = await createParentFixture({ rows: options.fsRows, size: options.size });
+    const eligibility = options.allEligible ? { ageDays: () => 100, onHold: () => false } : {};
+    const fsFixture = await createParentFixture({
+      rows: options.fsRows,
+      size: options.size,
+      ...eligibility,
+    });
     cleanups.push(() => fsFixture.close());
     sources.set("docs-fs", { name: "docs-fs", fixture: fsFixture, rowsById: byId(fsFixture) });
     let originalsStore: S3ObjectStore | undefined;
@@ -122,6 +129,7 @@ export async function createPackWorld(options: PackWorldOptions): Promise<PackWo
       const s3Fixture = await createParentFixture({
         rows: options.s3Rows,
         size: options.size,
+        ...eligibility,
         originals: { store, bucket: store.bucket, prefix: "orig" },
       });
       cleanups.push(() => s3Fixture.close());
