@@ -19,6 +19,7 @@ import type { Db } from "../db/db.ts";
 import { openDb } from "../db/open_db.ts";
 import { NameGenerator } from "../naming/name_generator.ts";
 import { ParentTable } from "../parent/parent_table.ts";
+import { type ContractNeeds, contractNeedsOf } from "../parent/contract_needs.ts";
 import { checkSourceAgainstDb, loadSources } from "../parent/sources.ts";
 import { sleep } from "./backoff.ts";
 import { Marker } from "./marker.ts";
@@ -89,12 +90,16 @@ interface ReadySource {
   table: ParentTable;
 }
 
-/** Open every source's database and check its table; nothing is written. */
+/**
+ * Open every source's database and check its table, with the column types
+ * and sizes DES needs; nothing is written.
+ */
 async function openSources(
   path: string,
   env: EnvSource,
   log: Logger,
   connections: number,
+  needs: ContractNeeds,
 ): Promise<ReadySource[]> {
   const sources = await loadSources(path, env);
   const ready: ReadySource[] = [];
@@ -103,7 +108,7 @@ async function openSources(
     for (const source of sources) {
       const db = await openDb(source.dsn, { max: connections, applicationName: "des-marker" });
       opened.push(db);
-      const schema = await checkSourceAgainstDb(db, source);
+      const schema = await checkSourceAgainstDb(db, source, needs);
       ready.push({ db, table: new ParentTable(db, source, schema) });
       log.info("source checked", {
         source: source.name,
@@ -160,7 +165,13 @@ export async function markCommand(args: string[], env: EnvSource = Deno.env): Pr
     shardBits: config.shardBits,
     prefix: config.namePrefix,
   });
-  const sources = await openSources(opts.sourcesPath, env, logger, opts.concurrency + 1);
+  const sources = await openSources(
+    opts.sourcesPath,
+    env,
+    logger,
+    opts.concurrency + 1,
+    contractNeedsOf(config),
+  );
   const metrics = new Registry();
   try {
     if (opts.once) return await runOnce(sources, names, config, metrics, logger, opts);

@@ -2,7 +2,8 @@
  * Start-up of the pack and recover commands. Everything is validated before
  * the first write: settings, the sources file, the fault-injection variable,
  * the shard range, the metadata database (reachable), every parent table
- * (columns exist) and the archive store settings. Only then are the
+ * (columns exist, their types and sizes hold what DES writes) and the
+ * archive store settings. Only then are the
  * migrations applied and the archive bucket created when missing.
  *
  * @module
@@ -77,9 +78,13 @@ export async function openPackEnvironment(
   let sources: OpenedSources | undefined;
   let buckets: BucketStores | undefined;
   try {
-    sources = await openPackSources(sourceConfigs, { env: options.env, log: logger });
     buckets = BucketStores.fromConfig(config);
     const store = buckets.storeFor(config.archiveBucket);
+    sources = await openPackSources(sourceConfigs, {
+      env: options.env,
+      log: logger,
+      needs: { shardBits: config.shardBits, namePrefix: config.namePrefix, archiveUrl: store.url },
+    });
     await migrate(db);
     await store.ensureBucket();
     const opened = { sources, buckets };

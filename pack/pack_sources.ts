@@ -12,7 +12,8 @@ import type { Db } from "../db/db.ts";
 import { openDb } from "../db/open_db.ts";
 import { openOriginals, type Originals } from "../parent/originals.ts";
 import { ParentTable } from "../parent/parent_table.ts";
-import { checkSourceAgainstDb, type SourceConfig } from "../parent/sources.ts";
+import { checkSourceAgainstDb, type ContractNeeds } from "../parent/source_check.ts";
+import type { SourceConfig } from "../parent/sources.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 
 /** One parent source, ready for packing. */
@@ -41,6 +42,8 @@ export interface OpenPackSourcesOptions {
   log?: Logger;
   /** Ready stores for S3 originals by bucket (instead of ones built from `DES_S3_*`). */
   originalStores?: Map<string, ObjectStore>;
+  /** What DES will write, to check the column types and sizes against (see `column_rules.ts`). */
+  needs?: ContractNeeds;
 }
 
 /**
@@ -63,7 +66,7 @@ export async function openPackSources(
     for (const config of configs) {
       const db = await openDb(config.dsn, { max: 4, applicationName: "des-packer" });
       dbs.push(db);
-      const schema = await checkSourceAgainstDb(db, config);
+      const schema = await checkSourceAgainstDb(db, config, options.needs);
       const store = config.originals.kind === "s3"
         ? options.originalStores?.get(config.originals.bucket)
         : undefined;

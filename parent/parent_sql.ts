@@ -44,8 +44,12 @@ export class ParentSql {
   /** → `status` (text), `n` for every status value present. */
   readonly countByStatus: string;
 
-  /** @param source the validated source @param idType the detected id column type */
-  constructor(source: SourceConfig, idType: IdType) {
+  /**
+   * @param source the validated source
+   * @param idType the detected id column type
+   * @param errorLength declared length of the error column (reasons are cut to fit)
+   */
+  constructor(source: SourceConfig, idType: IdType, errorLength?: number) {
     const t = qualifiedTable(source);
     const c = Object.fromEntries(
       Object.entries(source.columns).map(([role, name]) => [role, quoteIdent(name as string)]),
@@ -104,7 +108,8 @@ export class ParentSql {
         FROM unnest($1::text[], $2::text[]) AS u(id, name)
        WHERE p.${c.id} = ${id} AND p.${c.status} = ${s.marked} AND p.${c.des_name} = u.name
       RETURNING 1) SELECT count(*)::int AS n FROM done`;
-    const setError = c.error ? `, ${c.error} = u.reason` : "";
+    const reason = errorLength ? `left(u.reason, ${Math.floor(errorLength)})` : "u.reason";
+    const setError = c.error ? `, ${c.error} = ${reason}` : "";
     this.markFailed = `UPDATE ${t} AS p SET ${c.status} = ${s.failed}${setError}
         FROM unnest($1::text[], $2::text[]) AS u(id, reason)
        WHERE p.${c.id} = ${id} AND p.${c.status} IN (${s.eligible}, ${s.marked})

@@ -105,12 +105,14 @@ export class ParentTable {
   constructor(db: Db, source: SourceConfig, schema?: SourceSchema) {
     this.#db = db;
     this.source = source;
-    if (schema) this.#sql = Promise.resolve(new ParentSql(source, schema.idType));
+    if (schema) {
+      this.#sql = Promise.resolve(new ParentSql(source, schema.idType, schema.errorLength));
+    }
   }
 
   #statements(): Promise<ParentSql> {
     this.#sql ??= checkSourceAgainstDb(this.#db, this.source).then(
-      (schema) => new ParentSql(this.source, schema.idType),
+      (schema) => new ParentSql(this.source, schema.idType, schema.errorLength),
       (err) => {
         this.#sql = undefined;
         throw err;

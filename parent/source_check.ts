@@ -1,7 +1,8 @@
 /**
  * Check a configured source against the parent database before any write:
- * the table exists, every configured column exists, and the id column has a
- * type the marker can cast to.
+ * the table exists, every configured column exists, the id column has a
+ * type the marker can cast to, and the types and sizes of the columns DES
+ * writes fit what it writes (`column_rules.ts`).
  *
  * @module
  */
@@ -9,7 +10,12 @@
 import { DesConfigError } from "../core/errors.ts";
 import type { DbQuery } from "../db/db.ts";
 import { quoteIdent } from "../db/quote_ident.ts";
+import { checkColumnRules, type ColumnInfo, TEXT_TYPES } from "./column_rules.ts";
+import type { ContractNeeds } from "./contract_needs.ts";
 import type { SourceConfig } from "./sources.ts";
+
+export type { ColumnInfo } from "./column_rules.ts";
+export type { ContractNeeds } from "./contract_needs.ts";
 
 /** Id column types the parent contract supports. */
 export type IdType = "bigint" | "integer" | "text" | "uuid";
@@ -20,6 +26,10 @@ export interface SourceSchema {
   idType: IdType;
   /** Every column of the table with its `information_schema` data type. */
   columns: Map<string, string>;
+  /** Every column of the table with its type details. */
+  columnInfo: Map<string, ColumnInfo>;
+  /** Declared length of the error column, when it has one (reasons are cut to fit). */
+  errorLength?: number;
 }
 
 const ID_TYPES: Record<string, IdType> = {
@@ -47,22 +57,32 @@ export function qualifiedTable(source: Pick<SourceConfig, "schema" | "table">): 
 }
 
 /**
- * Check that `source`'s table and columns exist in `db` and detect the id
- * type. Throws {@linkcode DesConfigError} naming the table, the missing
- * columns and the columns that do exist.
+ * Check that `source`'s table and columns exist in `db`, detect the id
+ * type, and (with `needs`) that the name, container and shard columns hold
+ * what DES writes; status values and the `where` predicate are always
+ * checked. Nothing is written. Throws {@linkcode DesConfigError} naming the
+ * source, the table, each column with its problem and needed size, and the
+ * columns that do exist.
  */
 export async function checkSourceAgainstDb(
   db: DbQuery,
   source: SourceConfig,
+  needs?: ContractNeeds,
 ): Promise<SourceSchema> {
   const table = qualifiedTable(source);
-  const rows = await db.query<{ column_name: string; data_type: string }>(
-    `SELECT c.column_name::text AS column_name, c.data_type::text AS data_type
-       FROM information_schema.columns c
-       JOIN pg_catalog.pg_class r ON r.relname = c.table_name
-       JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace AND n.nspname = c.table_schema
-      WHERE r.oid = to_regclass($1)
-      ORDER BY c.ordinal_position`,
+  const rows = await db.query<RawColumn>(
+    `SELECT a.attname::text AS name, c.data_type::text AS data_type,
+            format_type(a.atttypid, a.atttypmod) AS sql_type,
+            c.character_maximum_length::int AS max_length,
+            c.numeric_precision::int AS precision, c.numeric_scale::int AS scale,
+            a.attnum::int AS attnum
+       FROM pg_catalog.pg_attribute a
+       JOIN pg_catalog.pg_class r ON r.oid = a.attrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace
+       JOIN information_schema.columns c
+         ON c.table_schema = n.nspname AND c.table_name = r.relname AND c.column_name = a.attname
+      WHERE r.oid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+      ORDER BY a.attnum`,
     [table],
   );
   if (rows.length === 0) {
@@ -71,7 +91,8 @@ export async function checkSourceAgainstDb(
       { source: source.name, table },
     );
   }
-  const columns = new Map(rows.map((r) => [r.column_name, r.data_type]));
+  const columnInfo = new Map(rows.map((r) => [r.name, toColumnInfo(r)]));
+  const columns = new Map(rows.map((r) => [r.name, r.data_type]));
   const problems: string[] = [];
   for (const [role, column] of Object.entries(source.columns)) {
     if (column && !columns.has(column)) {
@@ -91,6 +112,10 @@ export async function checkSourceAgainstDb(
   expectType(problems, "des_shard", typeOf("des_shard"), INTEGER_TYPES, "an integer type");
   expectType(problems, "created_at", typeOf("created_at"), TIME_TYPES, "a timestamp or date");
   expectType(problems, "packed_at", typeOf("packed_at"), TIME_TYPES, "a timestamp or date");
+  expectType(problems, "error", typeOf("error"), TEXT_TYPES, "a text type");
+  if (problems.length === 0) {
+    await checkColumnRules(db, source, table, columnInfo, problems, needs);
+  }
   if (problems.length > 0) {
     throw new DesConfigError(
       `source "${source.name}", table ${table}: ${problems.join("; ")}` +
@@ -98,7 +123,35 @@ export async function checkSourceAgainstDb(
       { source: source.name, table, problems, existing: [...columns.keys()] },
     );
   }
-  return { idType: idType!, columns };
+  const errorColumn = source.columns.error ? columnInfo.get(source.columns.error) : undefined;
+  return {
+    idType: idType!,
+    columns,
+    columnInfo,
+    ...(errorColumn?.maxLength ? { errorLength: errorColumn.maxLength } : {}),
+  };
+}
+
+interface RawColumn {
+  name: string;
+  data_type: string;
+  sql_type: string;
+  max_length: number | null;
+  precision: number | null;
+  scale: number | null;
+  attnum: number;
+}
+
+function toColumnInfo(r: RawColumn): ColumnInfo {
+  return {
+    name: r.name,
+    dataType: r.data_type,
+    sqlType: r.sql_type,
+    maxLength: r.max_length,
+    precision: r.precision,
+    scale: r.scale,
+    attnum: r.attnum,
+  };
 }
 
 function expectType(

@@ -84,11 +84,15 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
     const db: Db = await openDb(config.databaseUrl, { applicationName: "des-serve" });
     closers.push(() => db.close());
     await migrate(db);
-    const sources: OpenedSources = await openPackSources(sourceConfigs, { env: options.env, log });
-    closers.push(() => sources.close());
     const stores = BucketStores.fromConfig(config);
     closers.push(() => stores.close());
     const store = stores.storeFor(config.archiveBucket);
+    const sources: OpenedSources = await openPackSources(sourceConfigs, {
+      env: options.env,
+      log,
+      needs: { shardBits: config.shardBits, namePrefix: config.namePrefix, archiveUrl: store.url },
+    });
+    closers.push(() => sources.close());
     await store.ensureBucket();
 
     const names = new NameGenerator({
