@@ -23,7 +23,8 @@ import { InProcessRetrieverTarget } from "./in_process_target.ts";
 import { createGatewayApp } from "./app.ts";
 import { AuditTrail } from "./audit.ts";
 import { loadGatewaySettings } from "./gateway_config.ts";
-import { HttpRetrieverTarget } from "./http_target.ts";
+import { HttpRetrieverTarget, type HttpTargetOptions } from "./http_target.ts";
+import { allowedRecords, hopTargetOptions, loadRetrieverHopSettings } from "./retriever_hop.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { TokenBucketLimiter } from "./rate_limit.ts";
 import { DEFAULT_ROUTES_FILE, loadRoutesFile, loadRoutesFromDb } from "./routes_config.ts";
@@ -37,8 +38,9 @@ const USAGE = "usage: deno task gateway [--port N] [--host H] " +
 export function httpRoutingTable(
   records: readonly RetrieverRecord[],
   shardCount: number,
+  options: HttpTargetOptions = {},
 ): RoutingTable<RetrieverTarget> {
-  const targets = records.map((r) => new HttpRetrieverTarget(r.id, r.url, r.range));
+  const targets = records.map((r) => new HttpRetrieverTarget(r.id, r.url, r.range, options));
   return RoutingTable.build<RetrieverTarget>(targets, shardCount);
 }
 
@@ -72,14 +74,18 @@ export async function main(args: string[]): Promise<number> {
   }
   const config = loadConfig();
   const settings = await loadGatewaySettings();
+  const hop = await loadRetrieverHopSettings();
+  const hopOptions = hopTargetOptions(hop);
   const log = new Logger("gateway", { level: config.logLevel as "info" });
   const shardCount = 2 ** config.shardBits;
   const fromDb = values["routes-from-db"];
   const inProcess = values["in-process"];
   // A routing file is read and validated before anything else is touched.
-  const fromFile = fromDb || inProcess
-    ? undefined
-    : httpRoutingTable(await loadRoutesFile(values.routes ?? DEFAULT_ROUTES_FILE), shardCount);
+  const fromFile = fromDb || inProcess ? undefined : httpRoutingTable(
+    await loadRoutesFile(values.routes ?? DEFAULT_ROUTES_FILE),
+    shardCount,
+    hopOptions,
+  );
   let db: Db | undefined;
   if (settings.audit || fromDb || inProcess) {
     db = await openDb(config.databaseUrl, { applicationName: "des-gateway" });
@@ -95,13 +101,21 @@ export async function main(args: string[]): Promise<number> {
       shardCount,
     );
   } else {
-    table = httpRoutingTable(await loadRoutesFromDb(db!), shardCount);
+    table = httpRoutingTable(
+      allowedRecords(await loadRoutesFromDb(db!), hop.allowedUrls, log),
+      shardCount,
+      hopOptions,
+    );
   }
   let refresher: ReturnType<typeof setInterval> | undefined;
   if (fromDb) {
     refresher = setInterval(async () => {
       try {
-        table = httpRoutingTable(await loadRoutesFromDb(db!), shardCount);
+        table = httpRoutingTable(
+          allowedRecords(await loadRoutesFromDb(db!), hop.allowedUrls, log),
+          shardCount,
+          hopOptions,
+        );
       } catch (error) {
         log.warn("routing table from des_retrievers is invalid; keeping the previous one", {
           error,

@@ -15,6 +15,7 @@ import { openDb } from "../db/open_db.ts";
 import { createRetrieverApp } from "./app.ts";
 import { BucketStores } from "./bucket_stores.ts";
 import { RetrieverRegistration } from "./registration.ts";
+import { checkExposure, loadRetrieverSettings } from "./retriever_config.ts";
 import { Retriever } from "./retriever.ts";
 import { formatShardRange, parseShardRange } from "../naming/shard_range.ts";
 
@@ -41,6 +42,8 @@ export async function main(args: string[]): Promise<number> {
   }
   if (!values.range) throw new DesConfigError(`--range is required\n${USAGE}`);
   const config = loadConfig();
+  const settings = await loadRetrieverSettings();
+  checkExposure(values.host, settings);
   const log = new Logger("retriever", { level: config.logLevel as "info" });
   const range = parseShardRange(values.range, 2 ** config.shardBits);
   const port = Number(values.port);
@@ -61,13 +64,22 @@ export async function main(args: string[]): Promise<number> {
     byteCache: byteCacheOf(config),
     log,
   });
-  const app = createRetrieverApp(retriever);
-  const server = Deno.serve({ hostname: values.host, port, onListen: () => {} }, app.fetch);
-  const url = values.url ?? `http://${values.host}:${server.addr.port}`;
+  const app = createRetrieverApp(retriever, { token: settings.token });
+  const server = Deno.serve(
+    { hostname: values.host, port, onListen: () => {}, ...(settings.tls ?? {}) },
+    app.fetch,
+  );
+  const scheme = settings.tls ? "https" : "http";
+  const url = values.url ?? `${scheme}://${values.host}:${server.addr.port}`;
   const registration = values["no-register"]
     ? undefined
     : await RetrieverRegistration.start(db, { id, url, range }, { log });
-  log.info("retriever listening", { url, port: server.addr.port });
+  log.info("retriever listening", {
+    url,
+    port: server.addr.port,
+    token: !!settings.token,
+    tls: !!settings.tls,
+  });
 
   const stop = Promise.withResolvers<void>();
   for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop.resolve);
