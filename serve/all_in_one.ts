@@ -53,6 +53,8 @@ export interface AllInOneOptions {
   packIntervalMs: number;
   /** Logger (default: component `serve`). */
   log?: Logger;
+  /** Clock of the name generator (default `Date.now`); a fixed clock gives repeatable names. */
+  nameClock?: () => number;
 }
 
 /** A running all-in-one DES. */
@@ -99,6 +101,7 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
       nodeId: config.nodeId,
       shardBits: config.shardBits,
       prefix: config.namePrefix,
+      clock: options.nameClock,
     });
     const markers = [...sources.byName.values()].map((s) =>
       new Marker({

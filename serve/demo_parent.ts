@@ -1,7 +1,8 @@
 /**
  * The demo's sample parent system: a `documents` catalog table in an
  * embedded database, the files it lists under `<dir>/originals`, and the
- * `sources.yaml` that describes them to DES.
+ * `sources.yaml` that describes them to DES. Contents depend only on the
+ * row number, so every run writes the same bytes.
  *
  * @module
  */
@@ -67,9 +68,7 @@ function content(i: number, ext: string): Uint8Array {
     return new TextEncoder().encode(`invoice,line,amount\n${rows.join("\n")}\n`);
   }
   if (ext === "bin") {
-    const bytes = new Uint8Array(64 * lines);
-    crypto.getRandomValues(bytes);
-    return bytes;
+    return noise(64 * lines, i);
   }
   return new TextEncoder().encode(
     `Document ${i}\n${"Lorem ipsum dolor sit amet. ".repeat(lines)}\n`,
@@ -136,9 +135,21 @@ export async function writeDemoParent(db: Db, dir: string, count: number): Promi
 }
 
 function bigScan(): Uint8Array {
-  const bytes = new Uint8Array(2 * 1024 * 1024);
-  for (let off = 0; off < bytes.byteLength; off += 65536) {
-    crypto.getRandomValues(bytes.subarray(off, off + 65536));
+  return noise(2 * 1024 * 1024, 0x5ca1ab1e);
+}
+
+/**
+ * `length` incompressible-looking bytes from a seed (xorshift32): the same on
+ * every run, so that a file's ETag from an earlier run stays valid.
+ */
+function noise(length: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  let x = (seed | 0) || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    bytes[i] = x & 0xff;
   }
   return bytes;
 }
