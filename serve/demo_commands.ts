@@ -43,18 +43,20 @@ const THIS_PROCESS: DenoCommandContext = {
 };
 
 /**
- * The shell words that start Deno the way this process was started: `deno`
- * when the `deno` found on `PATH` is this binary; `npx -y deno@<version>` when
- * it came from npx (npm's exec cache); otherwise the binary's full path.
+ * The shell words that start Deno the way this process was started:
+ * `npx -y deno@<version>` when npx started it (`npm_command=exec`, or a
+ * binary in npx's cache); `deno` when the `deno` found on `PATH` is this
+ * binary; otherwise the binary's full path.
  */
 export function denoCommand(context: DenoCommandContext = THIS_PROCESS): string {
   const self = context.realPath(context.execPath) ?? context.execPath;
+  // npx puts its deno on the PATH of this process only, not on the user's shell's.
+  if (self.includes("/_npx/") || context.env("npm_command") === "exec") {
+    return `npx -y deno@${Deno.version.deno}`;
+  }
   for (const dir of (context.env("PATH") ?? "").split(delimiter)) {
     if (dir === "") continue;
     if (context.realPath(join(dir, "deno")) === self) return "deno";
-  }
-  if (self.includes("/_npx/") || context.env("npm_command") === "exec") {
-    return `npx -y deno@${Deno.version.deno}`;
   }
   return /^[\w./-]+$/.test(context.execPath) ? context.execPath : `'${context.execPath}'`;
 }

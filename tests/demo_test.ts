@@ -90,6 +90,11 @@ Deno.test("demo: printed commands start Deno the way the demo was started", () =
     denoCommand(context(npx, { PATH: "/usr/local/bin" })),
     `npx -y deno@${Deno.version.deno}`,
   );
+  // npx that found a global deno puts it on this process's PATH, not on the user's shell's.
+  assertEquals(
+    denoCommand(context("/opt/deno/deno", { PATH: "/usr/local/bin", npm_command: "exec" })),
+    `npx -y deno@${Deno.version.deno}`,
+  );
   // Anything else: the full path.
   assertEquals(denoCommand(context("/home/a b/deno", { PATH: "/usr/bin" })), "'/home/a b/deno'");
 });
