@@ -87,6 +87,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
     usage: SERVE_USAGE,
     summary: "marker, packer, retriever and gateway in one process",
   },
+  status: {
+    run: async (a) => (await import("./commands/status.ts")).statusCommand(a),
+    usage:
+      "status [--json] [--sources configs/sources.yaml] [--trend-window 1h] [--database-url URL]",
+    summary: "the archive at a glance; exit 1 when something needs attention",
+  },
   env: {
     run: envCommand,
     usage: "env [--markdown]",

@@ -6,6 +6,7 @@
  */
 
 import init from "./migrations/0001_init.sql" with { type: "text" };
+import backlogSamples from "./migrations/0002_backlog_samples.sql" with { type: "text" };
 
 /** One versioned migration script. */
 export interface MigrationFile {
@@ -20,4 +21,5 @@ export interface MigrationFile {
 /** All migrations, oldest first. Add new files here and in `db/migrations/`. */
 export const MIGRATIONS: readonly MigrationFile[] = [
   { version: 1, name: "0001_init.sql", sql: init },
+  { version: 2, name: "0002_backlog_samples.sql", sql: backlogSamples },
 ];

@@ -13,6 +13,7 @@ const TABLES = [
   "des_pack_jobs",
   "des_retrievers",
   "des_read_audit",
+  "des_backlog_samples",
 ];
 
 Deno.test("every db/migrations/*.sql file is in the migration list, in order", async () => {
