@@ -11,7 +11,7 @@
  */
 
 import type { DbQuery } from "../db/db.ts";
-import { quoteIdent } from "../db/quote_ident.ts";
+import { quoteIdentPart } from "../db/quote_ident.ts";
 import {
   type ContractNeeds,
   neededContainerLength,
@@ -157,7 +157,7 @@ async function checkStatuses(
       WHERE conrelid = to_regclass($1) AND contype = 'c' AND conkey = ARRAY[$2::int2]`,
     [table, column.attnum],
   );
-  const ident = quoteIdent(column.name);
+  const ident = quoteIdentPart(column.name);
   for (const [role, value] of Object.entries(source.statuses)) {
     const where = `statuses.${role}: value ${JSON.stringify(value)}`;
     let stored: string;

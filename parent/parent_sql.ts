@@ -7,7 +7,7 @@
  * @module
  */
 
-import { quoteIdent } from "../db/quote_ident.ts";
+import { quoteIdentPart } from "../db/quote_ident.ts";
 import { qualifiedTable } from "./source_check.ts";
 import type { IdType } from "./source_check.ts";
 import type { SourceConfig } from "./sources.ts";
@@ -52,7 +52,7 @@ export class ParentSql {
   constructor(source: SourceConfig, idType: IdType, errorLength?: number) {
     const t = qualifiedTable(source);
     const c = Object.fromEntries(
-      Object.entries(source.columns).map(([role, name]) => [role, quoteIdent(name as string)]),
+      Object.entries(source.columns).map(([role, name]) => [role, quoteIdentPart(name as string)]),
     ) as Record<keyof SourceConfig["columns"], string>;
     const s = {
       eligible: quoteLiteral(source.statuses.eligible),

@@ -9,7 +9,7 @@
 
 import { DesConfigError } from "../core/errors.ts";
 import type { DbQuery } from "../db/db.ts";
-import { quoteIdent } from "../db/quote_ident.ts";
+import { quoteIdentPart } from "../db/quote_ident.ts";
 import { checkColumnRules, type ColumnInfo, TEXT_TYPES } from "./column_rules.ts";
 import type { ContractNeeds } from "./contract_needs.ts";
 import type { SourceConfig } from "./sources.ts";
@@ -49,11 +49,15 @@ const TIME_TYPES = [
   "date",
 ];
 
-/** The table of `source` as SQL: `"schema"."table"` or `"table"`. */
+/**
+ * The table of `source` as SQL: `"schema"."table"` or `"table"`, each name
+ * taken literally. Every configured identifier of a source is quoted by
+ * `quoteIdentPart`, here and in `parent_sql.ts` and `column_rules.ts`.
+ */
 export function qualifiedTable(source: Pick<SourceConfig, "schema" | "table">): string {
   return source.schema
-    ? `${quoteIdent(source.schema)}.${quoteIdent(source.table)}`
-    : quoteIdent(source.table);
+    ? `${quoteIdentPart(source.schema)}.${quoteIdentPart(source.table)}`
+    : quoteIdentPart(source.table);
 }
 
 /**

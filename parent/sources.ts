@@ -104,7 +104,11 @@ const SOURCE_KEYS = [
   "originals",
 ];
 
-const IDENT = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
+/** A column, table or schema name: taken literally, 1–63 bytes, no NUL, not only spaces. */
+function isIdentifier(value: unknown): value is string {
+  return typeof value === "string" && value.trim() !== "" && !value.includes("\0") &&
+    new TextEncoder().encode(value).length <= 63;
+}
 const SOURCE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 const DSN = /^(postgres(ql)?:\/\/|embedded:)/;
@@ -263,12 +267,50 @@ function parseTable(
     add('missing key "table"');
     return undefined;
   }
-  const parts = raw.split(".");
-  if (parts.length > 2 || !parts.every((p) => IDENT.test(p))) {
-    add(`table ${JSON.stringify(raw)} must be name or schema.name (letters, digits, _ and $)`);
+  const parts = splitQualifiedName(raw);
+  if (!parts || parts.length > 2 || !parts.every(isIdentifier)) {
+    add(
+      `table ${JSON.stringify(raw)} must be name or schema.name; write a name that holds ` +
+        `a dot or a double quote in double quotes ("My.Schema"."Dokumente Alt")`,
+    );
     return undefined;
   }
   return parts.length === 2 ? { schema: parts[0], table: parts[1] } : { table: parts[0] };
+}
+
+/**
+ * Split `schema.table` at dots outside double quotes. A part in double
+ * quotes is taken without them (`""` stands for one quote); a part without
+ * quotes is taken as written, spaces and case included. `undefined` when a
+ * quote is not closed or stray text follows a quoted part.
+ */
+export function splitQualifiedName(raw: string): string[] | undefined {
+  const parts: string[] = [];
+  let at = 0;
+  for (;;) {
+    let part = "";
+    if (raw[at] === '"') {
+      at++;
+      for (;;) {
+        const close = raw.indexOf('"', at);
+        if (close < 0) return undefined;
+        part += raw.slice(at, close);
+        at = close + 1;
+        if (raw[at] !== '"') break;
+        part += '"';
+        at++;
+      }
+      if (at < raw.length && raw[at] !== ".") return undefined;
+    } else {
+      const dot = raw.indexOf(".", at);
+      part = raw.slice(at, dot < 0 ? raw.length : dot);
+      if (part.includes('"')) return undefined;
+      at = dot < 0 ? raw.length : dot;
+    }
+    parts.push(part);
+    if (at >= raw.length) return parts;
+    at++; // the dot
+  }
 }
 
 function parseColumns(raw: unknown, add: (msg: string) => void): SourceColumns | undefined {
@@ -288,8 +330,8 @@ function parseColumns(raw: unknown, add: (msg: string) => void): SourceColumns |
       }
       continue;
     }
-    if (typeof value !== "string" || !IDENT.test(value)) {
-      add(`columns.${key} ${JSON.stringify(value)} is not a column name`);
+    if (!isIdentifier(value)) {
+      add(`columns.${key} ${JSON.stringify(value)} is not a column name (1–63 bytes, no NUL)`);
       ok = false;
       continue;
     }

@@ -64,7 +64,7 @@ Deno.test("every problem is reported at once, naming the source, key and variabl
 sources:
   - name: scans
     dsn_env: SCANS_DSN
-    table: public.scans; drop table x
+    table: public."scans
     colums: {}
     statuses: { eligible: a, marked: a, packed: c }
     max_age_days: -1
@@ -75,7 +75,7 @@ sources:
     columns:
       id: id
       location: path
-      status: "bad name"
+      status: "   "
       created_at: created_at
       des_name: des_name
       des_shard: des_shard
@@ -94,14 +94,14 @@ extra: 1
     'unknown top-level key "extra"',
     'source "scans": unknown key "colums"',
     'source "scans": environment variable SCANS_DSN (dsn_env) is not set',
-    'source "scans": table "public.scans; drop table x" must be name or schema.name',
+    `source "scans": table "public.\\"scans" must be name or schema.name`,
     'source "scans": missing mapping "columns"',
     'source "scans": missing key "statuses.failed"',
     'source "scans": max_age_days must be a whole number',
     'source "scans": originals.fs_root must be an absolute directory path',
     'source "letters": LETTERS_DSN must hold postgres://',
     'source "letters": unknown key "columns.colour"',
-    'source "letters": columns.status "bad name" is not a column name',
+    'source "letters": columns.status "   " is not a column name',
     'source "letters": originals.s3 must look like s3://bucket',
   ];
   for (const text of expected) {
