@@ -1,10 +1,24 @@
 /**
  * A small Prometheus metrics registry (text exposition format 0.0.4):
  * counters, gauges and histograms with labels. Every long-running DES
- * process serves `registry.render()` at `/metrics`.
+ * process serves `registry.render()` at `/metrics`; every registry also
+ * carries the process metrics of `process_metrics.ts`.
+ *
+ * Why not prom-client (npm, the usual choice): measured on the 2-core test
+ * machine (Deno 2.9.6, prom-client 15.1.3, median of 5 runs of 10^6 calls,
+ * machine under load), a labelled counter `inc` costs 1.1–1.5 µs here against
+ * 0.5–0.6 µs in prom-client, but a labelled histogram `observe` 0.3–0.4 µs
+ * against 1.5–2.5 µs, and rendering the same registry 74–83 µs against
+ * 290–375 µs. A read records about two counters and one histogram, so
+ * neither is cheaper per read; prom-client would add a dependency and an
+ * async render, and its default process metrics report a meaningless event
+ * loop lag under Deno (about 1.6 µs whatever the load). So the own registry
+ * stays, and the process metrics are measured here.
  *
  * @module
  */
+
+import { addProcessMetrics } from "./process_metrics.ts";
 
 /** Label values of one series. */
 export type Labels = Record<string, string | number>;
@@ -183,6 +197,13 @@ export class Histogram implements Metric {
 export class Registry {
   #metrics = new Map<string, Metric>();
   #collectors: (() => void)[] = [];
+  /**
+   * @param options `processMetrics: false` leaves out the `process_*` metrics
+   *   (CPU, memory, heap, file descriptors, event loop lag) every registry has
+   */
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics ?? true) addProcessMetrics(this);
+  }
   /**
    * Run `collect` just before every render: for gauges that are cheap to read
    * but would cost a label lookup on every request if set there.

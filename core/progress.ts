@@ -2,6 +2,12 @@
  * Progress reporting for commands run by hand: a redrawn bar on a terminal,
  * nothing but a final summary line otherwise (logs and CI stay clean).
  *
+ * Kept rather than `cli-progress` (npm) for a need, not for speed (a bar
+ * redrawn a few times a second costs nothing measurable): this is 80 lines
+ * with no dependency, writes synchronously to `Deno.stderr` and decides by
+ * `isTerminal()` itself; the library would bring Node streams, its own
+ * terminal detection and formats, and still need the summary-line mode.
+ *
  * @module
  */
 

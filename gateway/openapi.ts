@@ -2,6 +2,12 @@
  * OpenAPI 3.1 document of the gateway, generated from the route table in
  * `routes.ts`.
  *
+ * Kept rather than `@hono/zod-openapi` or `hono-openapi` (both work under
+ * Deno 2.9) for a need, not for speed (the document is built once at start):
+ * the routes stream bodies and answer by hand-written HTTP semantics, with no
+ * request schemas to validate, so a schema library would add zod and a
+ * rewrite of every route for a document that one table here already gives.
+ *
  * @module
  */
 

@@ -2,6 +2,16 @@
  * A bounded least-recently-used map, limited by entry count and by total
  * weight (bytes of index kept in memory).
  *
+ * Why not `lru-cache` (npm): it is faster — 94 ns against 298 ns per
+ * get (plus a set on a miss) over 20,000 keys with 10,000 kept, measured on
+ * the 2-core test machine under load — but a read costs milliseconds of CPU
+ * there (about 700 reads/s on two cores), so the 0.2 µs per lookup is below
+ * 0.1 % of it. And the callers rely on what `lru-cache` does differently: an
+ * entry heavier than the whole limit is kept (a container index larger than
+ * the cache still saves the next read its tail GET), weights may be 0, and
+ * an unbounded entry count costs nothing (`lru-cache` allocates arrays of
+ * `max` slots up front).
+ *
  * @module
  */
 
