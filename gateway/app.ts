@@ -1,6 +1,16 @@
 /**
- * The gateway as a Hono app: every operation of the route table in
- * `routes.ts` mapped to its handler — `/files` forwarding, `/openapi.json`,
+ * The gateway as a Hono app. Every operation of the route table in
+ * `routes.ts` is served through the same edge middleware, in this order:
+ *
+ * 1. edge headers (`nosniff`, sandboxing CSP, `private` caching with keys);
+ * 2. request context: operation, trace, client address;
+ * 3. access log, metrics and (for `/files`) the audit row;
+ * 4. rate limit per address — before authentication, so wrong keys count;
+ * 5. authentication and the route's scope (401 / 403);
+ * 6. rate limit per key;
+ * 7. with `DES_GATEWAY_AUDIT_REQUIRED`, a 503 when the read cannot be audited;
+ *
+ * then the handler: `/files` forwarding, `POST /names`, `/openapi.json`,
  * `/healthz`, `/readyz`, `/metrics`.
  *
  * @example
@@ -12,19 +22,31 @@
  * @module
  */
 
-import { Hono } from "hono";
-import { DesConfigError, DesNotFoundError, DesUnavailableError } from "../core/errors.ts";
+import { Hono, type MiddlewareHandler } from "hono";
+import { DesConfigError, DesNotFoundError } from "../core/errors.ts";
+import { healthResponse, readinessResponse } from "../core/health.ts";
 import { Logger } from "../core/log.ts";
 import { METRICS_CONTENT_TYPE } from "../core/metrics.ts";
 import { type NameFormat, nameRegex } from "../naming/mod.ts";
-import { problemResponse } from "../core/problem.ts";
+import type { NameGenerator } from "../naming/name_generator.ts";
+import { accessLog } from "./access_log.ts";
 import type { AuditTrail } from "./audit.ts";
+import { requireAudit } from "./audit_gate.ts";
 import type { ApiKey } from "./auth.ts";
-import { type ClientConnection, type FilesHandlerOptions, handleFiles } from "./files_handler.ts";
+import { callerHas, requireScope } from "./auth_middleware.ts";
+import type { Cidr } from "./client_address.ts";
+import { edgeHeaders } from "./edge_headers.ts";
+import { DesMethodNotAllowedError, edgeProblem, shortPath } from "./edge_problem.ts";
+import { filesHandler } from "./files_handler.ts";
+import type { GatewayEnv } from "./gateway_env.ts";
 import { GatewayMetrics } from "./metrics.ts";
+import { namesHandler } from "./names_route.ts";
 import { openApiDocument } from "./openapi.ts";
 import type { TokenBucketLimiter } from "./rate_limit.ts";
-import { GATEWAY_ROUTES, honoPath } from "./routes.ts";
+import { limitByAddress, limitByKey } from "./rate_limit_middleware.ts";
+import { GatewayReadiness } from "./readiness.ts";
+import { requestContext } from "./request_context.ts";
+import { GATEWAY_ROUTES, honoPath, NAMES_ROUTE, type RouteDoc } from "./routes.ts";
 import type { RoutingTable } from "./routing_table.ts";
 import type { RetrieverTarget } from "./target.ts";
 
@@ -36,10 +58,18 @@ export interface GatewayOptions {
   nameFormat: NameFormat;
   /** API keys (`DES_GATEWAY_API_KEYS`); empty or omitted = open. */
   apiKeys?: readonly ApiKey[];
-  /** Per-client rate limiter (`DES_GATEWAY_RATE_LIMIT`). */
+  /** Rate limiter per API key (`DES_GATEWAY_RATE_LIMIT`). */
   rateLimiter?: TokenBucketLimiter;
+  /** Rate limiter per client address, applied before authentication. */
+  addressRateLimiter?: TokenBucketLimiter;
+  /** Proxies whose forwarding headers name the client (`DES_GATEWAY_TRUSTED_PROXIES`). */
+  trustedProxies?: readonly Cidr[];
   /** Read audit trail. */
   audit?: AuditTrail;
+  /** Refuse reads with 503 when the audit cannot record them (`DES_GATEWAY_AUDIT_REQUIRED`). */
+  auditRequired?: boolean;
+  /** Serve `POST /names` from this generator. */
+  names?: NameGenerator;
   /** Metrics (default: a new registry). */
   metrics?: GatewayMetrics;
   /** Logger (default: component `gateway`). */
@@ -48,43 +78,77 @@ export interface GatewayOptions {
   version?: string;
 }
 
-type Handler = (request: Request, connection: ClientConnection) => Response | Promise<Response>;
+type Handler = (c: Parameters<MiddlewareHandler<GatewayEnv>>[0]) => Response | Promise<Response>;
 
 /** Build the gateway app. */
-export function createGatewayApp(options: GatewayOptions): Hono {
+export function createGatewayApp(options: GatewayOptions): Hono<GatewayEnv> {
   const routing = typeof options.routing === "function"
     ? options.routing
     : ((table) => () => table)(options.routing);
   const metrics = options.metrics ?? new GatewayMetrics();
-  const files: FilesHandlerOptions = {
-    routing,
-    nameFormat: options.nameFormat,
-    apiKeys: options.apiKeys ?? [],
-    rateLimiter: options.rateLimiter,
-    audit: options.audit,
-    metrics,
-    log: options.log ?? new Logger("gateway"),
-  };
-  const openapi = JSON.stringify(openApiDocument(GATEWAY_ROUTES, {
+  const log = options.log ?? new Logger("gateway");
+  const keys = options.apiKeys ?? [];
+  if (options.auditRequired && !options.audit) {
+    throw new DesConfigError("reads cannot be required to be audited without an audit trail");
+  }
+  const routes = options.names ? [...GATEWAY_ROUTES, NAMES_ROUTE] : [...GATEWAY_ROUTES];
+  const openapi = JSON.stringify(openApiDocument(routes, {
     version: options.version ?? "1.0.0",
-    authEnabled: files.apiKeys.length > 0,
+    authEnabled: keys.length > 0,
     namePattern: nameRegex(options.nameFormat).source,
   }));
-  const readiness = new ReadinessCache(routing);
+  const readiness = new GatewayReadiness(
+    routing,
+    options.auditRequired ? options.audit : undefined,
+  );
+  const files = filesHandler({
+    routing,
+    nameFormat: options.nameFormat,
+    fullMeta: (c) => callerHas(c, keys, "admin"),
+    metrics,
+    log,
+  });
   const handlers: Record<string, Handler> = {
-    getFile: (req, connection) => handleFiles(req, files, connection),
-    headFile: (req, connection) => handleFiles(req, files, connection),
-    getFileMeta: (req, connection) => handleFiles(req, files, connection),
+    getFile: files,
+    headFile: files,
+    getFileMeta: files,
     getOpenApi: () => new Response(openapi, { headers: { "content-type": "application/json" } }),
-    getHealth: () => Response.json({ status: "ok" }),
-    getReady: () => readiness.response(),
+    getHealth: () => healthResponse(),
+    getReady: async (c) => readinessResponse(await readiness.check(), callerHas(c, keys, "admin")),
     getMetrics: () =>
       new Response(metrics.registry.render(), {
         headers: { "content-type": METRICS_CONTENT_TYPE },
       }),
+    ...(options.names ? { postNames: namesHandler(options.names) } : {}),
   };
-  const app = new Hono();
-  for (const route of GATEWAY_ROUTES) {
+  const edge = (route: RouteDoc): MiddlewareHandler<GatewayEnv>[] => {
+    const chain = [
+      requestContext(
+        route,
+        options.trustedProxies ?? [],
+        routes.find((r) => r.method === "head" && r.path === route.path),
+      ),
+      accessLog({ metrics, log, audit: options.audit }),
+    ];
+    if (!route.scope) return chain;
+    if (options.addressRateLimiter) chain.push(limitByAddress(options.addressRateLimiter));
+    chain.push(requireScope(keys, route.scope));
+    if (options.rateLimiter) chain.push(limitByKey(options.rateLimiter));
+    if (route.audited && options.auditRequired && options.audit) {
+      chain.push(requireAudit(options.audit, metrics));
+    }
+    return chain;
+  };
+
+  const app = new Hono<GatewayEnv>();
+  // Hono's typed overloads cannot take a computed middleware chain; the handlers are typed above.
+  const on = app.on.bind(app) as unknown as (
+    method: string | string[],
+    path: string,
+    ...handlers: (MiddlewareHandler<GatewayEnv> | Handler)[]
+  ) => void;
+  app.use("*", edgeHeaders(keys.length > 0));
+  for (const route of routes) {
     const handler = handlers[route.operationId];
     if (!handler) {
       throw new DesConfigError(`no handler for operation ${route.operationId}`, {
@@ -93,45 +157,26 @@ export function createGatewayApp(options: GatewayOptions): Hono {
     }
     // Hono answers HEAD with the GET handler of the same path (the handler sees method HEAD).
     if (route.method === "head") continue;
-    app.get(honoPath(route.path), (c) => handler(c.req.raw, connectionOf(c.env)));
+    on(route.method.toUpperCase(), honoPath(route.path), ...edge(route), handler);
   }
-  app.notFound((c) => problemResponse(new DesNotFoundError(`no route ${c.req.path}`), c.req.path));
-  app.onError((error, c) => problemResponse(error, c.req.path));
-  return app;
-}
-
-/** Client address and delivery promise from `Deno.serve`'s handler info (Hono's `env`). */
-function connectionOf(env: unknown): ClientConnection {
-  const info = env as Partial<Deno.ServeHandlerInfo<Deno.NetAddr>> | undefined;
-  return { address: info?.remoteAddr?.hostname ?? "anonymous", completed: info?.completed };
-}
-
-/** Readiness of all retrievers, computed at most every 2 s. */
-class ReadinessCache {
-  #at = 0;
-  #value?: Promise<Record<string, string>>;
-
-  constructor(private readonly routing: () => RoutingTable<RetrieverTarget>) {}
-
-  async response(): Promise<Response> {
-    if (!this.#value || Date.now() - this.#at > 2000) {
-      this.#at = Date.now();
-      this.#value = this.#check();
-    }
-    const retrievers = await this.#value;
-    const ready = Object.values(retrievers).every((v) => v === "ok");
-    if (ready) return Response.json({ ready, retrievers });
-    const failing = Object.entries(retrievers).filter(([, v]) => v !== "ok");
-    const error = new DesUnavailableError(
-      `not ready: ${failing.map(([id, why]) => `${id}: ${why}`).join("; ")}`,
-      { retrievers },
+  const methodNotAllowed: Handler = (c) => {
+    throw new DesMethodNotAllowedError(c.req.method);
+  };
+  const notAllowed: RouteDoc = { ...GATEWAY_ROUTES[0], operationId: "fileMethodNotAllowed" };
+  for (const path of ["/files/:name", "/files/:name/meta"]) {
+    on(
+      ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"],
+      path,
+      ...edge(notAllowed).slice(0, 2),
+      methodNotAllowed,
     );
-    return problemResponse(error, "/readyz", { "retry-after": "5" });
   }
-
-  async #check(): Promise<Record<string, string>> {
-    const targets = this.routing().owners;
-    const states = await Promise.all(targets.map((t) => t.ready().catch((e) => String(e))));
-    return Object.fromEntries(targets.map((t, i) => [t.id, states[i]]));
-  }
+  app.notFound((c) =>
+    edgeProblem(new DesNotFoundError(`no route ${shortPath(c.req.path)}`), c.req.path)
+  );
+  app.onError((error, c) => {
+    c.set("failure", error);
+    return edgeProblem(error, c.req.path);
+  });
+  return app;
 }

@@ -4,27 +4,40 @@
  *
  * | variable | meaning |
  * |---|---|
- * | `DES_GATEWAY_API_KEYS` | `id:secret,…`; when set, `/files/*` needs `Authorization: Bearer <secret>` |
- * | `DES_GATEWAY_RATE_LIMIT` | requests per second per client (token bucket, burst = rate); empty = off |
- * | `DES_TLS_CERT_FILE`, `DES_TLS_KEY_FILE` | PEM files; both set = HTTPS (HTTP/2 by ALPN) |
+ * | `DES_GATEWAY_API_KEYS` | `id:secret` or `id@scope+scope:secret`, comma-separated; when set, routes need a key with their scope |
+ * | `DES_GATEWAY_ALLOW_ANONYMOUS` | `true` lets a gateway without keys listen on a non-loopback address |
+ * | `DES_GATEWAY_RATE_LIMIT` | requests per second per API key and per client address (token bucket, burst = rate); empty = off |
+ * | `DES_GATEWAY_ADDRESS_RATE_LIMIT` | requests per second per client address (IPv6: per /64), checked before authentication; default: `DES_GATEWAY_RATE_LIMIT` |
+ * | `DES_GATEWAY_TRUSTED_PROXIES` | CIDRs of proxies whose `Forwarded` / `X-Forwarded-For` name the client |
  * | `DES_GATEWAY_AUDIT` | `true` (default) writes `des_read_audit`; `false` turns it off |
+ * | `DES_GATEWAY_AUDIT_REQUIRED` | `true` refuses reads with 503 when they cannot be audited |
+ * | `DES_TLS_CERT_FILE`, `DES_TLS_KEY_FILE` | PEM files; both set = HTTPS (HTTP/2 by ALPN) |
  *
  * @module
  */
 
 import { DesConfigError } from "../core/errors.ts";
 import { type ApiKey, parseApiKeys } from "./auth.ts";
+import { type Cidr, parseCidrs, parseIp } from "./client_address.ts";
 
 /** The validated edge settings. */
 export interface GatewaySettings {
   /** API keys; empty = open. */
   apiKeys: ApiKey[];
-  /** Requests per second per client, or undefined for no limit. */
+  /** Whether an open gateway may listen beyond loopback. */
+  allowAnonymous: boolean;
+  /** Requests per second per key, or undefined for no limit. */
   rateLimit?: number;
+  /** Requests per second per client address, or undefined for no limit. */
+  addressRateLimit?: number;
+  /** Proxies trusted to name the client. */
+  trustedProxies: Cidr[];
   /** TLS certificate and key (PEM text), when HTTPS is on. */
   tls?: { cert: string; key: string };
   /** Whether reads are audited. */
   audit: boolean;
+  /** Whether reads that cannot be audited are refused (503). */
+  auditRequired: boolean;
 }
 
 /** Something that reads environment variables. */
@@ -32,6 +45,15 @@ export interface EnvLike {
   /** The value of `name`. */
   get(name: string): string | undefined;
 }
+
+const BOOLEANS: Record<string, boolean> = {
+  true: true,
+  "1": true,
+  yes: true,
+  false: false,
+  "0": false,
+  no: false,
+};
 
 /** Read and validate the edge settings; `DesConfigError` lists every problem. */
 export async function loadGatewaySettings(env: EnvLike = Deno.env): Promise<GatewaySettings> {
@@ -44,21 +66,35 @@ export async function loadGatewaySettings(env: EnvLike = Deno.env): Promise<Gate
       return undefined;
     }
   };
-  const apiKeys = attempt(() => parseApiKeys(env.get("DES_GATEWAY_API_KEYS"))) ?? [];
-  const rateRaw = env.get("DES_GATEWAY_RATE_LIMIT")?.trim();
-  let rateLimit: number | undefined;
-  if (rateRaw) {
-    rateLimit = Number(rateRaw);
-    if (!Number.isFinite(rateLimit) || rateLimit <= 0) {
+  const flag = (name: string, fallback: boolean): boolean => {
+    const raw = (env.get(name) ?? "").trim().toLowerCase();
+    if (raw === "") return fallback;
+    if (raw in BOOLEANS) return BOOLEANS[raw];
+    problems.push(`${name}=${JSON.stringify(raw.slice(0, 20))}: expected true or false`);
+    return fallback;
+  };
+  const rate = (name: string): number | undefined => {
+    const raw = env.get(name)?.trim();
+    if (!raw) return undefined;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value <= 0) {
       problems.push(
-        `DES_GATEWAY_RATE_LIMIT=${JSON.stringify(rateRaw)}: expected requests per second > 0`,
+        `${name}=${JSON.stringify(raw.slice(0, 20))}: expected requests per second > 0`,
       );
+      return undefined;
     }
+    return value;
+  };
+  const apiKeys = attempt(() => parseApiKeys(env.get("DES_GATEWAY_API_KEYS"))) ?? [];
+  const rateLimit = rate("DES_GATEWAY_RATE_LIMIT");
+  const addressRateLimit = rate("DES_GATEWAY_ADDRESS_RATE_LIMIT") ?? rateLimit;
+  const trustedProxies = attempt(() => parseCidrs(env.get("DES_GATEWAY_TRUSTED_PROXIES"))) ?? [];
+  const audit = flag("DES_GATEWAY_AUDIT", true);
+  const auditRequired = flag("DES_GATEWAY_AUDIT_REQUIRED", false);
+  if (auditRequired && !audit) {
+    problems.push("DES_GATEWAY_AUDIT_REQUIRED=true needs DES_GATEWAY_AUDIT=true");
   }
-  const auditRaw = (env.get("DES_GATEWAY_AUDIT") ?? "true").trim().toLowerCase();
-  if (!["true", "false", "1", "0", "yes", "no"].includes(auditRaw)) {
-    problems.push(`DES_GATEWAY_AUDIT=${JSON.stringify(auditRaw)}: expected true or false`);
-  }
+  const allowAnonymous = flag("DES_GATEWAY_ALLOW_ANONYMOUS", false);
   const certFile = env.get("DES_TLS_CERT_FILE")?.trim();
   const keyFile = env.get("DES_TLS_KEY_FILE")?.trim();
   let tls: GatewaySettings["tls"];
@@ -76,5 +112,37 @@ export async function loadGatewaySettings(env: EnvLike = Deno.env): Promise<Gate
       problems,
     });
   }
-  return { apiKeys, rateLimit, tls, audit: ["true", "1", "yes"].includes(auditRaw) };
+  return {
+    apiKeys,
+    allowAnonymous,
+    rateLimit,
+    addressRateLimit,
+    trustedProxies,
+    tls,
+    audit,
+    auditRequired,
+  };
+}
+
+/** Whether `host` (a listen address) is a loopback address or `localhost`. */
+export function isLoopbackHost(host: string): boolean {
+  if (host === "localhost") return true;
+  const ip = parseIp(host);
+  if (!ip) return false;
+  return ip.family === 4 ? ip.value >> 24n === 127n : ip.value === 1n;
+}
+
+/**
+ * Refuse to serve without API keys on a non-loopback address unless
+ * `DES_GATEWAY_ALLOW_ANONYMOUS=true`: an open archive on a network is a
+ * decision, never a default.
+ */
+export function checkExposure(settings: GatewaySettings, host: string): void {
+  if (settings.apiKeys.length > 0 || settings.allowAnonymous || isLoopbackHost(host)) return;
+  throw new DesConfigError(
+    `the gateway has no API keys and would listen on ${host}, which is not loopback: ` +
+      "set DES_GATEWAY_API_KEYS, or DES_GATEWAY_ALLOW_ANONYMOUS=true to serve anyone who can " +
+      "reach it",
+    { host },
+  );
 }

@@ -22,11 +22,11 @@ import { Retriever } from "../retriever/retriever.ts";
 import { InProcessRetrieverTarget } from "./in_process_target.ts";
 import { createGatewayApp } from "./app.ts";
 import { AuditTrail } from "./audit.ts";
-import { loadGatewaySettings } from "./gateway_config.ts";
+import { checkExposure, loadGatewaySettings } from "./gateway_config.ts";
+import { edgeOptions } from "./edge_options.ts";
 import { HttpRetrieverTarget, type HttpTargetOptions } from "./http_target.ts";
 import { allowedRecords, hopTargetOptions, loadRetrieverHopSettings } from "./retriever_hop.ts";
 import { GatewayMetrics } from "./metrics.ts";
-import { TokenBucketLimiter } from "./rate_limit.ts";
 import { DEFAULT_ROUTES_FILE, loadRoutesFile, loadRoutesFromDb } from "./routes_config.ts";
 import { RoutingTable } from "./routing_table.ts";
 import type { RetrieverTarget } from "./target.ts";
@@ -74,6 +74,7 @@ export async function main(args: string[]): Promise<number> {
   }
   const config = loadConfig();
   const settings = await loadGatewaySettings();
+  checkExposure(settings, values.host);
   const hop = await loadRetrieverHopSettings();
   const hopOptions = hopTargetOptions(hop);
   const log = new Logger("gateway", { level: config.logLevel as "info" });
@@ -128,8 +129,7 @@ export async function main(args: string[]): Promise<number> {
   const app = createGatewayApp({
     routing: () => table,
     nameFormat: { shardBits: config.shardBits, prefix: config.namePrefix },
-    apiKeys: settings.apiKeys,
-    rateLimiter: settings.rateLimit ? new TokenBucketLimiter(settings.rateLimit) : undefined,
+    ...edgeOptions(settings),
     audit,
     metrics,
     log,
@@ -147,7 +147,8 @@ export async function main(args: string[]): Promise<number> {
     retrievers: table.owners.map((o) => o.id),
     auth: settings.apiKeys.length > 0,
     rateLimit: settings.rateLimit ?? null,
-    audit: !!audit,
+    addressRateLimit: settings.addressRateLimit ?? null,
+    audit: audit ? (settings.auditRequired ? "required" : "best-effort") : "off",
   });
 
   const stop = Promise.withResolvers<void>();

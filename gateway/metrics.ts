@@ -26,6 +26,10 @@ export class GatewayMetrics {
   readonly auditDropped: Counter;
   /** Audit rows waiting to be written. */
   readonly auditPending: Gauge;
+  /** Audit rows the database refused, kept in `des_read_audit_rejected`. */
+  readonly auditRejected: Counter;
+  /** Reads refused because the audit could not record them (`DES_GATEWAY_AUDIT_REQUIRED`). */
+  readonly auditRefused: Counter;
 
   /** @param registry registry to add to (default: a new one) */
   constructor(registry = new Registry()) {
@@ -50,5 +54,13 @@ export class GatewayMetrics {
       "Audit rows dropped because the buffer was full",
     );
     this.auditPending = registry.gauge("des_gateway_audit_pending", "Audit rows not yet written");
+    this.auditRejected = registry.counter(
+      "des_gateway_audit_rejected_total",
+      "Audit rows the database refused (kept in des_read_audit_rejected)",
+    );
+    this.auditRefused = registry.counter(
+      "des_gateway_audit_refused_total",
+      "Reads refused with 503 because the audit could not record them",
+    );
   }
 }

@@ -32,7 +32,7 @@ const SCHEMAS: JsonObject = {
   },
   FileMeta: {
     type: "object",
-    required: ["name", "size", "sha256", "crc32c", "contentType", "container", "shard"],
+    required: ["name", "size", "sha256", "crc32c", "contentType", "shard"],
     properties: {
       name: { type: "string" },
       size: { type: "integer", minimum: 0 },
@@ -40,8 +40,15 @@ const SCHEMAS: JsonObject = {
       crc32c: { type: "string", pattern: "^[0-9a-f]{8}$" },
       contentType: { type: "string" },
       mtime: { type: ["string", "null"], format: "date-time" },
-      container: { type: "string", description: "Object key of the container." },
+      container: {
+        type: "string",
+        description: "Object key of the container (admin scope only).",
+      },
+      containerId: { type: "string" },
       shard: { type: "integer", minimum: 0 },
+      external: { type: "boolean" },
+      source: { type: "string", description: "Parent source (admin scope only)." },
+      attrs: { type: "object", description: "Parent attributes (admin scope only)." },
     },
   },
 };
@@ -50,7 +57,7 @@ const SCHEMAS: JsonObject = {
 export interface OpenApiOptions {
   /** API version string. */
   version: string;
-  /** Whether `/files` requires an API key. */
+  /** Whether API keys are configured (routes with a scope then require one). */
   authEnabled: boolean;
   /** Name pattern (regular expression source) for the `name` parameter. */
   namePattern?: string;
@@ -93,7 +100,7 @@ function operation(route: RouteDoc, options: OpenApiOptions): JsonObject {
   }
   const responses: JsonObject = {};
   for (const [status, doc] of Object.entries(route.responses)) {
-    if (status === "401" && !options.authEnabled) continue;
+    if ((status === "401" || status === "403") && !options.authEnabled) continue;
     responses[status] = response(doc);
   }
   return {
@@ -102,7 +109,7 @@ function operation(route: RouteDoc, options: OpenApiOptions): JsonObject {
     ...(route.description ? { description: route.description } : {}),
     tags: [route.tag],
     ...(parameters.length ? { parameters } : {}),
-    ...(route.authenticated && options.authEnabled ? { security: [{ apiKey: [] }] } : {}),
+    ...(route.scope && options.authEnabled ? { security: [{ apiKey: [route.scope] }] } : {}),
     responses,
   };
 }

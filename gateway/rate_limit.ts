@@ -1,7 +1,9 @@
 /**
  * Per-client token-bucket rate limiting (`DES_GATEWAY_RATE_LIMIT` requests
- * per second, bursts up to the same number). Buckets of idle clients are
- * forgotten, so memory stays bounded by the number of active clients.
+ * per second, bursts up to the same number). The buckets form an LRU: every
+ * use moves a client to the back, and a new client beyond the bound evicts
+ * the least recently seen one, in constant time. An evicted client only
+ * gets a full bucket back, the state an idle client would have anyway.
  *
  * @module
  */
@@ -24,8 +26,13 @@ export class DesRateLimitedError extends DesError {
 }
 
 interface Bucket {
+  id: string;
   tokens: number;
   updatedAt: number;
+  /** Less recently seen neighbour. */
+  older?: Bucket;
+  /** More recently seen neighbour. */
+  newer?: Bucket;
 }
 
 /** A token bucket per client id. Time is passed in, so the logic is testable without waiting. */
@@ -34,11 +41,15 @@ export class TokenBucketLimiter {
   readonly #burst: number;
   readonly #maxClients: number;
   readonly #buckets = new Map<string, Bucket>();
+  /** Least recently seen bucket (evicted first). */
+  #oldest?: Bucket;
+  /** Most recently seen bucket. */
+  #newest?: Bucket;
 
   /**
    * @param ratePerSecond tokens added per second (> 0)
    * @param options burst size (default: `ratePerSecond`, at least 1) and how many
-   *   client buckets to keep before forgetting idle ones (default 100 000)
+   *   client buckets to keep before evicting the least recently seen (default 100 000)
    */
   constructor(ratePerSecond: number, options: { burst?: number; maxClients?: number } = {}) {
     if (!(ratePerSecond > 0)) throw new RangeError("ratePerSecond must be > 0");
@@ -69,28 +80,37 @@ export class TokenBucketLimiter {
   #refill(clientId: string, now: number): Bucket {
     let bucket = this.#buckets.get(clientId);
     if (!bucket) {
-      if (this.#buckets.size >= this.#maxClients) this.#forgetIdle(now);
-      bucket = { tokens: this.#burst, updatedAt: now };
+      if (this.#buckets.size >= this.#maxClients && this.#oldest) {
+        this.#buckets.delete(this.#oldest.id);
+        this.#unlink(this.#oldest);
+      }
+      bucket = { id: clientId, tokens: this.#burst, updatedAt: now };
       this.#buckets.set(clientId, bucket);
+      this.#append(bucket);
       return bucket;
     }
+    this.#unlink(bucket);
+    this.#append(bucket);
     const elapsed = Math.max(0, now - bucket.updatedAt) / 1000;
     bucket.tokens = Math.min(this.#burst, bucket.tokens + elapsed * this.#rate);
     bucket.updatedAt = now;
     return bucket;
   }
 
-  /** Drop buckets that would be full by now (their clients are indistinguishable from new ones). */
-  #forgetIdle(now: number): void {
-    for (const [id, b] of this.#buckets) {
-      if (b.tokens + ((now - b.updatedAt) / 1000) * this.#rate >= this.#burst) {
-        this.#buckets.delete(id);
-      }
-    }
-    // Still full of busy clients: drop the oldest entries (Map keeps insertion order).
-    for (const id of this.#buckets.keys()) {
-      if (this.#buckets.size < this.#maxClients) break;
-      this.#buckets.delete(id);
-    }
+  // A doubly linked list in recency order: moving and evicting are O(1). (Deleting a Map's
+  // first keys over and over is not: its iterator walks the deleted slots.)
+  #unlink(b: Bucket): void {
+    if (b.older) b.older.newer = b.newer;
+    else this.#oldest = b.newer;
+    if (b.newer) b.newer.older = b.older;
+    else this.#newest = b.older;
+    b.older = b.newer = undefined;
+  }
+
+  #append(b: Bucket): void {
+    b.older = this.#newest;
+    if (this.#newest) this.#newest.newer = b;
+    this.#newest = b;
+    this.#oldest ??= b;
   }
 }

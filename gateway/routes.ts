@@ -1,11 +1,13 @@
 /**
  * The gateway's HTTP surface as data: one entry per operation, with the
- * facts the OpenAPI document is generated from. The app registers a handler
- * for every `operationId` listed here, so the document and the server cannot
- * drift apart.
+ * facts the OpenAPI document is generated from and the scope an API key
+ * needs for it. The app registers a handler for every `operationId` listed
+ * here, so the document, the scope checks and the server cannot drift apart.
  *
  * @module
  */
+
+import type { Scope } from "./auth.ts";
 
 /** A documented response of an operation. */
 export interface ResponseDoc {
@@ -22,7 +24,7 @@ export interface RouteDoc {
   /** Unique operation id; the app maps it to a handler. */
   operationId: string;
   /** HTTP method (lowercase, as in OpenAPI). */
-  method: "get" | "head";
+  method: "get" | "head" | "post";
   /** OpenAPI path template, e.g. `/files/{name}`. */
   path: string;
   /** One-line summary. */
@@ -30,9 +32,14 @@ export interface RouteDoc {
   /** Longer description. */
   description?: string;
   /** Grouping tag. */
-  tag: "files" | "operations";
-  /** Whether `/files` authentication applies. */
-  authenticated: boolean;
+  tag: "files" | "names" | "operations";
+  /**
+   * Scope an API key needs when keys are configured; none = open to
+   * everyone. `admin` on `/readyz` guards only the details.
+   */
+  scope?: Scope;
+  /** One audit row per request (`des_read_audit`). */
+  audited?: boolean;
   /** Request headers the operation honours. */
   requestHeaders?: string[];
   /** Responses by status code. */
@@ -41,6 +48,8 @@ export interface RouteDoc {
 
 const FILE_HEADERS = [
   "ETag",
+  "X-Content-Type-Options",
+  "Content-Security-Policy",
   "Last-Modified",
   "Content-Type",
   "Content-Length",
@@ -54,10 +63,17 @@ const CONDITIONAL = ["If-None-Match", "If-Modified-Since", "If-Match", "If-Unmod
 const fileErrors: Record<string, ResponseDoc> = {
   "400": { description: "Malformed name.", content: PROBLEM },
   "401": { description: "Missing or invalid API key.", content: PROBLEM },
+  "403": { description: "The API key lacks the scope of this route.", content: PROBLEM },
   "404": { description: "No file with this name.", content: PROBLEM },
+  "405": {
+    description: "Only GET and HEAD are allowed on a file.",
+    content: PROBLEM,
+    headers: ["Allow"],
+  },
   "429": { description: "Rate limit exceeded.", content: PROBLEM, headers: ["Retry-After"] },
   "503": {
-    description: "The retriever owning the name's shard is not answering.",
+    description: "The retriever owning the name's shard is not answering, or " +
+      "(DES_GATEWAY_AUDIT_REQUIRED) the read cannot be audited.",
     content: PROBLEM,
     headers: ["Retry-After"],
   },
@@ -74,7 +90,8 @@ export const GATEWAY_ROUTES: readonly RouteDoc[] = [
       "gives 206; a header with several ranges is ignored and the whole file is sent (200); " +
       "a malformed Range header is ignored.",
     tag: "files",
-    authenticated: true,
+    scope: "read",
+    audited: true,
     requestHeaders: ["Range", "If-Range", ...CONDITIONAL, "traceparent"],
     responses: {
       "200": {
@@ -107,7 +124,8 @@ export const GATEWAY_ROUTES: readonly RouteDoc[] = [
     summary: "Headers of a file",
     description: "Same headers as GET, answered from the container index without reading data.",
     tag: "files",
-    authenticated: true,
+    scope: "read",
+    audited: true,
     requestHeaders: [...CONDITIONAL, "traceparent"],
     responses: {
       "200": { description: "The file exists.", headers: FILE_HEADERS },
@@ -121,12 +139,16 @@ export const GATEWAY_ROUTES: readonly RouteDoc[] = [
     method: "get",
     path: "/files/{name}/meta",
     summary: "Metadata of a file",
+    description: "The container key (`container`), the parent source (`source`) and the " +
+      "parent's attributes (`attrs`) are included only for keys with the `admin` scope " +
+      "(or when the gateway runs without keys).",
     tag: "files",
-    authenticated: true,
+    scope: "meta",
+    audited: true,
     requestHeaders: ["traceparent"],
     responses: {
       "200": {
-        description: "Name, size, checksums, content type, mtime, container and shard.",
+        description: "Name, size, checksums, content type, mtime and shard.",
         content: { mediaType: "application/json", schema: "FileMeta" },
       },
       ...fileErrors,
@@ -138,7 +160,6 @@ export const GATEWAY_ROUTES: readonly RouteDoc[] = [
     path: "/openapi.json",
     summary: "This document",
     tag: "operations",
-    authenticated: false,
     responses: {
       "200": { description: "OpenAPI 3.1", content: { mediaType: "application/json" } },
     },
@@ -149,7 +170,6 @@ export const GATEWAY_ROUTES: readonly RouteDoc[] = [
     path: "/healthz",
     summary: "Liveness",
     tag: "operations",
-    authenticated: false,
     responses: { "200": { description: "The process is alive." } },
   },
   {
@@ -157,12 +177,17 @@ export const GATEWAY_ROUTES: readonly RouteDoc[] = [
     method: "get",
     path: "/readyz",
     summary: "Readiness",
-    description: "200 when every retriever in the routing table answers its /readyz.",
+    description: "200 when every retriever in the routing table answers its /readyz (and, " +
+      "with DES_GATEWAY_AUDIT_REQUIRED, the audit can record reads). The `checks` member " +
+      "naming each dependency is included for keys with the `admin` scope (or without keys).",
     tag: "operations",
-    authenticated: false,
     responses: {
       "200": { description: "Ready.", content: { mediaType: "application/json" } },
-      "503": { description: "Not ready; the body names what is missing.", content: PROBLEM },
+      "503": {
+        description: "Not ready.",
+        content: { mediaType: "application/json" },
+        headers: ["Retry-After"],
+      },
     },
   },
   {
@@ -171,10 +196,40 @@ export const GATEWAY_ROUTES: readonly RouteDoc[] = [
     path: "/metrics",
     summary: "Prometheus metrics",
     tag: "operations",
-    authenticated: false,
-    responses: { "200": { description: "Text exposition format 0.0.4." } },
+    scope: "admin",
+    responses: {
+      "200": { description: "Text exposition format 0.0.4." },
+      "401": { description: "Missing or invalid API key.", content: PROBLEM },
+      "403": { description: "The API key lacks the admin scope.", content: PROBLEM },
+    },
   },
 ];
+
+/** Most bytes a `POST /names` body may have (413 beyond). */
+export const MAX_NAMES_BODY_BYTES = 1024;
+
+/** `POST /names`, served when the gateway is given a name generator. */
+export const NAMES_ROUTE: RouteDoc = {
+  operationId: "postNames",
+  method: "post",
+  path: "/names",
+  summary: "Assign new names",
+  description: 'Body `{"count": n}` (1..10000, default 1; at most ' +
+    `${MAX_NAMES_BODY_BYTES} bytes). Answers \`{"names": [{"name", "shard"}]}\`.`,
+  tag: "names",
+  scope: "names",
+  responses: {
+    "200": {
+      description: "The assigned names and their shards.",
+      content: { mediaType: "application/json" },
+    },
+    "400": { description: "Malformed body or count.", content: PROBLEM },
+    "401": { description: "Missing or invalid API key.", content: PROBLEM },
+    "403": { description: "The API key lacks the names scope.", content: PROBLEM },
+    "413": { description: "The body is too large.", content: PROBLEM },
+    "429": { description: "Rate limit exceeded.", content: PROBLEM, headers: ["Retry-After"] },
+  },
+};
 
 /** The Hono path of an OpenAPI path template (`/files/{name}` → `/files/:name`). */
 export function honoPath(template: string): string {

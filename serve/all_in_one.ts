@@ -17,15 +17,14 @@ import { migrate } from "../db/migrate.ts";
 import { openDb } from "../db/open_db.ts";
 import { createGatewayApp } from "../gateway/app.ts";
 import { AuditTrail } from "../gateway/audit.ts";
-import type { GatewaySettings } from "../gateway/gateway_config.ts";
+import { checkExposure, type GatewaySettings } from "../gateway/gateway_config.ts";
+import { edgeOptions } from "../gateway/edge_options.ts";
 import { InProcessRetrieverTarget } from "../gateway/in_process_target.ts";
 import { GatewayMetrics } from "../gateway/metrics.ts";
-import { TokenBucketLimiter } from "../gateway/rate_limit.ts";
 import { RoutingTable } from "../gateway/routing_table.ts";
 import type { RetrieverTarget } from "../gateway/target.ts";
 import { Marker, type MarkRunResult } from "../mark/marker.ts";
 import { NameGenerator } from "../naming/name_generator.ts";
-import { namesApp } from "../naming/names_app.ts";
 import { type OpenedSources, openPackSources } from "../pack/pack_sources.ts";
 import { Packer, type PackRunResult } from "../pack/packer.ts";
 import { loadSources } from "../parent/sources.ts";
@@ -150,18 +149,16 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
       [new InProcessRetrieverTarget(retriever)],
       shardCount,
     );
+    checkExposure(options.gateway, options.hostname);
     const app = createGatewayApp({
       routing,
       nameFormat: { shardBits: config.shardBits, prefix: config.namePrefix },
-      apiKeys: options.gateway.apiKeys,
-      rateLimiter: options.gateway.rateLimit
-        ? new TokenBucketLimiter(options.gateway.rateLimit)
-        : undefined,
+      ...edgeOptions(options.gateway),
       audit,
+      names,
       metrics,
       log,
     });
-    app.route("/", namesApp(names));
     const server = Deno.serve({
       hostname: options.hostname,
       port: options.port,

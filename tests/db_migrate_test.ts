@@ -14,6 +14,7 @@ const TABLES = [
   "des_retrievers",
   "des_read_audit",
   "des_backlog_samples",
+  "des_read_audit_rejected",
 ];
 
 Deno.test("every db/migrations/*.sql file is in the migration list, in order", async () => {

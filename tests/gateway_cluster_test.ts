@@ -248,7 +248,7 @@ Deno.test({
         }
         const ready = await fetch(`${base}/readyz`);
         assertEquals(ready.status, 503);
-        assertMatch(await ready.text(), /rb: not reachable/);
+        assertMatch(await ready.text(), /"retriever:rb":"not reachable/);
       });
 
       await t.step("the gateway logged one JSON line per request and wrote the audit", async () => {

@@ -27,6 +27,8 @@ import type { RetrieverTarget } from "../gateway/target.ts";
 import { createRetrieverApp } from "../retriever/app.ts";
 import { Retriever } from "../retriever/retriever.ts";
 
+const KEYS =
+  "alice:alice-secret-0123456789,bob:bob-secret-0123456789,ops@admin:ops-secret-0123456789";
 const TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 
 /** Wait (bounded) until `condition` holds; the caller asserts afterwards. */
@@ -82,13 +84,14 @@ Deno.test({
         createGatewayApp({
           routing: table,
           nameFormat: TEST_NAME_FORMAT,
-          apiKeys: parseApiKeys("alice:alice-secret,bob:bob-secret"),
+          apiKeys: parseApiKeys(KEYS),
           audit,
           metrics,
           log: new Logger("gateway", { sink, level: "info" }),
         }).fetch,
       );
-      const auth = { authorization: "Bearer alice-secret" };
+      const auth = { authorization: "Bearer alice-secret-0123456789" };
+      const admin = { authorization: "Bearer ops-secret-0123456789" };
       const get = async (
         base: string,
         path: string,
@@ -115,9 +118,12 @@ Deno.test({
           assertEquals(ok.body, files[0].bytes);
           assertEquals(ok.res.headers.get("x-des-retriever"), "r-edge");
           assertEquals(ok.res.headers.get("content-type"), "application/pdf");
-          for (const path of ["/healthz", "/metrics", "/openapi.json", "/readyz"]) {
+          for (const path of ["/healthz", "/openapi.json", "/readyz"]) {
             assertEquals((await get(gateway, path)).res.status, 200, path);
           }
+          assertEquals((await get(gateway, "/metrics")).res.status, 401);
+          assertEquals((await get(gateway, "/metrics", auth)).res.status, 403);
+          assertEquals((await get(gateway, "/metrics", admin)).res.status, 200);
         },
       );
 
@@ -185,18 +191,31 @@ Deno.test({
         },
       );
 
-      await t.step("audit rows: name, status, bytes, client, trace id", async () => {
+      await t.step("audit rows: method, route, name, status, bytes, client, trace id", async () => {
         await until(() => metrics.auditPending.get() > 0);
         await audit.close();
         const rows = await pg.db.query<
-          { name: string; status: number; bytes: number; client: string; trace_id: string }
-        >("select name, status, bytes, client, trace_id from des_read_audit order by id");
+          {
+            method: string;
+            route: string;
+            name: string;
+            status: number;
+            bytes: number;
+            client: string;
+            trace_id: string;
+          }
+        >(
+          "select method, route, name, status, bytes, client, trace_id from des_read_audit order by id",
+        );
         assert(rows.length >= 8, `only ${rows.length} audit rows`);
         const traced = rows.find((r) => r.trace_id === TRACE.split("-")[1])!;
         assertEquals(traced.name, files[2].name);
         assertEquals(traced.status, 200);
         assertEquals(Number(traced.bytes), files[2].bytes.byteLength);
         assertEquals(traced.client, "alice");
+        assertEquals([traced.method, traced.route], ["GET", "getFile"]);
+        assert(rows.some((r) => r.method === "HEAD" && r.route === "headFile"));
+        assert(rows.some((r) => r.route === "getFileMeta"));
         assert(rows.some((r) => r.status === 401), "401s are audited");
         assert(rows.some((r) => r.status === 400 && r.name === "not-a-name"));
         assert(rows.some((r) => r.status === 206 && Number(r.bytes) === 10));
@@ -208,7 +227,7 @@ Deno.test({
           createGatewayApp({
             routing: table,
             nameFormat: TEST_NAME_FORMAT,
-            apiKeys: parseApiKeys("alice:alice-secret,bob:bob-secret"),
+            apiKeys: parseApiKeys(KEYS),
             rateLimiter: new TokenBucketLimiter(0.01, { burst: 2 }),
             log: new Logger("gateway", { sink: () => {} }),
           }).fetch,
@@ -220,7 +239,7 @@ Deno.test({
         assertEquals(third.res.status, 429);
         assertEquals(third.res.headers.get("content-type"), "application/problem+json");
         assert(Number(third.res.headers.get("retry-after")) >= 1);
-        const bob = await get(limited, path, { authorization: "Bearer bob-secret" });
+        const bob = await get(limited, path, { authorization: "Bearer bob-secret-0123456789" });
         assertEquals(bob.res.status, 200, "other clients are not limited");
       });
 
@@ -276,7 +295,7 @@ Deno.test({
         );
         assertEquals(doc.openapi, "3.1.0");
         assert(doc.paths["/files/{name}"].get && doc.paths["/files/{name}"].head);
-        const text = new TextDecoder().decode((await get(gateway, "/metrics")).body);
+        const text = new TextDecoder().decode((await get(gateway, "/metrics", admin)).body);
         assert(text.includes('des_gateway_requests_total{route="getFile",status="200"}'));
         assert(text.includes('des_gateway_requests_total{route="getFile",status="401"}'));
         assert(text.includes("des_gateway_request_seconds_bucket"));

@@ -5,8 +5,8 @@ import { parseRoutesYaml } from "../gateway/routes_config.ts";
 import { authenticate, DesUnauthorizedError, parseApiKeys } from "../gateway/auth.ts";
 import { DesRateLimitedError, TokenBucketLimiter } from "../gateway/rate_limit.ts";
 import { openApiDocument } from "../gateway/openapi.ts";
-import { GATEWAY_ROUTES, honoPath } from "../gateway/routes.ts";
-import { loadGatewaySettings } from "../gateway/gateway_config.ts";
+import { GATEWAY_ROUTES, honoPath, NAMES_ROUTE } from "../gateway/routes.ts";
+import { checkExposure, loadGatewaySettings } from "../gateway/gateway_config.ts";
 import { parseShardRange } from "../naming/shard_range.ts";
 
 const owner = (id: string, start: number, end: number) => ({ id, range: { start, end } });
@@ -84,18 +84,37 @@ Deno.test("routes YAML: entries parsed, bad ones named", () => {
 Deno.test("API keys: parse, authenticate, reject", () => {
   assertEquals(parseApiKeys(undefined), []);
   assertEquals(parseApiKeys("  "), []);
-  const keys = parseApiKeys("alice:s3cret, bob:other:with:colons");
-  assertEquals(keys.map((k) => k.id), ["alice", "bob"]);
-  assertEquals(authenticate("Bearer s3cret", keys), "alice");
-  assertEquals(authenticate("bearer other:with:colons", keys), "bob");
+  const keys = parseApiKeys(
+    "alice:s3cret-s3cret-s3cret, bob:other:with:colons:and-long, ops@read+admin:ops-secret-0123456789",
+  );
+  assertEquals(keys.map((k) => k.id), ["alice", "bob", "ops"]);
+  assertEquals(authenticate("Bearer s3cret-s3cret-s3cret", keys).id, "alice");
+  assertEquals(authenticate("bearer   other:with:colons:and-long ", keys).id, "bob");
+  assertEquals([...keys[0].scopes], ["read", "meta"]);
+  assertEquals([...keys[2].scopes], ["read", "admin"]);
   assertThrows(() => authenticate(null, keys), DesUnauthorizedError);
   assertThrows(() => authenticate("Basic czNjcmV0", keys), DesUnauthorizedError);
   assertThrows(() => authenticate("Bearer wrong", keys), DesUnauthorizedError, "not valid");
+  assertThrows(() => authenticate("Bearer a b", keys), DesUnauthorizedError);
+  assertThrows(() => authenticate("Bearer " + "x".repeat(5000), keys), DesUnauthorizedError);
   const e = assertThrows(() => authenticate("Bearer ", keys), DesUnauthorizedError);
   assertEquals(e.status, 401);
-  for (const bad of ["alice", "alice:", ":x", "a b:x", "a:1,a:2"]) {
+  for (
+    const bad of [
+      "alice",
+      "alice:",
+      ":x",
+      "a b:0123456789abcdef",
+      "a:0123456789abcdef,a:0123456789abcdef",
+      "short:tooshort",
+      "x@read+root:0123456789abcdef",
+    ]
+  ) {
     assertThrows(() => parseApiKeys(bad), DesConfigError, undefined);
   }
+  const short = assertThrows(() => parseApiKeys("k:tooshort"), DesConfigError);
+  assert(!short.message.includes("tooshort"), "the secret is never echoed");
+  assertMatch(short.message, /shorter than 16/);
 });
 
 Deno.test("token bucket: burst, refill, per client, Retry-After", () => {
@@ -115,15 +134,26 @@ Deno.test("token bucket: burst, refill, per client, Retry-After", () => {
   assertEquals(assertThrows(() => slow.take("c", now), DesRateLimitedError).retryAfterSeconds, 10);
 });
 
-Deno.test("token bucket: idle clients are forgotten beyond maxClients", () => {
-  const limiter = new TokenBucketLimiter(10, { maxClients: 3 });
+Deno.test("token bucket: the least recently seen client is evicted beyond maxClients", () => {
+  const limiter = new TokenBucketLimiter(1, { burst: 1, maxClients: 3 });
   limiter.take("a", 0);
   limiter.take("b", 0);
   limiter.take("c", 0);
-  limiter.take("d", 10_000); // a, b, c are full again by now: forgotten
-  assertEquals(limiter.size, 1);
-  for (let i = 0; i < 10; i++) limiter.take(`x${i}`, 10_000);
-  assert(limiter.size <= 3);
+  assertThrows(() => limiter.take("a", 0), DesRateLimitedError); // a is now the most recent
+  limiter.take("d", 0); // evicts b, the least recently seen
+  assertEquals(limiter.size, 3);
+  assertThrows(() => limiter.take("a", 0), DesRateLimitedError); // a kept its (empty) bucket
+  limiter.take("b", 0); // b was forgotten: a fresh bucket
+});
+
+Deno.test("token bucket: eviction costs constant time per new client", () => {
+  // 20 000 tracked clients and 60 000 newcomers: a scan per newcomer would take seconds here.
+  const limiter = new TokenBucketLimiter(1, { burst: 5, maxClients: 20_000 });
+  const started = performance.now();
+  for (let i = 0; i < 80_000; i++) limiter.take(`client-${i}`, 0);
+  const ms = performance.now() - started;
+  assertEquals(limiter.size, 20_000);
+  assert(ms < 3000, `80 000 new clients took ${ms.toFixed(0)} ms`);
 });
 
 Deno.test("OpenAPI 3.1 document is generated from the route table", () => {
@@ -137,9 +167,19 @@ Deno.test("OpenAPI 3.1 document is generated from the route table", () => {
   const ops = Object.values(paths).flatMap((p) => Object.values(p).map((o) => o.operationId));
   assertEquals(ops.sort(), GATEWAY_ROUTES.map((r) => r.operationId).sort());
   const getFile = paths["/files/{name}"].get;
-  assertEquals(getFile.security, [{ apiKey: [] }]);
+  assertEquals(getFile.security, [{ apiKey: ["read"] }]);
+  assertEquals(paths["/files/{name}/meta"].get.security, [{ apiKey: ["meta"] }]);
+  assertEquals(paths["/metrics"].get.security, [{ apiKey: ["admin"] }]);
+  const withNames = openApiDocument([...GATEWAY_ROUTES, NAMES_ROUTE], {
+    version: "9",
+    authEnabled: true,
+  });
+  const post = (withNames.paths as typeof paths)["/names"].post;
+  assertEquals(post.security, [{ apiKey: ["names"] }]);
+  assert("413" in (post.responses as Record<string, unknown>));
   const responses = getFile.responses as Record<string, unknown>;
-  for (const status of ["200", "206", "304", "400", "401", "404", "412", "416", "429", "503"]) {
+  const statuses = ["200", "206", "304", "400", "401", "403", "404", "405", "412", "416", "429"];
+  for (const status of [...statuses, "503"]) {
     assert(status in responses, status);
   }
   assertEquals(paths["/healthz"].get.security, undefined);
@@ -168,4 +208,44 @@ Deno.test("gateway settings: validated together", async () => {
   assert(error instanceof DesConfigError);
   const problems = (error as DesConfigError).context.problems as string[];
   assertEquals(problems.length, 3);
+});
+
+Deno.test("gateway settings: audit modes, trusted proxies, address limit", async () => {
+  const env = (vars: Record<string, string>) => new Map(Object.entries(vars));
+  const s = await loadGatewaySettings(env({
+    DES_GATEWAY_RATE_LIMIT: "5",
+    DES_GATEWAY_TRUSTED_PROXIES: "10.0.0.0/8, fd00::/8",
+    DES_GATEWAY_AUDIT_REQUIRED: "true",
+  }));
+  assertEquals([s.rateLimit, s.addressRateLimit, s.auditRequired], [5, 5, true]);
+  assertEquals(s.trustedProxies.length, 2);
+  const own = await loadGatewaySettings(env({ DES_GATEWAY_ADDRESS_RATE_LIMIT: "2" }));
+  assertEquals([own.rateLimit, own.addressRateLimit], [undefined, 2]);
+  const bads: Record<string, string>[] = [
+    { DES_GATEWAY_AUDIT_REQUIRED: "true", DES_GATEWAY_AUDIT: "false" },
+    { DES_GATEWAY_TRUSTED_PROXIES: "10.0.0.0/33" },
+    { DES_GATEWAY_TRUSTED_PROXIES: "everyone" },
+    { DES_GATEWAY_ALLOW_ANONYMOUS: "maybe" },
+  ];
+  for (const bad of bads) {
+    let error: unknown;
+    try {
+      await loadGatewaySettings(env(bad));
+    } catch (e) {
+      error = e;
+    }
+    assert(error instanceof DesConfigError, JSON.stringify(bad));
+  }
+});
+
+Deno.test("an open gateway listens beyond loopback only when allowed", async () => {
+  const env = (vars: Record<string, string>) => new Map(Object.entries(vars));
+  const open = await loadGatewaySettings(env({}));
+  for (const host of ["127.0.0.1", "127.1.2.3", "::1", "localhost"]) checkExposure(open, host);
+  for (const host of ["0.0.0.0", "::", "10.0.0.5"]) {
+    assertThrows(() => checkExposure(open, host), DesConfigError, "DES_GATEWAY_ALLOW_ANONYMOUS");
+  }
+  checkExposure(await loadGatewaySettings(env({ DES_GATEWAY_ALLOW_ANONYMOUS: "true" })), "0.0.0.0");
+  const keyed = await loadGatewaySettings(env({ DES_GATEWAY_API_KEYS: "k:0123456789abcdef" }));
+  checkExposure(keyed, "0.0.0.0");
 });

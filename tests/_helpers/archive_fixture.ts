@@ -70,6 +70,10 @@ export interface FixtureFile {
   contentType?: string;
   /** Modification time (ms) recorded in meta. */
   mtime?: number;
+  /** Parent source recorded in meta. */
+  source?: string;
+  /** Parent attributes recorded in meta. */
+  attrs?: Record<string, string>;
 }
 
 /** A container written and committed by {@linkcode commitContainer}. */
@@ -123,7 +127,12 @@ export async function commitContainer(
     bigFiles: { store, prefix: `containers/${shardHex}/` },
   });
   for (const f of files) {
-    await writer.add(f.name, f.bytes, { contentType: f.contentType, mtime: f.mtime });
+    await writer.add(f.name, f.bytes, {
+      contentType: f.contentType,
+      mtime: f.mtime,
+      source: f.source,
+      attrs: f.attrs,
+    });
   }
   const summary = await writer.finish();
   const info = await store.head(key);

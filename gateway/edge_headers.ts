@@ -1,0 +1,35 @@
+/**
+ * Headers every gateway response carries, whatever produced it:
+ *
+ * - `X-Content-Type-Options: nosniff` — a browser must not guess a type;
+ * - `Content-Security-Policy: sandbox; default-src 'none'` — archived HTML
+ *   or SVG opened from the gateway runs no script and loads nothing, so it
+ *   cannot act on the gateway's origin;
+ * - with API keys on, `Cache-Control: public` becomes `private` and
+ *   `Vary: Authorization` is added, so a shared cache or CDN never serves a
+ *   protected file (or the fuller metadata of a more privileged key) to
+ *   someone else.
+ *
+ * @module
+ */
+
+import type { MiddlewareHandler } from "hono";
+import type { GatewayEnv } from "./gateway_env.ts";
+
+/** The sandboxing policy of every response. */
+export const CONTENT_SECURITY_POLICY = "sandbox; default-src 'none'";
+
+/** Add the edge headers to every response; `keysOn` makes cacheable responses private. */
+export function edgeHeaders(keysOn: boolean): MiddlewareHandler<GatewayEnv> {
+  return async (c, next) => {
+    await next();
+    const headers = c.res.headers;
+    headers.set("x-content-type-options", "nosniff");
+    headers.set("content-security-policy", CONTENT_SECURITY_POLICY);
+    const cacheControl = headers.get("cache-control");
+    if (keysOn && cacheControl !== null && /\bpublic\b/i.test(cacheControl)) {
+      headers.set("cache-control", cacheControl.replace(/\bpublic\b/gi, "private"));
+    }
+    if (keysOn) headers.append("vary", "Authorization");
+  };
+}
