@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { Figure } from "./figures.ts";
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { DesReader, FileRangeSource } from "../format/mod.ts";
@@ -20,6 +21,8 @@ import { packDirectory } from "../cli/commands/pack_dir.ts";
 export interface FormatBenchResult {
   /** Lines for the report. */
   lines: string[];
+  /** The figures for the combined table. */
+  figures: Figure[];
 }
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -34,6 +37,7 @@ export async function runFormatBench(
   const rssFiles = options.rssFiles ?? 100_000;
   const work = await Deno.makeTempDir({ prefix: "des-bench-format-" });
   const lines: string[] = [];
+  const figures: Figure[] = [];
   try {
     const tree = join(work, "tree");
     const names = await makeTree(tree, files, fileSize);
@@ -68,6 +72,15 @@ export async function runFormatBench(
       } tar throughput (library, in-process)`,
     );
 
+    figures.push({
+      suite: "format",
+      name: `des pack-dir (CLI, incl. start) vs tar -cf, ${files} × ${fileSize} B`,
+      des: `${desCli.toFixed(0)} ms`,
+      baseline: `${tar.toFixed(0)} ms`,
+      ratio: tar / desCli,
+      goal: { op: ">=", value: 1 },
+    });
+
     // random reads
     const source = await FileRangeSource.open(container);
     const reader = await DesReader.open(source);
@@ -93,6 +106,14 @@ export async function runFormatBench(
     source.close();
     const fsRead = median(fsReadMs);
     const desRead = median(desReadMs);
+    figures.push({
+      suite: "format",
+      name: "local random reads from a container vs the original files",
+      des: `${(1000 / (desRead / 1000)).toFixed(0)} files/s`,
+      baseline: `${(1000 / (fsRead / 1000)).toFixed(0)} files/s`,
+      ratio: fsRead / desRead,
+      goal: { op: ">=", value: 1 },
+    });
     lines.push(
       `random reads, 1,000 files (verified CRC-32C + SHA-256), median of ${readRounds}:`,
       `  original files  ${fsRead.toFixed(1)} ms  ${(1000 / (fsRead / 1000)).toFixed(0)} files/s`,
@@ -106,6 +127,14 @@ export async function runFormatBench(
       const big = join(work, "rss-tree");
       await makeTree(big, rssFiles, 1024);
       const { kib, ms } = await peakRss(cli, big, join(work, "rss.des"));
+      figures.push({
+        suite: "format",
+        name: `peak RSS of des pack-dir, ${rssFiles} × 1 KiB`,
+        des: `${(kib / 1024).toFixed(0)} MiB`,
+        baseline: "128 MiB",
+        ratio: kib / 1024 / 128,
+        goal: { op: "<=", value: 1 },
+      });
       lines.push(
         `peak RSS of des pack-dir on ${rssFiles} × 1 KiB files: ${(kib / 1024).toFixed(0)} MiB ` +
           `(${(ms / 1000).toFixed(1)} s)`,
@@ -114,7 +143,7 @@ export async function runFormatBench(
   } finally {
     await Deno.remove(work, { recursive: true });
   }
-  return { lines };
+  return { lines, figures };
 }
 
 async function peakRss(

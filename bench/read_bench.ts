@@ -1,18 +1,20 @@
 /**
  * Read-path benchmark: 4 KiB files, N concurrent clients, one S3 server.
  *
- * - **gateway**: HTTP GET through `gateway/main.ts` → `retriever/main.ts` →
- *   one Range GET on a DES container (separate processes, warm index cache);
- * - **direct**: `GetObject` of the same bytes stored as individual S3 objects,
- *   with the same SDK and connection settings the retriever uses.
+ * - **direct** (baseline): `GetObject` of the same bytes stored as individual
+ *   S3 objects, AWS SDK;
+ * - **warm index**: HTTP GET through `gateway/main.ts` → `retriever/main.ts`
+ *   (separate processes, byte cache off) → one Range GET on a DES container;
+ * - **hot**: the same with the retriever's default byte cache, warmed (every
+ *   file read twice), so no S3 request at all.
  *
- * Reports req/s and p50/p99 latency of each, their ratios, and the S3
- * requests per read the retriever made during the gateway run (from its
+ * Reports req/s and p50/p99 latency of each, their ratios to the baseline,
+ * and the S3 requests per read each retriever made during its run (from its
  * `/metrics`). Needs PostgreSQL (`DES_TEST_DATABASE_URL`, default
  * `postgres://postgres@127.0.0.1:5432/postgres`) and S3 (`DES_TEST_S3_*`).
  *
- * Run alone:
- * `deno run -A bench/read_bench.ts [--files 2000] [--clients 32] [--seconds 10] [--access-log]`.
+ * Run alone: `deno run -A bench/read_bench.ts [--files 2000] [--clients 32]
+ * [--seconds 10] [--detail] [--profile DIR] [--access-log]`.
  *
  * @module
  */
@@ -40,6 +42,10 @@ export interface ReadBenchOptions {
   clients?: number;
   /** Measured seconds per path (default 10). */
   seconds?: number;
+  /** Also measure the paths that explain the split (signed fetch, no gateway, in-process). */
+  detail?: boolean;
+  /** Write CPU profiles of the gateways and retrievers into this directory. */
+  profileDir?: string;
   /** Log level of the gateway and retriever (default `warn`: no per-request access lines). */
   logLevel?: "info" | "warn";
   /** Progress lines go here (default: stderr). */
@@ -60,6 +66,8 @@ export interface PathResult {
   errors: number;
   /** CPU milliseconds per request spent by each process involved (client, gateway, rgw, …). */
   cpuMsPerRequest: Record<string, number>;
+  /** Retriever S3 requests per read during the run (from its `/metrics`), when measured. */
+  s3PerRead?: number;
 }
 
 /** What {@linkcode runReadBench} measured. */
@@ -72,24 +80,23 @@ export interface ReadBenchResult {
   clients: number;
   /** Seconds per path. */
   seconds: number;
-  /** Direct S3 GetObject (AWS SDK). */
+  /** Direct S3 GetObject of single objects (AWS SDK): the baseline. */
   direct: PathResult;
-  /** Direct S3 GET by signed `fetch` (the client the retriever uses). */
-  directFetch: PathResult;
-  /** Gateway → retriever → S3. */
-  gateway: PathResult;
-  /** Retriever → S3, without the gateway hop (for the split of the overhead). */
-  retriever: PathResult;
-  /** Gateway with an in-process retriever (`--in-process`, no HTTP hop) → S3. */
-  gatewayInProcess: PathResult;
-  /** gateway rps / direct rps. */
-  rpsRatio: number;
-  /** gateway p50 / direct p50. */
-  p50Ratio: number;
-  /** gateway p99 / direct p99. */
-  p99Ratio: number;
-  /** Retriever S3 requests per read during the measured gateway run. */
-  s3RequestsPerRead: number;
+  /** Gateway → retriever → S3, byte cache off: every read one Range GET (warm index). */
+  warm: PathResult;
+  /** Gateway → retriever with a warm byte cache: no S3 request. */
+  hot: PathResult;
+  /** Paths that explain the split (with `detail`). */
+  detail?: {
+    /** Direct S3 GET by signed `fetch` (the client the retriever uses). */
+    directFetch: PathResult;
+    /** Retriever → S3 without the gateway, byte cache off. */
+    retriever: PathResult;
+    /** Gateway with an in-process retriever (`--in-process`), byte cache off. */
+    inProcess: PathResult;
+  };
+  /** CPU profiles written (label → path), with `profileDir`. */
+  profiles: Record<string, string>;
 }
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -115,12 +122,13 @@ export async function runReadBench(options: ReadBenchOptions = {}): Promise<Read
   const dbUrl = Object.assign(new URL(adminUrl), { pathname: `/${dbName}` }).toString();
   const db = await openDb(dbUrl);
   const store = new S3ObjectStore({ ...s3, bucket });
-  const services: Deno.ChildProcess[] = [];
+  const services: { child: Deno.ChildProcess; profile?: string }[] = [];
   const kvDir = await Deno.makeTempDir({ prefix: "des-read-bench-" });
+  const profiles: Record<string, string> = {};
   try {
     await migrate(db);
     await store.ensureBucket();
-    say(`writing ${files} files of ${fileBytes} B as containers and as single objects`);
+    say(`read bench: writing ${files} files of ${fileBytes} B as containers and as single objects`);
     const names = await writeData(db, store, bucket, files, fileBytes);
     const env = {
       PATH: Deno.env.get("PATH") ?? "",
@@ -136,26 +144,66 @@ export async function runReadBench(options: ReadBenchOptions = {}): Promise<Read
       DES_LOG_LEVEL: options.logLevel ?? "warn",
       DES_GATEWAY_AUDIT: "false",
     };
-    const retriever = await spawn("retriever/main.ts", ["--range", "0-15", "--id", "bench"], env);
-    services.push(retriever.child);
-    const routes = `${kvDir}/routes.yaml`;
-    await Deno.writeTextFile(
-      routes,
-      `retrievers:\n  - { id: bench, url: "http://127.0.0.1:${retriever.port}", range: "0-15" }\n`,
+    const profileOf = (label: string) => {
+      if (!options.profileDir) return undefined;
+      const dir = `${options.profileDir}/${label}`;
+      profiles[label] = dir;
+      return dir;
+    };
+    const start = async (
+      script: string,
+      args: string[],
+      extra: Record<string, string>,
+      label: string,
+    ) => {
+      const service = await spawn(script, args, { ...env, ...extra }, profileOf(label));
+      services.push(service);
+      return service;
+    };
+    const routesFile = async (label: string, port: number) => {
+      const path = `${kvDir}/routes-${label}.yaml`;
+      await Deno.writeTextFile(
+        path,
+        `retrievers:\n  - { id: ${label}, url: "http://127.0.0.1:${port}", range: "0-15" }\n`,
+      );
+      return path;
+    };
+    // Warm-index pair: byte cache off, so every read is one Range GET.
+    const noCache = { DES_CACHE_MEMORY_BYTES: "0", DES_CACHE_DISK_BYTES: "0" };
+    const coldRetriever = await start(
+      "retriever/main.ts",
+      ["--range", "0-15", "--id", "warm", "--no-register"],
+      { ...noCache, DES_KV_PATH: `${kvDir}/warm.kv` },
+      "retriever-warm",
     );
-    const gateway = await spawn("gateway/main.ts", ["--routes", routes], env);
-    services.push(gateway.child);
-    const single = await spawn("gateway/main.ts", ["--in-process"], {
-      ...env,
-      DES_KV_PATH: `${kvDir}/single.kv`,
-    });
-    services.push(single.child);
-    const singleBase = `http://127.0.0.1:${single.port}/files/`;
-    const viaSingle = async (name: string) =>
-      (await (await fetch(singleBase + name)).arrayBuffer()).byteLength;
-    const base = `http://127.0.0.1:${gateway.port}/files/`;
-    const metricsUrl = `http://127.0.0.1:${retriever.port}/metrics`;
+    const warmGateway = await start(
+      "gateway/main.ts",
+      ["--routes", await routesFile("warm", coldRetriever.port)],
+      noCache,
+      "gateway-warm",
+    );
+    // Hot pair: the default byte cache.
+    const hotRetriever = await start(
+      "retriever/main.ts",
+      ["--range", "0-15", "--id", "hot", "--no-register"],
+      { DES_KV_PATH: `${kvDir}/hot.kv` },
+      "retriever-hot",
+    );
+    const hotGateway = await start(
+      "gateway/main.ts",
+      ["--routes", await routesFile("hot", hotRetriever.port)],
+      {},
+      "gateway-hot",
+    );
+    const single = options.detail
+      ? await start("gateway/main.ts", ["--in-process"], {
+        ...noCache,
+        DES_KV_PATH: `${kvDir}/single.kv`,
+      }, "in-process")
+      : undefined;
 
+    const httpGet = (base: string) => async (name: string) =>
+      (await (await fetch(base + name)).arrayBuffer()).byteLength;
     const direct = async (name: string) => {
       const out = await store.client.send(
         new GetObjectCommand({ Bucket: bucket, Key: `direct/${name}` }),
@@ -166,65 +214,71 @@ export async function runReadBench(options: ReadBenchOptions = {}): Promise<Read
     const lean = new S3FetchGetStore(store, { ...s3, bucket });
     const directFetch = async (name: string) =>
       (await readAll((await lean.get(`direct/${name}`)).body)).byteLength;
-    const viaGateway = async (name: string) =>
-      (await (await fetch(base + name)).arrayBuffer()).byteLength;
-    const retrieverBase = `http://127.0.0.1:${retriever.port}/files/`;
-    const viaRetriever = async (name: string) =>
-      (await (await fetch(retrieverBase + name)).arrayBuffer()).byteLength;
+    const viaWarm = httpGet(`http://127.0.0.1:${warmGateway.port}/files/`);
+    const viaHot = httpGet(`http://127.0.0.1:${hotGateway.port}/files/`);
+    const viaRetriever = httpGet(`http://127.0.0.1:${coldRetriever.port}/files/`);
+    const viaSingle = single ? httpGet(`http://127.0.0.1:${single.port}/files/`) : undefined;
 
-    say("warming up (every file once through each path)");
+    say("read bench: warming up (every file once per path, twice through the hot path)");
     await load(names, clients, 0, direct, fileBytes, names.length);
-    await load(names, clients, 0, viaGateway, fileBytes, names.length);
-    await load(names, clients, 0, viaSingle, fileBytes, names.length);
-    say(`direct S3 GetObject: ${clients} clients, ${seconds} s`);
+    await load(names, clients, 0, viaWarm, fileBytes, names.length);
+    await load(names, clients, 0, viaHot, fileBytes, 2 * names.length);
+    if (viaSingle) await load(names, clients, 0, viaSingle, fileBytes, names.length);
     const storage = storagePids();
     const client = { client: Deno.pid, ...storage };
-    const directResult = await load(names, clients, seconds, direct, fileBytes, Infinity, client);
-    say(`direct S3 GET by signed fetch: ${clients} clients, ${seconds} s`);
-    const directFetchResult = await load(
-      names,
-      clients,
-      seconds,
-      directFetch,
-      fileBytes,
-      Infinity,
-      client,
-    );
-    const before = await s3PerRead(metricsUrl);
-    say(`gateway → retriever → S3: ${clients} clients, ${seconds} s`);
-    const gatewayResult = await load(names, clients, seconds, viaGateway, fileBytes, Infinity, {
-      ...client,
-      gateway: gateway.child.pid,
-      retriever: retriever.child.pid,
-    });
-    const after = await s3PerRead(metricsUrl);
-    say(`retriever → S3 (no gateway): ${clients} clients, ${seconds} s`);
-    const retrieverResult = await load(names, clients, seconds, viaRetriever, fileBytes, Infinity, {
-      ...client,
-      retriever: retriever.child.pid,
-    });
-    say(`gateway with an in-process retriever → S3: ${clients} clients, ${seconds} s`);
-    const singleResult = await load(names, clients, seconds, viaSingle, fileBytes, Infinity, {
-      ...client,
-      gateway: single.child.pid,
-    });
+    const run = async (
+      label: string,
+      fn: (name: string) => Promise<number>,
+      pids: Record<string, number>,
+      metricsPort?: number,
+    ) => {
+      say(`read bench: ${label}: ${clients} clients, ${seconds} s`);
+      const url = metricsPort ? `http://127.0.0.1:${metricsPort}/metrics` : undefined;
+      const before = url ? await s3PerRead(url) : undefined;
+      const result = await load(names, clients, seconds, fn, fileBytes, Infinity, {
+        ...client,
+        ...pids,
+      });
+      if (url && before) {
+        const after = await s3PerRead(url);
+        result.s3PerRead = (after.sum - before.sum) / Math.max(1, after.count - before.count);
+      }
+      return result;
+    };
+    const directResult = await run("direct S3 GetObject", direct, {});
+    const warm = await run("gateway → retriever → S3 (warm index)", viaWarm, {
+      gateway: warmGateway.child.pid,
+      retriever: coldRetriever.child.pid,
+    }, coldRetriever.port);
+    const hot = await run("gateway → retriever (hot, byte cache)", viaHot, {
+      gateway: hotGateway.child.pid,
+      retriever: hotRetriever.child.pid,
+    }, hotRetriever.port);
+    let detail: ReadBenchResult["detail"];
+    if (options.detail && viaSingle && single) {
+      detail = {
+        directFetch: await run("direct S3 GET (signed fetch)", directFetch, {}),
+        retriever: await run("retriever → S3 (no gateway)", viaRetriever, {
+          retriever: coldRetriever.child.pid,
+        }, coldRetriever.port),
+        inProcess: await run("gateway with in-process retriever → S3", viaSingle, {
+          gateway: single.child.pid,
+        }),
+      };
+    }
     return {
       files,
       fileBytes,
       clients,
       seconds,
       direct: directResult,
-      directFetch: directFetchResult,
-      gateway: gatewayResult,
-      retriever: retrieverResult,
-      gatewayInProcess: singleResult,
-      rpsRatio: gatewayResult.rps / directResult.rps,
-      p50Ratio: gatewayResult.p50 / directResult.p50,
-      p99Ratio: gatewayResult.p99 / directResult.p99,
-      s3RequestsPerRead: (after.sum - before.sum) / Math.max(1, after.count - before.count),
+      warm,
+      hot,
+      detail,
+      profiles,
     };
   } finally {
-    for (const child of services) {
+    for (const { child } of services) {
       try {
         child.kill("SIGTERM");
       } catch { /* gone */ }
@@ -387,12 +441,27 @@ async function s3PerRead(url: string): Promise<{ sum: number; count: number }> {
 }
 
 /** Start a service on a free port with `logLevel`, wait until its `/healthz` answers. */
-async function spawn(script: string, args: string[], env: Record<string, string>) {
+async function spawn(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  profileDir?: string,
+) {
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (probe.addr as Deno.NetAddr).port;
   probe.close();
+  const prof = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--unstable-kv", `${ROOT}${script}`, ...args, "--port", String(port)],
+    args: [
+      "run",
+      "-A",
+      "--unstable-kv",
+      ...prof,
+      `${ROOT}${script}`,
+      ...args,
+      "--port",
+      String(port),
+    ],
     env,
     cwd: ROOT,
     stdin: "null",
@@ -425,27 +494,35 @@ async function emptyBucket(store: S3ObjectStore): Promise<void> {
   );
 }
 
+/** Printable lines of a result. */
 export function formatResult(r: ReadBenchResult): string {
   const row = (label: string, p: PathResult) =>
-    `${label.padEnd(28)} ${p.rps.toFixed(0).padStart(5)} req/s  p50 ${p.p50.toFixed(1)} ms  p99 ${
+    `${label.padEnd(40)} ${p.rps.toFixed(0).padStart(5)} req/s  p50 ${p.p50.toFixed(1)} ms  p99 ${
       p.p99.toFixed(1)
-    } ms  ${p.errors} errors  CPU ms/req: ${
+    } ms  ${p.errors} errors${
+      p.s3PerRead !== undefined ? `  S3/read ${p.s3PerRead.toFixed(2)}` : ""
+    }  CPU ms/req: ${
       Object.entries(p.cpuMsPerRequest).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")
     }`;
+  const vs = (p: PathResult) =>
+    `req/s ${(p.rps / r.direct.rps).toFixed(2)}×, p50 ${(p.p50 / r.direct.p50).toFixed(2)}×, p99 ${
+      (p.p99 / r.direct.p99).toFixed(2)
+    }×`;
   return [
     `read bench: ${r.files} files × ${r.fileBytes} B, ${r.clients} clients, ${r.seconds} s per path`,
-    row("direct S3 GetObject (SDK)", r.direct),
-    row("direct S3 GET (signed fetch)", r.directFetch),
-    row("gateway → retriever → S3", r.gateway),
-    row("retriever → S3 (no gateway)", r.retriever),
-    row("gateway+retriever, 1 process", r.gatewayInProcess),
-    `ratios: req/s ${r.rpsRatio.toFixed(2)}× (aim ≥ 0.8×), p50 ${r.p50Ratio.toFixed(2)}×, p99 ${
-      r.p99Ratio.toFixed(2)
-    }× (aim ≤ 1.2×)`,
-    `vs signed-fetch GET: req/s ${(r.gateway.rps / r.directFetch.rps).toFixed(2)}×, p50 ${
-      (r.gateway.p50 / r.directFetch.p50).toFixed(2)
-    }×, p99 ${(r.gateway.p99 / r.directFetch.p99).toFixed(2)}×`,
-    `warm-cache S3 requests per read: ${r.s3RequestsPerRead.toFixed(3)}`,
+    row("direct S3 GetObject (SDK) — baseline", r.direct),
+    row("gateway → retriever → S3 (warm index)", r.warm),
+    row("gateway → retriever (hot, byte cache)", r.hot),
+    ...(r.detail
+      ? [
+        row("direct S3 GET (signed fetch)", r.detail.directFetch),
+        row("retriever → S3 (no gateway)", r.detail.retriever),
+        row("gateway+retriever, 1 process → S3", r.detail.inProcess),
+      ]
+      : []),
+    `warm index vs direct: ${vs(r.warm)} (goal ≥ 0.8× req/s, p50 ≤ 1.2×)`,
+    `hot vs direct: ${vs(r.hot)} (goal ≥ 5× req/s, p99 ≤ 0.5×)`,
+    ...Object.entries(r.profiles).map(([k, v]) => `CPU profile ${k}: ${v}`),
   ].join("\n");
 }
 
@@ -458,12 +535,16 @@ if (import.meta.main) {
       seconds: { type: "string", default: "10" },
       json: { type: "boolean", default: false },
       "access-log": { type: "boolean", default: false },
+      detail: { type: "boolean", default: false },
+      profile: { type: "string" },
     },
   });
   const result = await runReadBench({
     files: Number(values.files),
     clients: Number(values.clients),
     seconds: Number(values.seconds),
+    detail: values.detail,
+    profileDir: values.profile,
     logLevel: values["access-log"] ? "info" : "warn",
   });
   console.log(values.json ? JSON.stringify(result, null, 2) : formatResult(result));

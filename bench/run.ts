@@ -1,43 +1,167 @@
 /**
- * `deno task bench [--only format|mark|pack|read]`: every benchmark, each
- * against a baseline measured in the same run, printed as ratios. Figures are
- * recorded in docs/benchmarks.md. The mark, pack and read suites use
- * PostgreSQL (`DES_TEST_DATABASE_URL` or the local server) and S3
- * (`DES_TEST_S3_*`, or a Ceph RGW started for the run and wiped after).
+ * `deno task bench [--quick] [--only format|mark|pack|read|serve]`: every
+ * benchmark, each against a baseline measured in the same run, then ONE
+ * table of every figure with its ratio and goal. `--quick` runs each suite
+ * briefly (small data, short runs) so that CI keeps the benchmarks working;
+ * its figures mean nothing. Figures are recorded in docs/benchmarks.md.
+ *
+ * The mark, pack and read suites use PostgreSQL (`DES_TEST_DATABASE_URL` or
+ * the local server) and S3 (`DES_TEST_S3_*`, or a Ceph RGW started for the
+ * run and wiped after); the serve suite uses nginx and wrk (Debian packages,
+ * installed with apt-get when missing).
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { ensureDatabase, startRgw, type TestRgw } from "../scripts/services.ts";
+import { type Figure, figureTable } from "./figures.ts";
 import { runFormatBench } from "./format_bench.ts";
 import { runMarkBench } from "./mark_bench.ts";
 import { runPackBench } from "./pack_bench.ts";
-import { formatResult, runReadBench } from "./read_bench.ts";
+import { formatResult, type ReadBenchResult, runReadBench } from "./read_bench.ts";
+import { formatServeResult, runServeBench, type ServeBenchResult } from "./serve_bench.ts";
 import { machineLine } from "./stats.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
     only: { type: "string" },
+    quick: { type: "boolean", default: false },
     files: { type: "string" },
     "rss-files": { type: "string" },
   },
 });
+const quick = values.quick;
 
-const suites: Record<string, { services: boolean; run: () => Promise<string[]> }> = {
+/** What a suite hands back: its own report lines and its figures for the table. */
+interface SuiteResult {
+  lines: string[];
+  figures: Figure[];
+}
+
+const suites: Record<string, { services: boolean; run: () => Promise<SuiteResult> }> = {
   format: {
     services: false,
-    run: async () =>
-      (await runFormatBench({
-        files: values.files ? Number(values.files) : undefined,
-        rssFiles: values["rss-files"] ? Number(values["rss-files"]) : undefined,
-      })).lines,
+    run: () =>
+      runFormatBench({
+        files: values.files ? Number(values.files) : quick ? 1000 : undefined,
+        rssFiles: values["rss-files"] ? Number(values["rss-files"]) : quick ? 2000 : undefined,
+        rounds: quick ? 1 : undefined,
+      }),
   },
-  mark: { services: true, run: async () => (await runMarkBench()).lines },
-  pack: { services: true, run: async () => (await runPackBench()).lines },
-  read: { services: true, run: async () => formatResult(await runReadBench()).split("\n") },
+  mark: {
+    services: true,
+    run: async () => {
+      const r = await runMarkBench(quick ? { rows: 5000, rounds: 1 } : {});
+      return {
+        lines: r.lines,
+        figures: [{
+          suite: "mark",
+          name: "marker vs one hand-written set-based UPDATE",
+          des: `${Math.round(r.markerRowsPerSecond)} rows/s`,
+          baseline: `${Math.round(r.sqlRowsPerSecond)} rows/s`,
+          ratio: r.markerRowsPerSecond / r.sqlRowsPerSecond,
+          goal: { op: ">=", value: 0.9 },
+        }],
+      };
+    },
+  },
+  pack: {
+    services: true,
+    run: async () => {
+      const r = await runPackBench(quick ? { files: 500, rounds: 1 } : {});
+      return {
+        lines: r.lines,
+        figures: [{
+          suite: "pack",
+          name: "packer end to end vs tar -cf + one S3 put",
+          des: `${Math.round(r.packerFilesPerSecond)} files/s`,
+          baseline: `${Math.round(r.tarFilesPerSecond)} files/s`,
+          ratio: r.packerFilesPerSecond / r.tarFilesPerSecond,
+          goal: { op: ">=", value: 1 },
+        }],
+      };
+    },
+  },
+  read: {
+    services: true,
+    run: async () => {
+      const r = await runReadBench(
+        quick ? { files: 100, seconds: 1, clients: 8 } : { detail: true },
+      );
+      return { lines: formatResult(r).split("\n"), figures: readFigures(r) };
+    },
+  },
+  serve: {
+    services: quick,
+    run: async () => {
+      const r = await runServeBench(
+        quick
+          ? {
+            files: 100,
+            seconds: 1,
+            rounds: 1,
+            connections: 8,
+            postgresUrl: Deno.env.get("DES_TEST_DATABASE_URL"),
+          }
+          : {},
+      );
+      return { lines: formatServeResult(r), figures: serveFigures(r) };
+    },
+  },
 };
+
+function readFigures(r: ReadBenchResult): Figure[] {
+  const rps = (x: number) => `${Math.round(x)} req/s`;
+  const ms = (x: number) => `${x.toFixed(1)} ms`;
+  return [
+    {
+      suite: "read",
+      name: "hot reads on S3 (byte cache) vs direct GetObject, req/s",
+      des: rps(r.hot.rps),
+      baseline: rps(r.direct.rps),
+      ratio: r.hot.rps / r.direct.rps,
+      goal: { op: ">=", value: 5 },
+    },
+    {
+      suite: "read",
+      name: "hot reads on S3 (byte cache) vs direct GetObject, p99",
+      des: ms(r.hot.p99),
+      baseline: ms(r.direct.p99),
+      ratio: r.hot.p99 / r.direct.p99,
+      goal: { op: "<=", value: 0.5 },
+    },
+    {
+      suite: "read",
+      name: "warm-index reads on S3 vs direct GetObject, req/s",
+      des: rps(r.warm.rps),
+      baseline: rps(r.direct.rps),
+      ratio: r.warm.rps / r.direct.rps,
+      goal: { op: ">=", value: 0.8 },
+    },
+    {
+      suite: "read",
+      name: "warm-index reads on S3 vs direct GetObject, p50",
+      des: ms(r.warm.p50),
+      baseline: ms(r.direct.p50),
+      ratio: r.warm.p50 / r.direct.p50,
+      goal: { op: "<=", value: 1.2 },
+    },
+  ];
+}
+
+function serveFigures(r: ServeBenchResult): Figure[] {
+  return [{
+    suite: "serve",
+    name: `hot reads: deno task serve vs nginx, wrk ${r.params.connections} conn, ` +
+      `${r.params.files} names`,
+    des: `${Math.round(r.serve.rps)} req/s`,
+    baseline: `${Math.round(r.nginx.rps)} req/s`,
+    ratio: r.serve.rps / r.nginx.rps,
+    goal: { op: ">=", value: 0.5 },
+  }];
+}
 
 const chosen = Object.entries(suites).filter(([name]) => !values.only || values.only === name);
 if (chosen.length === 0) {
@@ -55,12 +179,30 @@ if (chosen.some(([, s]) => s.services)) {
     for (const [k, v] of Object.entries(rgw.env)) Deno.env.set(k, v);
   }
 }
+const figures: Figure[] = [];
+let failed = 0;
 try {
-  console.log(`DES benchmarks — ${new Date().toISOString()} — ${machineLine()}`);
+  const started = performance.now();
+  console.log(
+    `DES benchmarks${quick ? " (--quick: figures not meaningful)" : ""} — ` +
+      `${new Date().toISOString()} — ${machineLine()}`,
+  );
   for (const [name, suite] of chosen) {
     console.log(`\n## ${name}`);
-    console.log((await suite.run()).join("\n"));
+    const t0 = performance.now();
+    try {
+      const result = await suite.run();
+      console.log(result.lines.join("\n"));
+      figures.push(...result.figures);
+    } catch (error) {
+      failed++;
+      console.log(`suite ${name} failed: ${(error as Error).stack ?? error}`);
+    }
+    console.log(`(${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   }
+  console.log(`\n## all figures (${((performance.now() - started) / 1000).toFixed(0)} s)\n`);
+  console.log(figureTable(figures).join("\n"));
 } finally {
   await rgw?.stop();
 }
+if (failed > 0) Deno.exit(1);
