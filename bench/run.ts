@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--quick] [--only format|mark|pack|read|serve]`: every
+ * `deno task bench [--quick] [--only format|mark|pack|read|serve|scale]`: every
  * benchmark, each against a baseline measured in the same run, then ONE
  * table of every figure with its ratio and goal. `--quick` runs each suite
  * briefly (small data, short runs) so that CI keeps the benchmarks working;
@@ -20,6 +20,7 @@ import { runFormatBench } from "./format_bench.ts";
 import { runMarkBench } from "./mark_bench.ts";
 import { runPackBench } from "./pack_bench.ts";
 import { formatResult, type ReadBenchResult, runReadBench } from "./read_bench.ts";
+import { runScaleBench, scaleReport } from "./scale_bench.ts";
 import { formatServeResult, runServeBench, type ServeBenchResult } from "./serve_bench.ts";
 import { machineLine } from "./stats.ts";
 
@@ -109,6 +110,15 @@ const suites: Record<string, { services: boolean; run: () => Promise<SuiteResult
       );
       return { lines: formatServeResult(r), figures: serveFigures(r) };
     },
+  },
+  scale: {
+    services: true,
+    run: async () =>
+      scaleReport(
+        await runScaleBench(
+          quick ? { containers: [10, 100], files: [100, 1000], reads: 500 } : {},
+        ),
+      ),
   },
 };
 
