@@ -3,8 +3,10 @@
  * --cpu-prof`). Each sample is charged to the deepest frame on its stack
  * whose script or function matches a stage rule (so a hash inside the
  * reader is `checksum`, a `JSON.stringify` inside the logger is `logging`);
- * samples matching no rule are `runtime` (HTTP server, streams, promises,
- * GC). Only the last `windowSeconds` of busy samples are counted, to leave
+ * samples matching no rule are `runtime` (HTTP server and client, streams,
+ * promises); `gc` is the garbage collector. In the all-in-one process the
+ * embedded database (PGlite) only runs the audit insert on the read path, so
+ * it is counted as `audit`; the PostgreSQL client is `db client`. Only the last `windowSeconds` of busy samples are counted, to leave
  * start-up and warm-up out.
  *
  * Run alone: `deno run -A bench/profile_stages.ts FILE.cpuprofile REQUESTS [SECONDS]`.
@@ -25,6 +27,7 @@ export const STAGES = [
   "logging",
   "metrics",
   "audit",
+  "db client",
   "runtime",
   "gc",
 ] as const;
@@ -36,7 +39,8 @@ export type Stage = typeof STAGES[number];
 const RULES: [Stage, RegExp][] = [
   ["logging", /core\/log\.ts|gateway\/access_log/],
   ["metrics", /core\/metrics\.ts|\/metrics\.ts/],
-  ["audit", /gateway\/audit\.ts|db\/read_audit|pglite|postgres/],
+  ["audit", /gateway\/audit|audit_gate|db\/read_audit|pglite/],
+  ["db client", /node_modules\/.*postgres|db\/postgres_db|db\/db\.ts/],
   ["checksum", /format\/checksum\.ts|hash-wasm|node:crypto|ext:deno_node\/internal\/crypto/],
   ["byte cache", /retriever\/(byte_cache|disk_cache|admission)\.ts/],
   ["I/O", /store\/|pinned_source|s3_fetch_store|sigv4|ext:deno_fs|ext:deno_io|ext:deno_net/],

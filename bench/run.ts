@@ -1,9 +1,11 @@
 /**
- * `deno task bench [--quick] [--only format|mark|pack|read|serve|scale]`: every
+ * `deno task bench [--quick] [--profile DIR] [--only format|mark|pack|read|serve|scale]`: every
  * benchmark, each against a baseline measured in the same run, then ONE
  * table of every figure with its ratio and goal. `--quick` runs each suite
  * briefly (small data, short runs) so that CI keeps the benchmarks working;
- * its figures mean nothing. Figures are recorded in docs/benchmarks.md.
+ * its figures mean nothing. `--profile DIR` writes CPU profiles of the DES
+ * processes of the read and serve suites there and prints CPU µs per request
+ * by stage. Figures are recorded in docs/benchmarks.md.
  *
  * The mark, pack and read suites use PostgreSQL (`DES_TEST_DATABASE_URL` or
  * the local server) and S3 (`DES_TEST_S3_*`, or a Ceph RGW started for the
@@ -13,9 +15,11 @@
  * @module
  */
 
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ensureDatabase, startRgw, type TestRgw } from "../scripts/services.ts";
 import { type Figure, figureTable } from "./figures.ts";
+import { stagesOfFile, stageTable } from "./profile_stages.ts";
 import { runFormatBench } from "./format_bench.ts";
 import { runMarkBench } from "./mark_bench.ts";
 import { runPackBench } from "./pack_bench.ts";
@@ -29,11 +33,13 @@ const { values } = parseArgs({
   options: {
     only: { type: "string" },
     quick: { type: "boolean", default: false },
+    profile: { type: "string" },
     files: { type: "string" },
     "rss-files": { type: "string" },
   },
 });
 const quick = values.quick;
+const profileRoot = values.profile ? resolve(values.profile) : undefined;
 
 /** What a suite hands back: its own report lines and its figures for the table. */
 interface SuiteResult {
@@ -88,27 +94,41 @@ const suites: Record<string, { services: boolean; run: () => Promise<SuiteResult
   read: {
     services: true,
     run: async () => {
+      const profileDir = profileRoot && join(profileRoot, "read");
       const r = await runReadBench(
-        quick ? { files: 100, seconds: 1, clients: 8 } : { detail: true },
+        quick ? { files: 100, seconds: 1, clients: 8, profileDir } : { detail: true, profileDir },
       );
-      return { lines: formatResult(r).split("\n"), figures: readFigures(r) };
+      const lines = formatResult(r).split("\n");
+      if (profileDir) lines.push(...await readStages(r));
+      return { lines, figures: readFigures(r) };
     },
   },
   serve: {
     services: quick,
     run: async () => {
+      const profileDir = profileRoot && join(profileRoot, "serve");
       const r = await runServeBench(
         quick
           ? {
+            profileDir,
             files: 100,
             seconds: 1,
             rounds: 1,
             connections: 8,
             postgresUrl: Deno.env.get("DES_TEST_DATABASE_URL"),
           }
-          : {},
+          : { profileDir },
       );
-      return { lines: formatServeResult(r), figures: serveFigures(r) };
+      const lines = formatServeResult(r);
+      if (r.profile) {
+        const stages = await stagesOfFile(r.profile, r.lastServeRequests, r.params.seconds);
+        lines.push(
+          "",
+          "CPU µs per request by stage (deno task serve, hot reads):",
+          ...stageTable([{ label: "serve", stages }]),
+        );
+      }
+      return { lines, figures: serveFigures(r) };
     },
   },
   scale: {
@@ -159,6 +179,28 @@ function readFigures(r: ReadBenchResult): Figure[] {
       goal: { op: "<=", value: 1.2 },
     },
   ];
+}
+
+/** Stage tables of the read suite's gateways and retrievers (each process's last run). */
+async function readStages(r: ReadBenchResult): Promise<string[]> {
+  const last: Record<string, number> = {
+    "gateway-warm": r.warm.requests,
+    "retriever-warm": r.detail?.retriever.requests ?? r.warm.requests,
+    "gateway-hot": r.hot.requests,
+    "retriever-hot": r.hot.requests,
+  };
+  const columns = [];
+  for (const [label, requests] of Object.entries(last)) {
+    const dir = r.profiles[label];
+    if (!dir) continue;
+    const files = [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".cpuprofile"));
+    if (files.length === 0) continue;
+    columns.push({
+      label,
+      stages: await stagesOfFile(join(dir, files[0].name), requests, r.seconds),
+    });
+  }
+  return ["", "CPU µs per request by stage (S3 read path, per process):", ...stageTable(columns)];
 }
 
 function serveFigures(r: ServeBenchResult): Figure[] {

@@ -73,6 +73,8 @@ export interface ServeBenchResult {
   serve: ServeSide;
   /** The `.cpuprofile` written, when asked for. */
   profile?: string;
+  /** Requests of the last measured serve run (the end of the profile). */
+  lastServeRequests: number;
 }
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -114,6 +116,7 @@ export async function runServeBench(options: ServeBenchOptions = {}): Promise<Se
     await warm(desBase, names.map((n) => `/files/${n}`), paths, dir);
     await warm(nginxBase, paths, paths, dir);
     let best: { nginx?: ServeSide; serve?: ServeSide } = {};
+    let lastServeRequests = 0;
     for (let r = 0; r < rounds; r++) {
       say(`serve bench: round ${r + 1}/${rounds}: nginx, then serve (${seconds} s each)`);
       const n = await measure(nginxBase, paths, () => cpuMillisOfTree(nginxPid), {
@@ -127,6 +130,7 @@ export async function runServeBench(options: ServeBenchOptions = {}): Promise<Se
         () => cpuMillisOf(serve.pid),
         { connections, seconds, dir },
       );
+      lastServeRequests = s.requests;
       best = {
         nginx: !best.nginx || n.rps > best.nginx.rps ? n : best.nginx,
         serve: !best.serve || s.rps > best.serve.rps ? s : best.serve,
@@ -139,6 +143,7 @@ export async function runServeBench(options: ServeBenchOptions = {}): Promise<Se
       nginx: best.nginx!,
       serve: best.serve!,
       profile: options.profileDir ? await newestProfile(options.profileDir) : undefined,
+      lastServeRequests,
     };
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => {});
