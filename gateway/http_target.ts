@@ -101,11 +101,14 @@ export class HttpRetrieverTarget implements RetrieverTarget {
     return new Response(body, { status: response.status, headers: response.headers });
   }
 
-  /** `GET /readyz` of the retriever (2 s timeout). */
+  /**
+   * `GET /readyz` of the retriever (3 s timeout, above the retriever's own
+   * bound on its checks, so its answer naming what is down gets through).
+   */
   async ready(): Promise<string> {
     try {
       const res = await fetch(`${this.location}/readyz`, {
-        signal: AbortSignal.timeout(2000),
+        signal: AbortSignal.timeout(3000),
         client: this.#client,
         headers: this.#authorization ? { authorization: this.#authorization } : {},
       });

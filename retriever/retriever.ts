@@ -11,6 +11,7 @@
 
 import { DesConflictError, DesError, DesNotFoundError } from "../core/errors.ts";
 import { Logger } from "../core/log.ts";
+import { LogThrottle } from "../core/log_throttle.ts";
 import { asDesError, problemResponse } from "../core/problem.ts";
 import { type FilesRoute, parseFilesPath } from "../core/read_path.ts";
 import { withTimeout } from "../core/timeouts.ts";
@@ -92,7 +93,7 @@ export interface Readiness {
 }
 
 /** Most milliseconds one readiness check (database, store) may take. */
-export const READY_CHECK_TIMEOUT_MS = 2_000;
+export const READY_CHECK_TIMEOUT_MS = 1_500;
 
 /** A running retriever. */
 export class Retriever {
@@ -112,6 +113,8 @@ export class Retriever {
   readonly #sync: CatalogSync;
   readonly #kv?: Deno.Kv;
   readonly #log: Logger;
+  /** Error lines of one repeating cause (an S3 outage fails every read) are rate-limited. */
+  readonly #errors: LogThrottle;
   #readiness?: { at: number; value: Promise<Readiness> };
 
   private constructor(
@@ -132,6 +135,7 @@ export class Retriever {
     this.#sync = sync;
     this.metrics = metrics;
     this.#log = log;
+    this.#errors = new LogThrottle(log);
     this.#kv = kv;
     this.#bytes = bytes;
   }
@@ -227,7 +231,8 @@ export class Retriever {
       try {
         const onStreamError = (error: unknown) => {
           this.metrics.streamErrors.inc();
-          this.#log.error("response body failed", {
+          const code = error instanceof DesError ? error.code : "stream";
+          this.#errors.log("error", `body:${code}`, "response body failed", {
             path: url.pathname,
             error,
             traceId: trace?.traceId,
@@ -242,7 +247,11 @@ export class Retriever {
     } catch (error) {
       const e = asDesError(error);
       if (e.status >= 500) {
-        this.#log.error("read failed", { path: url.pathname, error: e, cause: e.cause });
+        this.#errors.log("error", `read:${e.code}`, "read failed", {
+          path: url.pathname,
+          error: e,
+          cause: e.cause,
+        });
       }
       const headers: Record<string, string> = e.status === 405 ? { allow: "GET, HEAD" } : {};
       if (e.status === 503) headers["retry-after"] = "1";
