@@ -238,18 +238,25 @@ Deno.test({
       });
 
       await t.step("the gateway routes only to allowed registrations", async () => {
-        await pg.db.query("delete from des_retrievers");
-        await registerRetriever(pg.db, {
-          id: "intruder",
-          url: "http://203.0.113.9:8101",
-          range: { start: 0, end: 15 },
-        });
-        const out = await runBounded(
-          command("gateway/main.ts", ["--routes-from-db", "--port", "0"], {
-            ...env,
-            DES_GATEWAY_AUDIT: "false",
-          }),
-        );
+        let out: { code: number; stderr: string };
+        // A database of its own: the running retriever keeps re-registering in the main one.
+        const other = await createTestDatabase({ migrate: true });
+        try {
+          await registerRetriever(other.db, {
+            id: "intruder",
+            url: "http://203.0.113.9:8101",
+            range: { start: 0, end: 15 },
+          });
+          out = await runBounded(
+            command("gateway/main.ts", ["--routes-from-db", "--port", "0"], {
+              ...env,
+              DES_DATABASE_URL: other.url,
+              DES_GATEWAY_AUDIT: "false",
+            }),
+          );
+        } finally {
+          await other.drop();
+        }
         assertEquals(out.code, 2, out.stderr);
         assertMatch(out.stderr, /not allowed/);
       });
