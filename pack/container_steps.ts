@@ -7,6 +7,7 @@
  * ```
  * uploaded ─verify─► verified ─commit─► committed ─parent rows─► parent_updated
  *     └─ damaged ─► aborted (objects deleted)        ─delete originals─► sources_released
+ *                                   (only those no unpacked row still names)
  * ```
  *
  * @module
@@ -18,11 +19,11 @@ import type { ContainerFacts, ContainerRow } from "../db/containers.ts";
 import { setContainerState } from "../db/containers.ts";
 import type { DbTx } from "../db/db.ts";
 import { recordShardPacked } from "../db/shards.ts";
-import { forEachConcurrently } from "./bounded_concurrency.ts";
 import { removeContainerObjects } from "./container_cleanup.ts";
 import { containerLocation } from "./layout.ts";
 import type { PackContext } from "./pack_context.ts";
 import type { PackSource } from "./pack_sources.ts";
+import { releaseOriginals } from "./release_originals.ts";
 import type { ShardLease } from "./shard_lease.ts";
 import { verifyUpload } from "./verify_upload.ts";
 
@@ -151,13 +152,7 @@ export async function completeContainer(
     await advance(ctx, lease, id, state, state = "parent_updated");
   }
   if (state === "parent_updated" && ctx.deleteSources) {
-    const source = sourceOf(ctx, record);
-    const list = await files();
-    await forEachConcurrently(
-      list,
-      ctx.deleteConcurrency,
-      (f) => source.originals.delete(f.location),
-    );
+    await releaseOriginals(ctx, sourceOf(ctx, record), id, await files());
     await advance(ctx, lease, id, state, state = "sources_released");
   }
   return state;

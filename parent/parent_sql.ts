@@ -43,6 +43,8 @@ export class ParentSql {
   readonly markFailed: string;
   /** → `status` (text), `n` for every status value present. */
   readonly countByStatus: string;
+  /** `$1` locations → `location` of each that a row not packed (any other status) still names. */
+  readonly locationsInUse: string;
 
   /**
    * @param source the validated source
@@ -116,5 +118,7 @@ export class ParentSql {
       RETURNING p.${c.id}::text AS id`;
     this.countByStatus = `SELECT ${c.status}::text AS status, count(*)::int AS n FROM ${t}
       GROUP BY 1`;
+    this.locationsInUse = `SELECT DISTINCT ${c.location}::text AS location FROM ${t}
+      WHERE ${c.location} = ANY($1::text[]) AND ${c.status} IS DISTINCT FROM ${s.packed}`;
   }
 }

@@ -270,6 +270,18 @@ export class ParentTable {
     return rows.length;
   }
 
+  /**
+   * Which of `locations` a row that is not packed still names (eligible,
+   * marked, failed or any status DES does not manage): their originals are
+   * still needed and must not be deleted.
+   */
+  async locationsInUse(locations: readonly string[]): Promise<Set<string>> {
+    if (locations.length === 0) return new Set();
+    const sql = await this.#statements();
+    const rows = await this.#db.query<{ location: string }>(sql.locationsInUse, [[...locations]]);
+    return new Set(rows.map((r) => r.location));
+  }
+
   /** Rows per lifecycle status. */
   async countByStatus(): Promise<StatusCounts> {
     const sql = await this.#statements();
