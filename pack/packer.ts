@@ -184,14 +184,30 @@ export class Packer {
     return result;
   }
 
-  /** Claim one shard, pack it, give it back; failures are recorded in `result`. */
+  /**
+   * Claim one shard, pack it, give it back; failures are recorded in
+   * `result`, never thrown: a failed claim must not end the run while the
+   * other worker still packs (a later run of this process, same owner, could
+   * then claim that worker's shard a second time).
+   */
   async #runShard(shard: number, result: PackRunResult): Promise<void> {
-    const claim = await ShardLease.tryClaim(this.#ctx.db, {
-      shard,
-      owner: this.owner,
-      leaseMs: this.#leaseMs,
-      log: this.#ctx.log,
-    });
+    let claim;
+    try {
+      claim = await ShardLease.tryClaim(this.#ctx.db, {
+        shard,
+        owner: this.owner,
+        leaseMs: this.#leaseMs,
+        log: this.#ctx.log,
+      });
+    } catch (error) {
+      this.metrics.errors.inc({ kind: "shard" });
+      this.#ctx.log.error("could not claim shard; the next run tries again", {
+        shard,
+        error: error as Error,
+      });
+      result.errors.push({ shard, error: (error as Error).message });
+      return;
+    }
     if (!claim) {
       result.busyShards++;
       return;

@@ -10,10 +10,12 @@
  * @module
  */
 
-import { DesConflictError } from "../core/errors.ts";
+import { DesConflictError, DesUnavailableError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { Db, DbTx } from "../db/db.ts";
 import { claimShards, releaseShard, renewLease } from "../db/shards.ts";
+
+const CLAIM_ATTEMPTS = 3;
 
 /** The shard's lease is no longer held by this worker. */
 export class LeaseLostError extends DesConflictError {
@@ -53,13 +55,26 @@ export class ShardLease {
     db: Db,
     options: { shard: number; owner: string; leaseMs: number; log: Logger },
   ): Promise<{ lease: ShardLease; takenOverFrom: string | null } | undefined> {
-    const [claimed] = await claimShards(db, {
-      owner: options.owner,
-      rangeStart: options.shard,
-      rangeEnd: options.shard,
-      leaseMs: options.leaseMs,
-      limit: 1,
-    });
+    const claim = () =>
+      claimShards(db, {
+        owner: options.owner,
+        rangeStart: options.shard,
+        rangeEnd: options.shard,
+        leaseMs: options.leaseMs,
+        limit: 1,
+      });
+    // A claim lost with its connection may or may not have been written; it is
+    // safe to send again, because a shard this owner holds is claimed again.
+    let claimed;
+    for (let attempt = 1;; attempt++) {
+      try {
+        [claimed] = await claim();
+        break;
+      } catch (error) {
+        if (!(error instanceof DesUnavailableError) || attempt >= CLAIM_ATTEMPTS) throw error;
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
+    }
     if (!claimed) return undefined;
     const lease = new ShardLease(db, options.shard, options.owner, options.leaseMs, options.log);
     return { lease, takenOverFrom: claimed.takenOverFrom };
