@@ -8,6 +8,7 @@
  */
 
 import { DesConfigError } from "./errors.ts";
+import { displayValue } from "./redact.ts";
 
 /** One documented setting. */
 export interface SettingSpec<T> {
@@ -335,7 +336,9 @@ export function loadConfig(env: EnvSource = Deno.env): DesConfig {
     try {
       out[key] = spec.parse(raw);
     } catch (e) {
-      problems.push(`${spec.env}=${JSON.stringify(raw)}: ${(e as Error).message}`);
+      // The value is echoed to help, but never a secret or a URL's password.
+      const shown = JSON.stringify(displayValue(spec.env, raw).slice(0, 200));
+      problems.push(`${spec.env}=${shown}: ${(e as Error).message}`);
     }
   }
   const config = out as DesConfig;

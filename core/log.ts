@@ -5,6 +5,8 @@
  * @module
  */
 
+import { redactCredentials } from "./redact.ts";
+
 /** Log severity. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -57,7 +59,8 @@ export class Logger {
     for (const [k, v] of Object.entries(fields)) {
       line[k] = v instanceof Error ? { name: v.name, message: v.message } : v;
     }
-    this.#sink(JSON.stringify(line, bigintReplacer));
+    // A driver's error message or a URL field can carry a password: never write it.
+    this.#sink(redactCredentials(JSON.stringify(line, bigintReplacer)));
   }
 
   /** Debug line. */

@@ -20,6 +20,53 @@ import { DesConfigError } from "../core/errors.ts";
 import { type ApiKey, parseApiKeys } from "./auth.ts";
 import { type Cidr, parseCidrs, parseIp } from "./client_address.ts";
 
+/** One edge setting as `des env` lists it. */
+export interface EdgeSettingDoc {
+  /** Environment variable. */
+  env: string;
+  /** Default as written in the environment (empty = none). */
+  defaultValue: string;
+  /** What it controls. */
+  description: string;
+}
+
+/** The edge settings, in the order of the table above. */
+export const GATEWAY_SETTINGS: readonly EdgeSettingDoc[] = [
+  {
+    env: "DES_GATEWAY_API_KEYS",
+    defaultValue: "",
+    description: "id:secret or id@scope+scope:secret, comma-separated; empty = no keys",
+  },
+  {
+    env: "DES_GATEWAY_ALLOW_ANONYMOUS",
+    defaultValue: "false",
+    description: "true lets a gateway without keys listen beyond loopback",
+  },
+  {
+    env: "DES_GATEWAY_RATE_LIMIT",
+    defaultValue: "",
+    description: "requests per second per key and per address",
+  },
+  {
+    env: "DES_GATEWAY_ADDRESS_RATE_LIMIT",
+    defaultValue: "",
+    description: "requests per second per address (default: DES_GATEWAY_RATE_LIMIT)",
+  },
+  {
+    env: "DES_GATEWAY_TRUSTED_PROXIES",
+    defaultValue: "",
+    description: "CIDRs whose Forwarded / X-Forwarded-For name the client",
+  },
+  { env: "DES_GATEWAY_AUDIT", defaultValue: "true", description: "write des_read_audit" },
+  {
+    env: "DES_GATEWAY_AUDIT_REQUIRED",
+    defaultValue: "false",
+    description: "503 for reads that cannot be audited",
+  },
+  { env: "DES_TLS_CERT_FILE", defaultValue: "", description: "PEM certificate (HTTPS)" },
+  { env: "DES_TLS_KEY_FILE", defaultValue: "", description: "PEM private key (HTTPS)" },
+];
+
 /** The validated edge settings. */
 export interface GatewaySettings {
   /** API keys; empty = open. */

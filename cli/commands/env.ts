@@ -1,15 +1,17 @@
 /**
  * `des env [--markdown]`: every setting DES reads, its default and its
- * current value; exits 2 when the current environment is invalid.
+ * current value; exits 2 when the current environment is invalid. Secrets
+ * are shown as `(set)` and URL passwords as `***`, so the output can be
+ * pasted into a ticket.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { loadConfig, SETTINGS } from "../../core/config.ts";
+import { displayValue } from "../../core/redact.ts";
+import { GATEWAY_SETTINGS } from "../../gateway/gateway_config.ts";
 import { writeLine } from "../output.ts";
-
-const SECRET = /SECRET|PASSWORD|TOKEN|KEYS/;
 
 /** The settings as a Markdown table (the README's configuration table). */
 export function settingsTable(): string {
@@ -29,14 +31,14 @@ export async function envCommand(args: string[]): Promise<number> {
     return 0;
   }
   loadConfig(); // throws DesConfigError listing every problem
-  const lines = Object.values(SETTINGS).map((s) => {
+  const settings = [...Object.values(SETTINGS), ...GATEWAY_SETTINGS];
+  const width = Math.max(...settings.map((s) => s.env.length)) + 1;
+  const lines = settings.map((s) => {
     const raw = Deno.env.get(s.env);
     const shown = raw === undefined
-      ? `${s.defaultValue} (default)`
-      : SECRET.test(s.env) && raw
-      ? "(set)"
-      : raw;
-    return `${s.env.padEnd(26)} ${shown}`;
+      ? `${s.defaultValue ?? ""} (default)`
+      : displayValue(s.env, raw);
+    return `${s.env.padEnd(width)} ${shown}`;
   });
   await writeLine(lines.join("\n"));
   return 0;
