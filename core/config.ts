@@ -151,6 +151,12 @@ export interface Settings {
   cacheDiskBytes: SettingSpec<number>;
   /** `cacheDir` */
   cacheDir: SettingSpec<string>;
+  /** `retrieverCacheBytes` */
+  retrieverCacheBytes: SettingSpec<number>;
+  /** `retrieverMaxReaders` */
+  retrieverMaxReaders: SettingSpec<number>;
+  /** `kvMaxBytes` */
+  kvMaxBytes: SettingSpec<number>;
 }
 
 /** Every setting DES reads, in the order the README documents them. */
@@ -288,6 +294,24 @@ export const SETTINGS: Settings = {
     defaultValue: ".des/cache",
     parse: text(/./, "expected a directory path"),
   },
+  retrieverCacheBytes: {
+    env: "DES_RETRIEVER_CACHE_BYTES",
+    description: "Retriever index cache in memory: container tails (footer, index, meta).",
+    defaultValue: "256MiB",
+    parse: byteSizeAtMost(64 * 1024 ** 3),
+  },
+  retrieverMaxReaders: {
+    env: "DES_RETRIEVER_MAX_READERS",
+    description: "Retriever index cache in memory: most open containers.",
+    defaultValue: "4096",
+    parse: integer(1, 10_000_000),
+  },
+  kvMaxBytes: {
+    env: "DES_KV_MAX_BYTES",
+    description: "Deno KV index cache size; the oldest tails are evicted beyond it (0 = no bound).",
+    defaultValue: "1GiB",
+    parse: byteSizeAtMost(2 ** 50),
+  },
 };
 
 function byteSizeAtMost(max: number): (raw: string) => number {
@@ -306,6 +330,17 @@ export function byteCacheOf(
     memoryBytes: config.cacheMemoryBytes,
     diskBytes: config.cacheDiskBytes,
     dir: config.cacheDir,
+  };
+}
+
+/** The retriever index cache limits of a configuration (memory LRU and Deno KV). */
+export function indexCacheOf(
+  config: DesConfig,
+): { maxCacheBytes: number; maxReaders: number; kvMaxBytes: number } {
+  return {
+    maxCacheBytes: config.retrieverCacheBytes,
+    maxReaders: config.retrieverMaxReaders,
+    kvMaxBytes: config.kvMaxBytes,
   };
 }
 

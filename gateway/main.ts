@@ -11,7 +11,13 @@
  */
 
 import { parseArgs } from "node:util";
-import { byteCacheOf, type DesConfig, loadConfig, parseDuration } from "../core/config.ts";
+import {
+  byteCacheOf,
+  type DesConfig,
+  indexCacheOf,
+  loadConfig,
+  parseDuration,
+} from "../core/config.ts";
 import { DesConfigError, DesError } from "../core/errors.ts";
 import { Logger } from "../core/log.ts";
 import type { Db } from "../db/db.ts";
@@ -180,6 +186,7 @@ async function startLocalRetriever(
     readinessBucket: config.archiveBucket,
     kvPath: config.kvPath,
     byteCache: byteCacheOf(config),
+    ...indexCacheOf(config),
     readLogLevel: "debug",
     log: log.child({ component: "retriever" }),
   });

@@ -8,7 +8,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { byteCacheOf, loadConfig } from "../core/config.ts";
+import { byteCacheOf, indexCacheOf, loadConfig } from "../core/config.ts";
 import { DesConfigError, DesError } from "../core/errors.ts";
 import { Logger } from "../core/log.ts";
 import { openDb } from "../db/open_db.ts";
@@ -62,6 +62,7 @@ export async function main(args: string[]): Promise<number> {
     readinessBucket: config.archiveBucket,
     kvPath: config.kvPath,
     byteCache: byteCacheOf(config),
+    ...indexCacheOf(config),
     log,
   });
   const app = createRetrieverApp(retriever, { token: settings.token });

@@ -69,6 +69,8 @@ export interface RetrieverOptions {
   maxReaders?: number;
   /** Most tail bytes in memory (default 256 MiB). */
   maxCacheBytes?: number;
+  /** Most bytes of the Deno KV index cache, oldest evicted first (default and 0: no bound). */
+  kvMaxBytes?: number;
   /**
    * Level of the per-read log line (default `info`); `debug` where a gateway
    * in the same process already writes one line per request.
@@ -150,7 +152,11 @@ export class Retriever {
     const catalog = new ContainerCatalog();
     let kv: Deno.Kv | undefined;
     let tails: TailCache | undefined;
-    if (options.kvPath) ({ kv, cache: tails } = await TailCache.open(options.kvPath));
+    if (options.kvPath) {
+      ({ kv, cache: tails } = await TailCache.open(options.kvPath, {
+        maxBytes: options.kvMaxBytes,
+      }));
+    }
     const readers = new ContainerReaders({
       storeFor: options.storeFor,
       tails,

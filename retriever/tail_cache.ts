@@ -11,6 +11,11 @@
  * not add up is treated as a miss and removed. Keys carry the object's key,
  * ETag and size, so a tail is never paired with another version of the object.
  *
+ * With `maxBytes`, each stored tail also gets a small size record (written in
+ * the manifest's commit); when the recorded total passes the bound, the
+ * oldest tails are deleted until it is back under 90 % of it. Tails written
+ * before size records existed are not counted until they are rewritten.
+ *
  * @module
  */
 
@@ -24,6 +29,12 @@ export const CHUNK_BYTES = 60 * 1024;
 export const CHUNKS_PER_COMMIT = 12;
 const ROOT = "des-tail-v1";
 const LATEST = "des-tail-latest-v1";
+const SIZES = "des-tail-size-v1";
+
+interface SizeRecord {
+  length: number;
+  storedAt: number;
+}
 
 /** Which version of which object a tail belongs to. */
 export interface TailKey {
@@ -43,20 +54,48 @@ interface Manifest {
   storedAt: number;
 }
 
+/** Options of {@linkcode TailCache}. */
+export interface TailCacheOptions {
+  /** Most bytes of tails kept (`DES_KV_MAX_BYTES`); 0 or omitted = no bound. */
+  maxBytes?: number;
+}
+
 /** Tails of containers in a Deno KV database. */
 export class TailCache {
   readonly #kv: Deno.Kv;
+  readonly #maxBytes: number;
+  /** Recorded bytes, once counted. */
+  #stored?: number;
+  #evicting?: Promise<void>;
+  /** Last `storedAt` handed out: strictly increasing, so age order has no ties. */
+  #clock = 0;
 
-  /** @param kv an open KV database (the caller owns and closes it) */
-  constructor(kv: Deno.Kv) {
+  /** @param kv an open KV database (the caller owns and closes it) @param options size bound */
+  constructor(kv: Deno.Kv, options: TailCacheOptions = {}) {
     this.#kv = kv;
+    this.#maxBytes = options.maxBytes ?? 0;
   }
 
   /** Open (or create) the KV file at `path` and wrap it. */
-  static async open(path: string): Promise<{ cache: TailCache; kv: Deno.Kv }> {
+  static async open(
+    path: string,
+    options: TailCacheOptions = {},
+  ): Promise<{ cache: TailCache; kv: Deno.Kv }> {
     await Deno.mkdir(dirname(path), { recursive: true });
     const kv = await Deno.openKv(path);
-    return { cache: new TailCache(kv), kv };
+    return { cache: new TailCache(kv, options), kv };
+  }
+
+  /** Bytes of the tails with a size record. */
+  async storedBytes(): Promise<number> {
+    if (this.#stored === undefined) {
+      let total = 0;
+      for await (const e of this.#kv.list<SizeRecord>({ prefix: [SIZES] })) {
+        total += e.value.length;
+      }
+      this.#stored = total;
+    }
+    return this.#stored;
   }
 
   /** The stored tail of this object version, or `undefined` (missing, torn or corrupt). */
@@ -106,12 +145,42 @@ export class TailCache {
       crc32: crc32(tail),
       storedAt: Date.now(),
     };
-    await commit(
-      this.#kv.atomic()
-        .set([...base, "manifest"], manifest)
-        .set([LATEST, id.key], { etag: id.etag, size: id.size }),
-    );
+    const before = this.#maxBytes > 0 ? await this.storedBytes() : 0;
+    const sizeKey = [SIZES, id.key, id.etag, id.size];
+    const old = this.#maxBytes > 0 ? (await this.#kv.get<SizeRecord>(sizeKey)).value : null;
+    const op = this.#kv.atomic()
+      .set([...base, "manifest"], manifest)
+      .set([LATEST, id.key], { etag: id.etag, size: id.size });
+    this.#clock = Math.max(Date.now(), this.#clock + 1);
+    if (this.#maxBytes > 0) op.set(sizeKey, { length: tail.byteLength, storedAt: this.#clock });
+    await commit(op);
     if (previous && previous.writeId !== writeId) await this.#deleteChunks(base, previous.writeId);
+    if (this.#maxBytes > 0) {
+      this.#stored = before - (old?.length ?? 0) + tail.byteLength;
+      if (this.#stored > this.#maxBytes) {
+        this.#evicting ??= this.#evict(id).finally(() => (this.#evicting = undefined));
+        await this.#evicting;
+      }
+    }
+  }
+
+  /** Delete the oldest tails (never `keep`) until the total is under 90 % of the bound. */
+  async #evict(keep: TailKey): Promise<void> {
+    const records: { id: TailKey; length: number; storedAt: number }[] = [];
+    for await (const e of this.#kv.list<SizeRecord>({ prefix: [SIZES] })) {
+      const [, key, etag, size] = e.key as [string, string, string, number];
+      records.push({ id: { key, etag, size }, ...e.value });
+    }
+    records.sort((a, b) => a.storedAt - b.storedAt);
+    let total = records.reduce((sum, r) => sum + r.length, 0);
+    const target = Math.floor(this.#maxBytes * 0.9);
+    for (const r of records) {
+      if (total <= target) break;
+      if (r.id.key === keep.key && r.id.etag === keep.etag && r.id.size === keep.size) continue;
+      await this.delete(r.id);
+      total -= r.length;
+    }
+    this.#stored = total;
   }
 
   /**
@@ -129,9 +198,12 @@ export class TailCache {
     const base = baseKey(id);
     const manifest = (await this.#kv.get<Manifest>([...base, "manifest"])).value;
     const latest = await this.latest(id.key);
-    const op = this.#kv.atomic().delete([...base, "manifest"]);
+    const sizeKey = [SIZES, id.key, id.etag, id.size];
+    const recorded = (await this.#kv.get<SizeRecord>(sizeKey)).value;
+    const op = this.#kv.atomic().delete([...base, "manifest"]).delete(sizeKey);
     if (latest?.etag === id.etag && latest.size === id.size) op.delete([LATEST, id.key]);
     await commit(op);
+    if (recorded && this.#stored !== undefined) this.#stored -= recorded.length;
     if (manifest) await this.#deleteChunks(base, manifest.writeId);
   }
 
@@ -139,6 +211,10 @@ export class TailCache {
   async deleteObject(key: string): Promise<void> {
     const keys: Deno.KvKey[] = [[LATEST, key]];
     for await (const e of this.#kv.list({ prefix: [ROOT, key] })) keys.push(e.key);
+    for await (const e of this.#kv.list<SizeRecord>({ prefix: [SIZES, key] })) {
+      keys.push(e.key);
+      if (this.#stored !== undefined) this.#stored -= e.value.length;
+    }
     // Manifests first, so that no reader can pick up a half-deleted entry.
     keys.sort((a, b) => rank(a) - rank(b));
     await deleteKeys(this.#kv, keys);
@@ -156,9 +232,9 @@ export class TailCache {
   }
 }
 
-/** Deletion order: pointer, manifests, then chunks. */
+/** Deletion order: pointer and size records, manifests, then chunks. */
 function rank(key: Deno.KvKey): number {
-  return key[0] === LATEST ? 0 : key.at(-1) === "manifest" ? 1 : 2;
+  return key[0] === LATEST || key[0] === SIZES ? 0 : key.at(-1) === "manifest" ? 1 : 2;
 }
 
 function baseKey(id: TailKey): Deno.KvKey {

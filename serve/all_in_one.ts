@@ -9,7 +9,7 @@
  * @module
  */
 
-import { byteCacheOf, type DesConfig, type EnvSource } from "../core/config.ts";
+import { byteCacheOf, type DesConfig, type EnvSource, indexCacheOf } from "../core/config.ts";
 import { Logger, type LogLevel } from "../core/log.ts";
 import { Registry } from "../core/metrics.ts";
 import type { Db } from "../db/db.ts";
@@ -136,6 +136,7 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
       readinessBucket: config.archiveBucket,
       kvPath: config.kvPath,
       byteCache: byteCacheOf(config),
+      ...indexCacheOf(config),
       readLogLevel: "debug",
       metrics: new RetrieverMetrics(registry),
       log: log.child({ task: "retrieve" }),

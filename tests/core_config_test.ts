@@ -1,5 +1,11 @@
 import { assertEquals, assertMatch, assertThrows } from "./_helpers/assert.ts";
-import { loadConfig, parseByteSize, parseDuration, SETTINGS } from "../core/config.ts";
+import {
+  indexCacheOf,
+  loadConfig,
+  parseByteSize,
+  parseDuration,
+  SETTINGS,
+} from "../core/config.ts";
 import { DesConfigError } from "../core/errors.ts";
 
 const env = (pairs: Record<string, string>) => new Map(Object.entries(pairs));
@@ -84,4 +90,25 @@ Deno.test("config: byte cache sizes are byte sizes", () => {
   assertEquals(loadConfig(env({})).cacheDiskBytes, 0);
   const e = assertThrows(() => loadConfig(env({ DES_CACHE_MEMORY_BYTES: "lots" })), DesConfigError);
   assertMatch(e.message, /DES_CACHE_MEMORY_BYTES/);
+});
+
+Deno.test("config: index cache limits are settings", () => {
+  const config = loadConfig(
+    new Map([
+      ["DES_RETRIEVER_CACHE_BYTES", "32MiB"],
+      ["DES_RETRIEVER_MAX_READERS", "100"],
+      ["DES_KV_MAX_BYTES", "0"],
+    ]),
+  );
+  assertEquals(indexCacheOf(config), {
+    maxCacheBytes: 32 * 1024 ** 2,
+    maxReaders: 100,
+    kvMaxBytes: 0,
+  });
+  assertEquals(indexCacheOf(loadConfig(new Map())), {
+    maxCacheBytes: 256 * 1024 ** 2,
+    maxReaders: 4096,
+    kvMaxBytes: 1024 ** 3,
+  });
+  assertThrows(() => loadConfig(new Map([["DES_RETRIEVER_MAX_READERS", "0"]])));
 });

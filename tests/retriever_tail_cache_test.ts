@@ -97,6 +97,33 @@ Deno.test("TailCache replaces, deletes one version, and deletes all versions of 
   });
 });
 
+Deno.test("TailCache with maxBytes evicts the oldest tails and stays under its bound", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "des-tail-" });
+  const path = `${dir}/cache.kv`;
+  const maxBytes = 5 * 100_000;
+  const id = (i: number) => ({ key: `shards/00/c${i}.des`, etag: `e${i}`, size: 1000 + i });
+  try {
+    const { cache, kv } = await TailCache.open(path, { maxBytes });
+    for (let i = 0; i < 12; i++) {
+      await cache.set(id(i), bytes(100_000, i));
+      assert(await cache.storedBytes() <= maxBytes, `after tail ${i}`);
+    }
+    assertEquals(await cache.get(id(11)), bytes(100_000, 11), "the newest is kept");
+    assertEquals(await cache.get(id(0)), undefined, "the oldest is gone");
+    const kept = [];
+    for (let i = 0; i < 12; i++) if (await cache.get(id(i))) kept.push(i);
+    assert(kept.length >= 4 && kept.length <= 5, `kept ${kept}`);
+    await cache.deleteObject(id(11).key);
+    kv.close();
+    // A reopened cache counts what is stored from its size records.
+    const again = await TailCache.open(path, { maxBytes });
+    assertEquals(await again.cache.storedBytes(), (kept.length - 1) * 100_000);
+    again.kv.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("LruCache evicts by count and by weight, get refreshes", () => {
   const lru = new LruCache<string, Uint8Array>({
     maxEntries: 3,
