@@ -25,7 +25,10 @@ export function edgeHeaders(keysOn: boolean): MiddlewareHandler<GatewayEnv> {
     await next();
     const headers = c.res.headers;
     headers.set("x-content-type-options", "nosniff");
-    headers.set("content-security-policy", CONTENT_SECURITY_POLICY);
+    // A page of the gateway's own (the status page) may bring a stricter-or-equal policy.
+    if (!headers.has("content-security-policy")) {
+      headers.set("content-security-policy", CONTENT_SECURITY_POLICY);
+    }
     const cacheControl = headers.get("cache-control");
     if (keysOn && cacheControl !== null && /\bpublic\b/i.test(cacheControl)) {
       headers.set("cache-control", cacheControl.replace(/\bpublic\b/gi, "private"));

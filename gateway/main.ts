@@ -35,10 +35,12 @@ import { allowedRecords, hopTargetOptions, loadRetrieverHopSettings } from "./re
 import { GatewayMetrics } from "./metrics.ts";
 import { DEFAULT_ROUTES_FILE, loadRoutesFile, loadRoutesFromDb } from "./routes_config.ts";
 import { RoutingTable } from "./routing_table.ts";
+import { statusPageApp } from "./status_page.tsx";
+import { statusCollector } from "../status/status_collector.ts";
 import type { RetrieverTarget } from "./target.ts";
 
 const USAGE = "usage: deno task gateway [--port N] [--host H] " +
-  "[--routes FILE | --routes-from-db | --in-process] [--refresh 10s]";
+  "[--routes FILE | --routes-from-db | --in-process] [--refresh 10s] [--sources FILE]";
 
 /** Build a validated routing table of HTTP targets. */
 export function httpRoutingTable(
@@ -61,6 +63,7 @@ export async function main(args: string[]): Promise<number> {
       "routes-from-db": { type: "boolean", default: false },
       "in-process": { type: "boolean", default: false },
       refresh: { type: "string", default: "10s" },
+      sources: { type: "string", default: "configs/sources.yaml" },
       help: { type: "boolean", default: false },
     },
   });
@@ -140,6 +143,19 @@ export async function main(args: string[]): Promise<number> {
     metrics,
     log,
   });
+  // GET /status needs the metadata DB (opened for the audit trail or the routes).
+  const status = db ? statusCollector(db, values.sources, Deno.env, shardCount) : undefined;
+  if (status) {
+    app.route(
+      "/",
+      statusPageApp({
+        collect: status.collect,
+        routing: () => table,
+        apiKeys: settings.apiKeys,
+        metricsText: () => metrics.registry.render(),
+      }),
+    );
+  }
   const server = Deno.serve({
     hostname: values.host,
     port,
@@ -164,6 +180,7 @@ export async function main(args: string[]): Promise<number> {
   clearInterval(refresher);
   await server.shutdown();
   await audit?.close();
+  await status?.close();
   await local?.retriever.close();
   local?.stores.close();
   await db?.close();

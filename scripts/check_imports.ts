@@ -33,7 +33,7 @@ export function sourceFiles(root: string): string[] {
       if (SKIPPED.has(entry.name)) continue;
       const path = join(dir, entry.name);
       if (entry.isDirectory) walk(path);
-      else if (entry.isFile && entry.name.endsWith(".ts")) found.push(relative(root, path));
+      else if (entry.isFile && /\.tsx?$/.test(entry.name)) found.push(relative(root, path));
     }
   };
   walk(root);

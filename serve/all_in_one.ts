@@ -22,6 +22,7 @@ import { edgeOptions } from "../gateway/edge_options.ts";
 import { InProcessRetrieverTarget } from "../gateway/in_process_target.ts";
 import { GatewayMetrics } from "../gateway/metrics.ts";
 import { RoutingTable } from "../gateway/routing_table.ts";
+import { statusPageApp } from "../gateway/status_page.tsx";
 import type { RetrieverTarget } from "../gateway/target.ts";
 import { Marker, type MarkRunResult } from "../mark/marker.ts";
 import { NameGenerator } from "../naming/name_generator.ts";
@@ -31,6 +32,7 @@ import { loadSources } from "../parent/sources.ts";
 import { BucketStores } from "../retriever/bucket_stores.ts";
 import { Retriever } from "../retriever/retriever.ts";
 import { RetrieverMetrics } from "../retriever/metrics.ts";
+import { statusCollector } from "../status/status_collector.ts";
 
 /** Options of {@linkcode startAllInOne}. */
 export interface AllInOneOptions {
@@ -160,6 +162,17 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
       metrics,
       log,
     });
+    const status = statusCollector(db, options.sourcesPath, options.env, shardCount);
+    closers.push(() => status.close());
+    app.route(
+      "/",
+      statusPageApp({
+        collect: status.collect,
+        routing: () => routing,
+        apiKeys: options.gateway.apiKeys,
+        metricsText: () => registry.render(),
+      }),
+    );
     const server = Deno.serve({
       hostname: options.hostname,
       port: options.port,
