@@ -26,15 +26,23 @@ export function readinessOf(checks: Record<string, string>): Readiness {
   return { ready: Object.values(checks).every((v) => v === "ok"), checks };
 }
 
-/** The `/healthz` response. */
-export function healthResponse(): Response {
-  return Response.json({ status: "ok" }, { headers: { "cache-control": "no-store" } });
+/** The `/healthz` response; `about` adds identifying members (a retriever's id and range). */
+export function healthResponse(about: Record<string, unknown> = {}): Response {
+  return Response.json({ status: "ok", ...about }, { headers: { "cache-control": "no-store" } });
 }
 
-/** The `/readyz` response for `readiness`; `details: false` leaves out the checks. */
-export function readinessResponse(readiness: Readiness, details = true): Response {
+/**
+ * The `/readyz` response for `readiness`; `details: false` leaves out the
+ * checks, `about` adds identifying members.
+ */
+export function readinessResponse(
+  readiness: Readiness,
+  details = true,
+  about: Record<string, unknown> = {},
+): Response {
   const body = {
     status: readiness.ready ? "ready" : "not ready",
+    ...about,
     ...(details ? { checks: readiness.checks } : {}),
   };
   return Response.json(body, {

@@ -1,12 +1,13 @@
 /**
  * The marker's HTTP face when it runs as a service: `/metrics` (Prometheus),
  * `/healthz` (the process is alive) and `/readyz` (every parent database
- * answers).
+ * answers), in the shape of `core/health.ts`.
  *
  * @module
  */
 
 import { Hono } from "hono";
+import { healthResponse, readinessOf, readinessResponse } from "../core/health.ts";
 import { METRICS_CONTENT_TYPE, type Registry } from "../core/metrics.ts";
 
 /** A readiness check: resolves to `null` when ready, or a reason when not. */
@@ -19,8 +20,8 @@ export function markerApp(registry: Registry, checks: Record<string, ReadinessCh
     "/metrics",
     (c) => c.body(registry.render(), 200, { "content-type": METRICS_CONTENT_TYPE }),
   );
-  app.get("/healthz", (c) => c.json({ status: "ok" }));
-  app.get("/readyz", async (c) => {
+  app.get("/healthz", () => healthResponse());
+  app.get("/readyz", async () => {
     const results = await Promise.all(
       Object.entries(checks).map(async ([name, check]) => {
         try {
@@ -30,11 +31,8 @@ export function markerApp(registry: Registry, checks: Record<string, ReadinessCh
         }
       }),
     );
-    const failing = Object.fromEntries(results.filter(([, reason]) => reason !== null));
-    const ready = Object.keys(failing).length === 0;
-    return c.json(
-      ready ? { status: "ready" } : { status: "not ready", failing },
-      ready ? 200 : 503,
+    return readinessResponse(
+      readinessOf(Object.fromEntries(results.map(([name, reason]) => [name, reason ?? "ok"]))),
     );
   });
   return app;

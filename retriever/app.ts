@@ -11,6 +11,7 @@
 import { Hono } from "hono";
 import { DesError, DesNotFoundError } from "../core/errors.ts";
 import { HopTokenCheck } from "../core/hop_token.ts";
+import { healthResponse, readinessResponse } from "../core/health.ts";
 import { METRICS_CONTENT_TYPE } from "../core/metrics.ts";
 import { problemResponse } from "../core/problem.ts";
 import { RETRIEVER_HEADER } from "../core/read_path.ts";
@@ -41,14 +42,9 @@ export function createRetrieverApp(retriever: Retriever, options: RetrieverAppOp
       return problemResponse(error, c.req.path, { "www-authenticate": 'Bearer realm="des"' });
     });
   }
-  app.get(
-    "/healthz",
-    (c) => c.json({ status: "ok", id: retriever.id, range: formatShardRange(retriever.range) }),
-  );
-  app.get("/readyz", async (c) => {
-    const readiness = await retriever.ready();
-    return c.json({ id: retriever.id, ...readiness }, readiness.ready ? 200 : 503);
-  });
+  const about = () => ({ id: retriever.id, range: formatShardRange(retriever.range) });
+  app.get("/healthz", () => healthResponse(about()));
+  app.get("/readyz", async () => readinessResponse(await retriever.ready(), true, about()));
   app.get(
     "/metrics",
     (c) =>

@@ -184,7 +184,7 @@ Deno.test("mark --interval serves health, readiness and metrics, and stops on SI
     const health = await fetch(`${base}/healthz`);
     assertEquals([health.status, await health.json()], [200, { status: "ok" }]);
     const ready = await fetch(`${base}/readyz`);
-    assertEquals([ready.status, await ready.json()], [200, { status: "ready" }]);
+    assertEquals([ready.status, (await ready.json()).status], [200, "ready"]);
     assertEquals((await statusCounts(fx)).queued, fx.eligibleIds.size);
 
     child.kill("SIGTERM");

@@ -13,8 +13,9 @@ Deno.test("readyz is 503 naming each source that does not answer", async () => {
   assertEquals(res.status, 503);
   assertEquals(await res.json(), {
     status: "not ready",
-    failing: { down: "connection refused", slow: "no answer within 10 ms" },
+    checks: { good: "ok", down: "connection refused", slow: "no answer within 10 ms" },
   });
+  assertEquals(res.headers.get("retry-after"), "5");
 });
 
 Deno.test("metrics are served in the Prometheus text format", async () => {
