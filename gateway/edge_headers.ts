@@ -25,8 +25,9 @@ export function edgeHeaders(keysOn: boolean): MiddlewareHandler<GatewayEnv> {
     await next();
     const headers = c.res.headers;
     headers.set("x-content-type-options", "nosniff");
-    // A page of the gateway's own (the status page) may bring a stricter-or-equal policy.
-    if (!headers.has("content-security-policy")) {
+    // A page of the gateway's own (the status page) may bring a stricter-or-equal policy;
+    // whatever a retriever sent, a file always gets the sandbox.
+    if (!headers.has("content-security-policy") || c.req.path.startsWith("/files/")) {
       headers.set("content-security-policy", CONTENT_SECURITY_POLICY);
     }
     const cacheControl = headers.get("cache-control");
