@@ -6,7 +6,7 @@
  */
 
 import { DesReader } from "../format/mod.ts";
-import { parseLocation } from "../store/location.ts";
+import { parseLocalLocation } from "../store/local_location.ts";
 import { StoreRangeSource } from "../store/range_source.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 
@@ -22,7 +22,10 @@ export interface OpenedContainer {
 
 /** Open the container at `location` (local path or `s3://bucket/key`). */
 export async function openContainer(location: string): Promise<OpenedContainer> {
-  const { store, key } = parseLocation(location);
+  // The S3 client is loaded only for s3:// locations: local tools start faster.
+  const { store, key } = location.startsWith("s3://")
+    ? (await import("../store/location.ts")).parseLocation(location)
+    : parseLocalLocation(location);
   const reader = await DesReader.open(new StoreRangeSource(store, key), { bigFiles: store });
   return { reader, store, key };
 }

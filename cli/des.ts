@@ -1,21 +1,15 @@
 /**
  * `des`: the DES command line. Each subcommand is a thin shell over the
  * library; errors are printed as one actionable line and mapped to exit codes
- * (1 = failure or bad data, 2 = bad usage or configuration). The service
- * commands are loaded on first use, so the container tools start fast.
+ * (1 = failure or bad data, 2 = bad usage or configuration). Every command
+ * is loaded on first use, so each one starts with only the modules it needs
+ * (a local `pack-dir` never loads the S3 client).
  *
  * @module
  */
 
 import { DesConfigError, DesError, DesInputError } from "../core/errors.ts";
-import { catCommand } from "./commands/cat.ts";
-import { envCommand } from "./commands/env.ts";
-import { inspectCommand } from "./commands/inspect.ts";
-import { lsCommand } from "./commands/ls.ts";
-import { migrateCommand } from "./commands/migrate.ts";
-import { packDirCommand } from "./commands/pack_dir.ts";
-import { REBUILD_CATALOG_USAGE } from "./commands/rebuild_catalog.ts";
-import { verifyCommand } from "./commands/verify.ts";
+import { REBUILD_CATALOG_USAGE } from "./commands/rebuild_catalog_usage.ts";
 import { MARK_USAGE } from "../mark/usage.ts";
 import { PACK_USAGE, RECOVER_USAGE } from "../pack/usage.ts";
 import { SERVE_USAGE } from "../serve/usage.ts";
@@ -36,29 +30,33 @@ export interface CommandSpec {
 /** Every subcommand. */
 export const COMMANDS: Record<string, CommandSpec> = {
   "pack-dir": {
-    run: packDirCommand,
+    run: async (a) => (await import("./commands/pack_dir.ts")).packDirCommand(a),
     usage:
-      "pack-dir <dir> -o <path|s3://bucket/key> [--create-bucket] [--big-file-threshold 16MiB]",
+      "pack-dir <dir> -o <path|s3://bucket/key> [--create-bucket] [--big-file-threshold 16MiB] [--readers N]",
     summary: "pack a directory tree into one container",
   },
-  ls: { run: lsCommand, usage: "ls <container> [--json]", summary: "list a container's files" },
+  ls: {
+    run: async (a) => (await import("./commands/ls.ts")).lsCommand(a),
+    usage: "ls <container> [--json]",
+    summary: "list a container's files",
+  },
   cat: {
-    run: catCommand,
+    run: async (a) => (await import("./commands/cat.ts")).catCommand(a),
     usage: "cat <container> <name> [--range a-b]",
     summary: "write one file's bytes to stdout (verified first)",
   },
   inspect: {
-    run: inspectCommand,
+    run: async (a) => (await import("./commands/inspect.ts")).inspectCommand(a),
     usage: "inspect <container> [--json]",
     summary: "header, footer, descriptor, counts and sizes",
   },
   verify: {
-    run: verifyCommand,
+    run: async (a) => (await import("./commands/verify.ts")).verifyCommand(a),
     usage: "verify <container>",
     summary: "check every checksum; exit 1 naming each damaged file",
   },
   migrate: {
-    run: migrateCommand,
+    run: async (a) => (await import("./commands/migrate.ts")).migrateCommand(a),
     usage: "migrate [--database-url URL]",
     summary: "apply the metadata DB migrations (idempotent)",
   },
@@ -94,7 +92,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     summary: "the archive at a glance; exit 1 when something needs attention",
   },
   env: {
-    run: envCommand,
+    run: async (a) => (await import("./commands/env.ts")).envCommand(a),
     usage: "env [--markdown]",
     summary: "show every setting and its current value",
   },

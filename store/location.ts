@@ -5,25 +5,17 @@
  * @module
  */
 
-import { basename, dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { DesInputError } from "../core/errors.ts";
-import { FsObjectStore } from "./fs.ts";
-import type { ObjectStore } from "./object_store.ts";
+import { type ObjectLocation, parseLocalLocation } from "./local_location.ts";
 import { type EnvReader, S3ObjectStore } from "./s3.ts";
 
-/** An object's store and its key in that store. */
-export interface ObjectLocation {
-  /** The store holding the object. */
-  store: ObjectStore;
-  /** The key of the object in `store`. */
-  key: string;
-}
+export type { ObjectLocation } from "./local_location.ts";
 
 /**
  * `s3://bucket/key` → an {@linkcode S3ObjectStore} for the bucket configured
- * from `DES_S3_*` (see `S3ObjectStore.fromEnv`); a path or `file://` URL → an
- * {@linkcode FsObjectStore} rooted at the file's directory, key = file name.
+ * from `DES_S3_*` (see `S3ObjectStore.fromEnv`); a path or `file://` URL → a
+ * filesystem store rooted at the file's directory, key = file name (see
+ * `parseLocalLocation`).
  * Throws `DesInputError` for an empty or malformed location.
  */
 export function parseLocation(location: string, env: EnvReader = Deno.env): ObjectLocation {
@@ -38,20 +30,5 @@ export function parseLocation(location: string, env: EnvReader = Deno.env): Obje
     }
     return { store: S3ObjectStore.fromEnv(bucket, env), key };
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location) && !location.startsWith("file://")) {
-    throw new DesInputError(`unsupported location ${location} (use s3://, file:// or a path)`, {
-      location,
-    });
-  }
-  let path: string;
-  try {
-    path = resolve(location.startsWith("file://") ? fileURLToPath(location) : location);
-  } catch (error) {
-    throw new DesInputError(`bad file location ${location}: ${error}`, { location });
-  }
-  const key = basename(path);
-  if (key === "" || location.endsWith("/")) {
-    throw new DesInputError(`location ${location} names a directory, not a file`, { location });
-  }
-  return { store: new FsObjectStore(dirname(path)), key };
+  return parseLocalLocation(location);
 }

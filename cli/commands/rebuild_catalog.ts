@@ -21,11 +21,10 @@ import {
   type RebuildReport,
 } from "../../pack/rebuild_catalog.ts";
 import { BucketStores } from "../../retriever/bucket_stores.ts";
+import { REBUILD_CATALOG_USAGE } from "./rebuild_catalog_usage.ts";
 import { writeLine } from "../output.ts";
 
-/** Usage of `des rebuild-catalog`. */
-export const REBUILD_CATALOG_USAGE =
-  "rebuild-catalog [--dry-run] [--prefix p] [--bucket b] [--concurrency 8] [--json]";
+export { REBUILD_CATALOG_USAGE } from "./rebuild_catalog_usage.ts";
 
 /** CLI entry; `env` defaults to the process environment. */
 export async function rebuildCatalogCommand(
