@@ -42,7 +42,13 @@ export type { RangeSource, SuffixRead } from "./range_source.ts";
 export type { BigFileBody, BigFileRange, BigFileStore } from "./big_file_store.ts";
 export type { ContainerSink } from "./sink.ts";
 export { FileSink, type FileSinkResult } from "./file_sink.ts";
-export { type AddMeta, type ContainerSummary, DesWriter, type DesWriterOptions } from "./writer.ts";
+export {
+  type AddMeta,
+  type BodyChecksums,
+  type ContainerSummary,
+  DesWriter,
+  type DesWriterOptions,
+} from "./writer.ts";
 export { DesReader, type DesReaderOptions, type FileRange } from "./reader.ts";
 export {
   type BadFile,

@@ -1,19 +1,21 @@
 /**
  * `DesWriter`: writes a DES v1 container append-only in one pass. File
- * bodies go to the sink as they are added; META and INDEX are kept in
- * memory and written by `finish()`, so memory is bounded by the index and
- * the meta records (plus one inline file while a stream body is read), not
- * by the data. Files above the big-file threshold become separate objects.
+ * bodies go to the sink as they are added; META records and INDEX entries
+ * are kept as packed bytes (no object per file) and written by `finish()`,
+ * so memory is bounded by the tail of the container (plus one inline file
+ * while a stream body is read), not by the data. Files above the big-file
+ * threshold become separate objects.
  *
  * @module
  */
 
 import { DesInputError } from "../core/errors.ts";
-import { compareBytes, concatBytes, fromHex, toHex, viewOf } from "./binary.ts";
+import { fromHex, toHex, viewOf } from "./binary.ts";
 import { bigFileKey } from "./big_file_key.ts";
 import type { BigFileStore } from "./big_file_store.ts";
 import { BufferedSink } from "./buffered_sink.ts";
-import { crc32c, sha256 } from "./checksum.ts";
+import { ByteLog } from "./byte_log.ts";
+import { Crc32c, crc32c, sha256 } from "./checksum.ts";
 import {
   CONTAINER_ID_BYTES,
   DEFAULT_BIG_FILE_THRESHOLD,
@@ -30,7 +32,7 @@ import {
 } from "./constants.ts";
 import { encodeFooter } from "./footer.ts";
 import { encodeHeader } from "./header.ts";
-import { encodeIndex, type IndexEntry } from "./index.ts";
+import type { IndexEntry } from "./index.ts";
 import {
   type ContainerDescriptor,
   encodeDescriptor,
@@ -38,6 +40,7 @@ import {
   type FileMeta,
 } from "./meta.ts";
 import { encodeName } from "./names.ts";
+import { PendingIndex } from "./pending_index.ts";
 import type { ContainerSink } from "./sink.ts";
 import { checkedStream, readExactly } from "./streams.ts";
 
@@ -88,10 +91,17 @@ export interface ContainerSummary {
   bigFileKeys: string[];
 }
 
-interface Pending {
-  nameBytes: Uint8Array;
-  stored: IndexEntry;
-  returned: IndexEntry;
+/** Checksums of an inline body computed by the caller (e.g. in a worker that read the file). */
+export interface BodyChecksums {
+  /** CRC-32C of the body. */
+  crc32c: number;
+  /** SHA-256 of the body (32 bytes). */
+  sha256: Uint8Array;
+}
+
+/** An entry handed out by `add`, completed with its meta offset by `finish`. */
+interface Returned {
+  entry: IndexEntry;
   metaRelative: number;
 }
 
@@ -125,12 +135,11 @@ export class DesWriter {
   readonly #threshold: number;
   readonly #bigFiles?: { store: BigFileStore; prefix: string };
   readonly #descriptorExtras: Pick<ContainerDescriptor, "shard" | "source" | "attrs">;
-  readonly #pending: Pending[] = [];
+  readonly #index = new PendingIndex();
   readonly #names = new Set<string>();
-  readonly #metaRecords: Uint8Array[] = [];
+  readonly #metaRecords = new ByteLog();
+  readonly #returned: Returned[] = [];
   readonly #bigFileKeys: string[] = [];
-  #metaBytes = 0;
-  #heapBytes = 0;
   #offset = HEADER_SIZE;
   #state: State = "open";
   #failure?: unknown;
@@ -204,7 +213,7 @@ export class DesWriter {
 
   /** Number of files added so far. */
   get entryCount(): number {
-    return this.#pending.length;
+    return this.#index.count;
   }
 
   /**
@@ -221,7 +230,28 @@ export class DesWriter {
     body: Uint8Array | ReadableStream<Uint8Array>,
     meta: AddMeta = {},
   ): Promise<IndexEntry> {
-    return this.#serialized(() => this.#add(name, body, meta));
+    return this.#serialized(async () => {
+      const entry = await this.#add(name, body, meta);
+      this.#returned.push({ entry, metaRelative: entry.metaOffset });
+      entry.metaOffset = 0;
+      return entry;
+    });
+  }
+
+  /**
+   * Like {@linkcode add}, for callers that add very many files: nothing is
+   * returned and nothing per file is kept beyond its packed INDEX entry and
+   * META record. `checksums`, when given, must have been computed over
+   * exactly `body` (a `Uint8Array`), e.g. by the worker that read the file;
+   * the writer then does not hash the body again.
+   */
+  append(
+    name: string,
+    body: Uint8Array | ReadableStream<Uint8Array>,
+    meta: AddMeta = {},
+    checksums?: BodyChecksums,
+  ): Promise<void> {
+    return this.#serialized(async () => void await this.#add(name, body, meta, checksums));
   }
 
   /** Write META, INDEX and FOOTER and close the sink. */
@@ -255,10 +285,12 @@ export class DesWriter {
     });
   }
 
+  /** Add one file; the returned entry carries the meta offset relative to the first record. */
   async #add(
     name: string,
     body: Uint8Array | ReadableStream<Uint8Array>,
     meta: AddMeta,
+    checksums?: BodyChecksums,
   ): Promise<IndexEntry> {
     let nameBytes: Uint8Array, size: number, record: Uint8Array, key: string | undefined;
     try {
@@ -266,6 +298,9 @@ export class DesWriter {
       nameBytes = encodeName(name);
       if (this.#names.has(name)) throw new DesInputError("duplicate file name", { name });
       size = bodySize(name, body, meta.size);
+      if (checksums !== undefined && !(body instanceof Uint8Array)) {
+        throw new DesInputError("checksums can only accompany a Uint8Array body", { name });
+      }
       if (meta.externalKey !== undefined) {
         throw new DesInputError("externalKey is set by the writer", { name });
       }
@@ -287,32 +322,38 @@ export class DesWriter {
       throw error;
     }
     const content = key === undefined
-      ? await this.#writeInline(name, body, size)
+      ? await this.#writeInline(name, body, size, checksums)
       : await this.#writeExternal(name, key, body, size);
-    const stored: IndexEntry = {
+    const flags = key === undefined ? 0 : FLAG_EXTERNAL;
+    const metaRelative = this.#metaRecords.append(record);
+    this.#index.push({
+      nameBytes,
+      flags,
+      dataOffset: content.dataOffset,
+      size,
+      metaRelative,
+      metaLength: record.byteLength,
+      crc32c: content.crc32c,
+      sha256: content.sha256,
+    });
+    this.#names.add(name);
+    return {
       name,
-      flags: key === undefined ? 0 : FLAG_EXTERNAL,
+      flags,
       external: key !== undefined,
       dataOffset: content.dataOffset,
       size,
-      metaOffset: 0,
+      metaOffset: metaRelative,
       metaLength: record.byteLength,
       crc32c: content.crc32c,
       sha256: content.sha256,
     };
-    const returned = { ...stored };
-    this.#pending.push({ nameBytes, stored, returned, metaRelative: this.#metaBytes });
-    this.#names.add(name);
-    this.#metaRecords.push(record);
-    this.#metaBytes += record.byteLength;
-    this.#heapBytes += nameBytes.byteLength;
-    return returned;
   }
 
   #checkCapacity(name: string, nameLength: number, recordLength: number): void {
-    const count = this.#pending.length + 1;
-    const tail = MAX_DESCRIPTOR_BYTES + this.#metaBytes + recordLength + count * ENTRY_SIZE +
-      this.#heapBytes + nameLength + FOOTER_SIZE;
+    const count = this.#index.count + 1;
+    const tail = MAX_DESCRIPTOR_BYTES + this.#metaRecords.length + recordLength +
+      count * ENTRY_SIZE + this.#index.nameBytes + nameLength + FOOTER_SIZE;
     if (tail > MAX_TAIL_BYTES || count > 0xffffffff) {
       throw new DesInputError("container is full: META+INDEX would exceed the format limit", {
         name,
@@ -326,12 +367,17 @@ export class DesWriter {
     name: string,
     body: Uint8Array | ReadableStream<Uint8Array>,
     size: number,
+    checksums?: BodyChecksums,
   ): Promise<Content> {
     const bytes = body instanceof Uint8Array
       ? body
       : await readExactly(body, size, (actual) => streamLengthError(name, size, actual));
     this.#checkOpen();
-    const content = { dataOffset: this.#offset, crc32c: crc32c(bytes), sha256: sha256(bytes) };
+    const content = {
+      dataOffset: this.#offset,
+      crc32c: checksums?.crc32c ?? crc32c(bytes),
+      sha256: checksums?.sha256 ?? sha256(bytes),
+    };
     try {
       await this.#sink.write(bytes);
     } catch (error) {
@@ -377,40 +423,43 @@ export class DesWriter {
 
   async #finish(): Promise<ContainerSummary> {
     this.#checkOpen();
-    const sorted = [...this.#pending].sort((a, b) => compareBytes(a.nameBytes, b.nameBytes));
+    const index = this.#index;
+    const order = index.sortedOrder();
+    const count = order.length;
+    const firstName = count > 0 ? index.nameAt(order[0]) : undefined;
+    const lastName = count > 0 ? index.nameAt(order[count - 1]) : undefined;
     const metaOffset = this.#offset;
     const descriptor = encodeDescriptor({
       formatVersion: FORMAT_VERSION,
       containerId: this.containerId,
       createdAt: this.createdAt,
       writer: WRITER_ID,
-      entryCount: sorted.length,
-      firstName: sorted[0]?.stored.name,
-      lastName: sorted.at(-1)?.stored.name,
+      entryCount: count,
+      firstName,
+      lastName,
       ...this.#descriptorExtras,
     });
     const recordsStart = metaOffset + descriptor.byteLength;
-    for (const pending of this.#pending) {
-      pending.stored.metaOffset = recordsStart + pending.metaRelative;
-    }
-    const meta = concatBytes([descriptor, ...this.#metaRecords]);
-    const index = encodeIndex(sorted.map(({ nameBytes, stored }) => ({ nameBytes, ...stored })));
-    const metaCrc32c = crc32c(meta);
-    const indexCrc32c = crc32c(index);
-    const indexOffset = metaOffset + meta.byteLength;
+    const records = this.#metaRecords.contents();
+    const metaLength = descriptor.byteLength + records.byteLength;
+    const indexBytes = index.encode(order, recordsStart);
+    const metaCrc32c = new Crc32c().update(descriptor).update(records).digest();
+    const indexCrc32c = crc32c(indexBytes);
+    const indexOffset = metaOffset + metaLength;
     const footer = encodeFooter({
       metaOffset,
-      metaLength: meta.byteLength,
+      metaLength,
       indexOffset,
-      indexLength: index.byteLength,
-      entryCount: sorted.length,
+      indexLength: indexBytes.byteLength,
+      entryCount: count,
       descriptorLength: descriptor.byteLength,
       metaCrc32c,
       indexCrc32c,
     });
     try {
-      await this.#sink.write(meta);
-      await this.#sink.write(index);
+      await this.#sink.write(descriptor);
+      await this.#sink.write(records);
+      await this.#sink.write(indexBytes);
       await this.#sink.write(footer);
       await this.#sink.close();
     } catch (error) {
@@ -419,20 +468,22 @@ export class DesWriter {
       throw error;
     }
     this.#state = "finished";
-    for (const pending of this.#pending) pending.returned.metaOffset = pending.stored.metaOffset;
-    const size = indexOffset + index.byteLength + footer.byteLength;
+    for (const { entry, metaRelative } of this.#returned) {
+      entry.metaOffset = recordsStart + metaRelative;
+    }
+    const size = indexOffset + indexBytes.byteLength + footer.byteLength;
     this.#offset = size;
     return {
       containerId: this.containerId,
       size,
-      entryCount: sorted.length,
+      entryCount: count,
       dataBytes: metaOffset - HEADER_SIZE,
       tailLength: size - metaOffset,
       indexCrc32c,
       metaCrc32c,
       footerCrc32c: viewOf(footer).getUint32(FOOTER_FIELDS.crc32c, true),
-      firstName: sorted[0]?.stored.name,
-      lastName: sorted.at(-1)?.stored.name,
+      firstName,
+      lastName,
       bigFileKeys: [...this.#bigFileKeys],
     };
   }
