@@ -2,81 +2,56 @@
  * `des pack-dir <dir> -o <path|s3://bucket/key>`: pack every regular file of
  * a directory tree into one DES container.
  *
+ * The main thread walks the tree (directory reads only) and appends to the
+ * container; a pool of Web Workers reads the files ahead of it in batches
+ * (lstat, read, CRC-32C, SHA-256), so both cores work and the writer sees a
+ * few large buffers instead of many small reads. Memory stays bounded by
+ * the container's index: the walk keeps one name per file and the writer one
+ * packed INDEX entry and META record.
+ *
  * @module
  */
 
 import { parseArgs } from "node:util";
-import { join, relative, resolve } from "node:path";
+import { resolve } from "node:path";
 import { DEFAULT_BIG_FILE_THRESHOLD, DesWriter } from "../../format/mod.ts";
-import { parseLocation } from "../../store/location.ts";
+import type { ContainerSink } from "../../format/sink.ts";
+import type { BigFileStore } from "../../format/big_file_store.ts";
 import { contentTypeFor } from "../../core/content_type.ts";
 import { loadConfig, parseByteSize } from "../../core/config.ts";
 import { Progress } from "../../core/progress.ts";
 import { DesInputError } from "../../core/errors.ts";
 import { bigFilePrefix } from "../container_arg.ts";
-
-/** A regular file found under the packed directory. */
-export interface FoundFile {
-  /** Absolute path. */
-  path: string;
-  /** Name inside the container: the path relative to the root, `/`-separated. */
-  name: string;
-  /** Size in bytes at the time of the walk. */
-  size: number;
-  /** Modification time in ms. */
-  mtime: number;
-}
+import { parseLocalLocation } from "../../store/local_location.ts";
+import { FileStatus } from "./pack_dir_read.ts";
+import { ReaderPool, type ReaderPoolOptions } from "./pack_dir_pool.ts";
 
 /**
- * Walk `root` and return its regular files in name order; symlinks and
- * special files are skipped. Synchronous file-system calls: for a local tree
- * of small files they cost a fraction of their async twins.
+ * Walk `root` and return the relative names (`/`-separated) of its regular
+ * files in name order; symlinks and special files are counted as skipped.
+ * Only directories are read here: sizes and times come with the file reads.
  */
-export function walkFiles(root: string): { files: FoundFile[]; skipped: number } {
-  const files: FoundFile[] = [];
+export function walkNames(root: string): { names: string[]; skipped: number } {
+  const names: string[] = [];
   let skipped = 0;
-  const stack = [root];
+  const stack = [""];
   while (stack.length > 0) {
     const dir = stack.pop()!;
-    for (const entry of Deno.readDirSync(dir)) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory) stack.push(path);
-      else if (entry.isFile) {
-        const st = Deno.lstatSync(path);
-        files.push({
-          path,
-          name: relative(root, path).split("\\").join("/"),
-          size: st.size,
-          mtime: st.mtime?.getTime() ?? 0,
-        });
-      } else skipped++;
+    for (const entry of Deno.readDirSync(dir === "" ? root : `${root}/${dir}`)) {
+      const name = dir === "" ? entry.name : `${dir}/${entry.name}`;
+      if (entry.isDirectory) stack.push(name);
+      else if (entry.isFile) names.push(name);
+      else skipped++;
     }
   }
-  files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { files, skipped };
+  names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return { names, skipped };
 }
 
-/**
- * Read a small local file whose size is known from the walk: open, read into
- * a buffer one byte larger (the extra byte tells a file that grew), close —
- * the cheapest path measured for trees of small files.
- */
-export function readSmallFile(path: string, size: number): Uint8Array {
-  const file = Deno.openSync(path);
-  try {
-    const buffer = new Uint8Array(size + 1);
-    let filled = 0;
-    while (filled < buffer.byteLength) {
-      const n = file.readSync(buffer.subarray(filled));
-      if (n === null || n === 0) break;
-      filled += n;
-    }
-    if (filled <= size) return buffer.subarray(0, filled);
-  } finally {
-    file.close();
-  }
-  return Deno.readFileSync(path); // it grew since the walk
-}
+/** Usage of `des pack-dir` without the leading `des `. */
+export const PACK_DIR_USAGE =
+  "pack-dir <dir> -o <path|s3://bucket/key> [--create-bucket] [--big-file-threshold 16MiB] " +
+  "[--readers N]";
 
 /** Result of {@linkcode packDirectory}. */
 export interface PackDirResult {
@@ -92,6 +67,23 @@ export interface PackDirResult {
   bigFiles: number;
 }
 
+/** Where the container goes: its sink, the store for big files and their key prefix. */
+interface Output {
+  sink: ContainerSink;
+  bigFiles: BigFileStore;
+  prefix: string;
+}
+
+/** Open the output; the S3 client is loaded only for `s3://` outputs. */
+async function openOutput(output: string, createBucket: boolean): Promise<Output> {
+  const { store, key } = output.startsWith("s3://")
+    ? (await import("../../store/location.ts")).parseLocation(output)
+    : parseLocalLocation(output);
+  if (createBucket) await store.ensureBucket();
+  const sink = await store.createWriter(key, { contentType: "application/vnd.des.container" });
+  return { sink, bigFiles: store, prefix: bigFilePrefix(key) };
+}
+
 /**
  * Pack the regular files under `dir` into a container at `output`, in name
  * order.
@@ -103,53 +95,72 @@ export async function packDirectory(
     bigFileThreshold?: number;
     progress?: Progress;
     createBucket?: boolean;
+    /** Reader workers and batching (default: one worker per CPU, at most 4). */
+    readers?: ReaderPoolOptions;
   } = {},
 ): Promise<PackDirResult> {
   const root = resolve(dir);
   const st = await Deno.stat(root).catch(() => null);
   if (!st?.isDirectory) throw new DesInputError(`not a directory: ${dir}`, { dir });
-  const { files, skipped } = walkFiles(root);
-  const { store, key } = parseLocation(output);
-  if (options.createBucket) await store.ensureBucket();
-  const sink = await store.createWriter(key, { contentType: "application/vnd.des.container" });
+  const { names, skipped: walkSkipped } = walkNames(root);
+  const { sink, bigFiles, prefix } = await openOutput(output, options.createBucket ?? false);
   const threshold = options.bigFileThreshold ?? DEFAULT_BIG_FILE_THRESHOLD;
   const writer = await DesWriter.create(sink, {
     bigFileThreshold: threshold,
-    bigFiles: { store, prefix: bigFilePrefix(key) },
+    bigFiles: { store: bigFiles, prefix },
     source: `file://${root}`,
   });
-  let bytes = 0;
+  const pool = new ReaderPool(options.readers);
+  let bytes = 0, files = 0, skipped = walkSkipped, first = 0;
   try {
-    for (const f of files) {
-      const meta = {
-        contentType: contentTypeFor(f.name),
-        mtime: f.mtime,
-        originalLocation: f.path,
-      };
-      if (f.size > threshold) {
-        // Big files are streamed by the writer, never buffered whole.
-        const file = await Deno.open(f.path);
-        const size = (await file.stat()).size;
-        await writer.add(f.name, file.readable, { ...meta, size });
-        bytes += size;
-      } else {
-        const body = readSmallFile(f.path, f.size);
-        await writer.add(f.name, body, meta);
-        bytes += body.byteLength;
+    for await (const batch of pool.read(root, names, threshold)) {
+      const batchNames = names.slice(first, first + batch.status.length);
+      first += batch.status.length;
+      if (batch.error) {
+        throw new DesInputError(
+          `cannot read ${root}/${batch.error.name}: ${batch.error.message}`,
+          { path: `${root}/${batch.error.name}` },
+        );
       }
-      options.progress?.tick(1, f.size);
+      let at = 0;
+      for (let i = 0; i < batchNames.length; i++) {
+        const name = batchNames[i];
+        const size = batch.sizes[i];
+        const path = `${root}/${name}`;
+        const meta = {
+          contentType: contentTypeFor(name),
+          mtime: batch.mtimes[i],
+          originalLocation: path,
+        };
+        if (batch.status[i] === FileStatus.skipped) {
+          skipped++;
+          continue;
+        }
+        if (batch.status[i] === FileStatus.big) {
+          // Big files are streamed by the writer, never buffered whole.
+          const file = await Deno.open(path);
+          const length = (await file.stat()).size;
+          await writer.append(name, file.readable, { ...meta, size: length });
+          bytes += length;
+        } else {
+          await writer.append(name, batch.data.subarray(at, at + size), meta, {
+            crc32c: batch.crc32c[i],
+            sha256: batch.sha256.subarray(i * 32, i * 32 + 32),
+          });
+          at += size;
+          bytes += size;
+        }
+        files++;
+        options.progress?.tick(1, size);
+      }
     }
     const summary = await writer.finish();
-    return {
-      files: files.length,
-      bytes,
-      size: summary.size,
-      skipped,
-      bigFiles: summary.bigFileKeys.length,
-    };
+    return { files, bytes, size: summary.size, skipped, bigFiles: summary.bigFileKeys.length };
   } catch (e) {
     await writer.abort().catch(() => {});
     throw e;
+  } finally {
+    pool.close();
   }
 }
 
@@ -162,12 +173,17 @@ export async function packDirCommand(args: string[]): Promise<number> {
       output: { type: "string", short: "o" },
       "big-file-threshold": { type: "string" },
       "create-bucket": { type: "boolean" },
+      readers: { type: "string" },
     },
   });
   if (positionals.length !== 1 || !values.output) {
     throw new DesInputError(
-      "usage: des pack-dir <dir> -o <path|s3://bucket/key> [--create-bucket] [--big-file-threshold 16MiB]",
+      `usage: des ${PACK_DIR_USAGE}`,
     );
+  }
+  const readers = values.readers === undefined ? undefined : Number(values.readers);
+  if (readers !== undefined && !(Number.isInteger(readers) && readers >= 0 && readers <= 64)) {
+    throw new DesInputError(`--readers must be an integer in 0..64, got ${values.readers}`);
   }
   const progress = new Progress("pack-dir");
   const threshold = values["big-file-threshold"]
@@ -177,6 +193,7 @@ export async function packDirCommand(args: string[]): Promise<number> {
     bigFileThreshold: threshold,
     progress,
     createBucket: values["create-bucket"],
+    readers: { workers: readers },
   });
   console.log(
     progress.done(

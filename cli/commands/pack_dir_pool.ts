@@ -1,0 +1,115 @@
+/**
+ * {@linkcode ReaderPool}: reads the files of `des pack-dir` ahead of the
+ * writer in a pool of Web Workers (lstat, read, CRC-32C and SHA-256 off the
+ * main thread), a bounded number of batches in flight, answers handed out in
+ * order. Where a worker cannot be started (e.g. from a single-file bundle,
+ * which has no worker module beside it) the batches are read on the main
+ * thread instead.
+ *
+ * @module
+ */
+
+import { type ReadBatch, readBatch, type ReadRequest } from "./pack_dir_read.ts";
+
+/** Options of a {@linkcode ReaderPool}. */
+export interface ReaderPoolOptions {
+  /** Workers (default: one less than the CPUs, at most 3; 0 = read on the main thread). */
+  workers?: number;
+  /** Files per batch (default 256). */
+  batchFiles?: number;
+  /** Batches in flight per worker (default 2). */
+  depth?: number;
+}
+
+const WORKER_URL = new URL("./pack_dir_worker.ts", import.meta.url);
+
+/** Whether the worker module exists as a local file next to this one. */
+function workerAvailable(): boolean {
+  if (WORKER_URL.protocol !== "file:") return false;
+  try {
+    return Deno.statSync(WORKER_URL).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** Default worker count: the main thread appends, the other CPUs read (none on one CPU). */
+export function defaultWorkers(): number {
+  return Math.max(0, Math.min(3, (navigator.hardwareConcurrency || 1) - 1));
+}
+
+/** Reads batches of files in workers, in order. */
+export class ReaderPool {
+  readonly #workers: Worker[] = [];
+  readonly #batchFiles: number;
+  readonly #depth: number;
+
+  /** @param options worker count, batch size and depth */
+  constructor(options: ReaderPoolOptions = {}) {
+    this.#batchFiles = Math.max(1, options.batchFiles ?? 256);
+    this.#depth = Math.max(1, options.depth ?? 2);
+    const count = options.workers ?? defaultWorkers();
+    if (count > 0 && workerAvailable()) {
+      for (let i = 0; i < count; i++) {
+        this.#workers.push(new Worker(WORKER_URL, { type: "module" }));
+      }
+    }
+  }
+
+  /** Number of workers (0 when batches are read on the main thread). */
+  get workers(): number {
+    return this.#workers.length;
+  }
+
+  /**
+   * Read `names` (relative to `root`) in batches and yield the answers in
+   * name order. Stop iterating early to drop what is still in flight.
+   */
+  async *read(root: string, names: string[], threshold: number): AsyncGenerator<ReadBatch> {
+    const requests: ReadRequest[] = [];
+    for (let at = 0, id = 0; at < names.length; at += this.#batchFiles, id++) {
+      requests.push({ id, root, names: names.slice(at, at + this.#batchFiles), threshold });
+    }
+    if (this.#workers.length === 0) {
+      for (const request of requests) yield readBatch(request);
+      return;
+    }
+    const pending = new Map<number, Promise<ReadBatch>>();
+    const queues = this.#workers.map(() => [] as ((batch: ReadBatch) => void)[]);
+    const failures: ((error: unknown) => void)[] = [];
+    this.#workers.forEach((worker, w) => {
+      worker.onmessage = (event: MessageEvent<ReadBatch>) => queues[w].shift()?.(event.data);
+      worker.onerror = (event: ErrorEvent) => {
+        event.preventDefault();
+        const error = new Error(`pack-dir reader worker failed: ${event.message}`);
+        for (const fail of failures.splice(0)) fail(error);
+      };
+    });
+    let next = 0;
+    const send = () => {
+      const request = requests[next];
+      const w = next % this.#workers.length;
+      next++;
+      const answer = new Promise<ReadBatch>((resolve, reject) => {
+        queues[w].push(resolve);
+        failures.push(reject);
+        this.#workers[w].postMessage(request);
+      });
+      answer.catch(() => {}); // awaited in order below; never an unhandled rejection
+      pending.set(request.id, answer);
+    };
+    const inFlight = this.#workers.length * this.#depth;
+    while (next < requests.length && next < inFlight) send();
+    for (let id = 0; id < requests.length; id++) {
+      const batch = await pending.get(id)!;
+      pending.delete(id);
+      if (next < requests.length) send();
+      yield batch;
+    }
+  }
+
+  /** Stop the workers. */
+  close(): void {
+    for (const worker of this.#workers.splice(0)) worker.terminate();
+  }
+}
