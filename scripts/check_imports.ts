@@ -6,13 +6,18 @@
  * imports, nothing in comments), folded into one node per top-level folder;
  * every strongly connected set of two or more folders is a cycle and is
  * printed with one import that closes it. Files at the root (`mod.ts`) form
- * the node `.`.
+ * the node `.`. Imports made by `tests/` are not counted: the tests sit on
+ * top of everything and may import any folder, the benchmarks included
+ * (which reuse the tests' fixtures).
  *
  * @module
  */
 
 import { join, relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+
+/** Folders whose own imports are not counted (they sit on top of everything). */
+const TOP_FOLDERS = new Set(["tests"]);
 
 /** Directories never scanned. */
 const SKIPPED = new Set(["node_modules", ".git", ".des", "dist", "cov", "fixtures"]);
@@ -80,7 +85,7 @@ export async function folderEdges(root: string, files: string[]): Promise<Folder
     const edges: FolderEdge[] = [];
     for (const module of graph.modules) {
       const from = local(module.specifier);
-      if (from === undefined) continue;
+      if (from === undefined || TOP_FOLDERS.has(folderOf(from))) continue;
       for (const dependency of module.dependencies ?? []) {
         for (const target of [dependency.code?.specifier, dependency.type?.specifier]) {
           const to = local(target);

@@ -56,6 +56,15 @@ Deno.test("check_imports: imports in comments do not count; a layered tree passe
   assert.deepEqual(cycles, []);
 });
 
+Deno.test("check_imports: imports made by tests/ do not count", async () => {
+  const cycles = await cyclesOf({
+    "tests/helper.ts": `export const h = 1;\n`,
+    "tests/x_test.ts": `import { x } from "../bench/x.ts";\nexport const t = x;\n`,
+    "bench/x.ts": `import { h } from "../tests/helper.ts";\nexport const x = h;\n`,
+  });
+  assert.deepEqual(cycles, []);
+});
+
 Deno.test("check_imports: the repository has no import cycle between top-level folders", async () => {
   const cycles = folderCycles(await folderEdges(ROOT, sourceFiles(ROOT)));
   assert.deepEqual(cycles.map((c) => c.folders), []);
