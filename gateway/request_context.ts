@@ -8,6 +8,7 @@
  */
 
 import type { MiddlewareHandler } from "hono";
+import { activeTrace } from "../core/spans.ts";
 import { childTrace, parseTraceparent } from "../core/trace.ts";
 import { type Cidr, clientAddress } from "./client_address.ts";
 import type { GatewayEnv } from "./gateway_env.ts";
@@ -26,7 +27,11 @@ export function requestContext(
   return async (c, next) => {
     c.set("operation", c.req.method === "HEAD" && headRoute ? headRoute : route);
     c.set("started", performance.now());
-    c.set("trace", childTrace(parseTraceparent(c.req.header("traceparent") ?? null)));
+    // With OpenTelemetry on, Deno's server span already continues the caller's traceparent.
+    c.set(
+      "trace",
+      activeTrace() ?? childTrace(parseTraceparent(c.req.header("traceparent") ?? null)),
+    );
     const peer = c.env?.remoteAddr?.hostname ?? "anonymous";
     const address = clientAddress(peer, c.req.raw.headers, trustedProxies);
     c.set("address", address);

@@ -15,6 +15,7 @@ import { LogThrottle } from "../core/log_throttle.ts";
 import { asDesError, problemResponse } from "../core/problem.ts";
 import { type FilesRoute, parseFilesPath } from "../core/read_path.ts";
 import { withTimeout } from "../core/timeouts.ts";
+import { activeTrace, inSpan } from "../core/spans.ts";
 import { parseTraceparent, type TraceContext } from "../core/trace.ts";
 import type { Db } from "../db/db.ts";
 import { type NameFormat, parseName } from "../naming/mod.ts";
@@ -47,6 +48,16 @@ interface LocatedFile {
   reader: DesReader;
   entry: IndexEntry;
   meta: FileMeta;
+}
+
+/** What one read cost and where it found the file (for metrics and its span). */
+interface ReadCost {
+  /** S3 requests made. */
+  s3: number;
+  /** Where the container index came from (memory, kv, s3). */
+  tier?: string;
+  /** Container the file was found in. */
+  container?: string;
 }
 
 /** Options of {@linkcode Retriever.start}. */
@@ -219,7 +230,8 @@ export class Retriever {
   async handle(request: Request, ctx: RequestContext = {}): Promise<Response> {
     const started = performance.now();
     const url = new URL(request.url);
-    const trace = ctx.trace ?? parseTraceparent(request.headers.get("traceparent"));
+    const trace = ctx.trace ?? activeTrace() ??
+      parseTraceparent(request.headers.get("traceparent"));
     const method = request.method === "HEAD" ? "HEAD" : "GET";
     let route: FilesRoute | undefined;
     let response: Response;
@@ -233,7 +245,7 @@ export class Retriever {
         });
       }
       const shard = this.#shardOf(route.name);
-      const cost = { s3: 0 };
+      const cost: ReadCost = { s3: 0 };
       try {
         const onStreamError = (error: unknown) => {
           this.metrics.streamErrors.inc();
@@ -244,8 +256,25 @@ export class Retriever {
             traceId: trace?.traceId,
           });
         };
-        response = await this.#respond(method, request.headers, route, shard, url.pathname, cost, {
-          onStreamError,
+        const files = route;
+        const attributes = { "des.file.name": files.name, "des.shard": shard };
+        response = await inSpan("des.retriever.read", attributes, async (span) => {
+          const answer = await this.#respond(
+            method,
+            request.headers,
+            files,
+            shard,
+            url.pathname,
+            cost,
+            { onStreamError },
+          );
+          span.setAttributes({
+            "des.container.id": cost.container ?? "",
+            "des.cache.tier": cost.tier ?? "",
+            "des.s3_requests": cost.s3,
+            "http.response.status_code": answer.status,
+          });
+          return answer;
         });
       } finally {
         s3Requests = cost.s3;
@@ -337,7 +366,7 @@ export class Retriever {
     route: FilesRoute,
     shard: number,
     instance: string,
-    cost: { s3: number },
+    cost: ReadCost,
     hooks: { onStreamError: (error: unknown) => void },
   ): Promise<Response> {
     if (!this.#sync.loaded) {
@@ -383,15 +412,19 @@ export class Retriever {
     }
   }
 
-  async #locate(name: string, shard: number, cost: { s3: number }): Promise<FoundFile> {
+  async #locate(name: string, shard: number, cost: ReadCost): Promise<FoundFile> {
     for (const container of this.catalog.candidates(shard, name)) {
       const { open } = await this.#open(container, cost);
       const key = `${container.id}\u0000${name}`;
       const known = this.#located.get(key);
       // Valid only for the very reader it came from: a reopened container has a new reader.
-      if (known?.reader === open.reader) return { open, entry: known.entry, meta: known.meta };
+      if (known?.reader === open.reader) {
+        cost.container = container.id;
+        return { open, entry: known.entry, meta: known.meta };
+      }
       const entry = open.reader.find(name);
       if (entry) {
+        cost.container = container.id;
         const meta = open.reader.meta(entry);
         this.#located.set(key, { reader: open.reader, entry, meta });
         return { open, entry, meta };
@@ -400,7 +433,7 @@ export class Retriever {
     throw new DesNotFoundError(`no file named ${name}`, { name });
   }
 
-  async #open(container: CatalogContainer, cost: { s3: number }): Promise<OpenResult> {
+  async #open(container: CatalogContainer, cost: ReadCost): Promise<OpenResult> {
     let result: OpenResult;
     try {
       result = await this.#readers.open(container);
@@ -413,6 +446,7 @@ export class Retriever {
       result = await this.#readers.open(container);
     }
     cost.s3 += result.s3Requests;
+    cost.tier = result.from;
     this.metrics.indexLookups.inc({ tier: result.from });
     return result;
   }
