@@ -6,10 +6,11 @@
  * samples matching no rule are `runtime` (HTTP server and client, streams,
  * promises); `gc` is the garbage collector. In the all-in-one process the
  * embedded database (PGlite) only runs the audit insert on the read path, so
- * it is counted as `audit`; the PostgreSQL client is `db client`. Only the last `windowSeconds` of busy samples are counted, to leave
- * start-up and warm-up out.
+ * it is counted as `audit`; the PostgreSQL client is `db client`. Only the
+ * samples of the measured run count (its window on the profile's clock, see
+ * {@linkcode profileClockMicros}), not start-up, warm-up or other runs.
  *
- * Run alone: `deno run -A bench/profile_stages.ts FILE.cpuprofile REQUESTS [SECONDS]`.
+ * Run alone: `deno run -A bench/profile_stages.ts FILE.cpuprofile REQUESTS FROM_US TO_US`.
  *
  * @module
  */
@@ -64,6 +65,22 @@ export interface StageBreakdown {
   windowSeconds: number;
 }
 
+/** A time span on the profile's clock, µs. */
+export interface ProfileWindow {
+  /** Start. */
+  from: number;
+  /** End. */
+  to: number;
+}
+
+/**
+ * Now on the clock of V8's profiles (CLOCK_MONOTONIC, µs), read from
+ * `/proc/uptime` (10 ms resolution, which is plenty for a run of seconds).
+ */
+export function profileClockMicros(): number {
+  return Number(Deno.readTextFileSync("/proc/uptime").split(" ")[0]) * 1e6;
+}
+
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string };
@@ -71,16 +88,22 @@ interface ProfileNode {
 }
 
 interface CpuProfile {
+  startTime: number;
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
 }
 
-/** Break a profile down by stage, per request. */
+/**
+ * Break a profile down by stage, per request: sampled time / requests, or,
+ * given the process's measured CPU µs per request, that split by the
+ * stages' shares of the samples.
+ */
 export function stagesOf(
   profile: CpuProfile,
   requests: number,
-  windowSeconds: number,
+  window: ProfileWindow,
+  cpuMicrosPerRequest?: number,
 ): StageBreakdown {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
@@ -109,35 +132,41 @@ export function stagesOf(
     stageOf.set(id, stage);
     return stage;
   };
-  // Timestamps of samples; the window is the last `windowSeconds` before the last busy sample.
-  const times: number[] = [];
-  let t = 0;
-  for (const d of profile.timeDeltas) times.push(t += d);
-  let lastBusy = 0;
-  for (let i = 0; i < profile.samples.length; i++) {
-    if (classify(profile.samples[i]) !== "idle") lastBusy = times[i];
-  }
-  const from = lastBusy - windowSeconds * 1e6;
+  // Sample times on the profile's clock (CLOCK_MONOTONIC µs, as `/proc/uptime` here).
+  let t = profile.startTime;
+  const times = profile.timeDeltas.map((d) => t += d);
   const us = Object.fromEntries(STAGES.map((s) => [s, 0])) as Record<Stage, number>;
-  for (let i = 1; i < profile.samples.length; i++) {
-    if (times[i] < from || times[i] > lastBusy) continue;
+  for (let i = 0; i < profile.samples.length; i++) {
+    if (times[i] < window.from || times[i] > window.to) continue;
     const stage = classify(profile.samples[i]);
     if (stage !== "idle") us[stage] += profile.timeDeltas[i];
   }
+  // On a busy machine a sample also covers time the thread waited for a core: when the
+  // process's CPU time per request is known, the profile only gives each stage's share of it.
+  const sampled = STAGES.reduce((a, stage) => a + us[stage], 0);
+  const scale = cpuMicrosPerRequest !== undefined && sampled > 0
+    ? cpuMicrosPerRequest / sampled
+    : 1 / Math.max(1, requests);
   const perRequest = Object.fromEntries(
-    STAGES.map((s) => [s, us[s] / Math.max(1, requests)]),
+    STAGES.map((stage) => [stage, us[stage] * scale]),
   ) as Record<Stage, number>;
   const total = STAGES.reduce((a, s) => a + perRequest[s], 0);
-  return { perRequest, total, windowSeconds };
+  return { perRequest, total, windowSeconds: (window.to - window.from) / 1e6 };
 }
 
 /** Read a `.cpuprofile` file and break it down. */
 export async function stagesOfFile(
   path: string,
   requests: number,
-  windowSeconds: number,
+  window: ProfileWindow,
+  cpuMicrosPerRequest?: number,
 ): Promise<StageBreakdown> {
-  return stagesOf(JSON.parse(await Deno.readTextFile(path)), requests, windowSeconds);
+  return stagesOf(
+    JSON.parse(await Deno.readTextFile(path)),
+    requests,
+    window,
+    cpuMicrosPerRequest,
+  );
 }
 
 /** A markdown table of breakdowns (one column each). */
@@ -154,7 +183,7 @@ export function stageTable(columns: { label: string; stages: StageBreakdown }[])
 }
 
 if (import.meta.main) {
-  const [file, requests, seconds] = Deno.args;
-  const b = await stagesOfFile(file, Number(requests), Number(seconds ?? 10));
+  const [file, requests, from, to] = Deno.args;
+  const b = await stagesOfFile(file, Number(requests), { from: Number(from), to: Number(to) });
   console.log(stageTable([{ label: "µs/request", stages: b }]).join("\n"));
 }

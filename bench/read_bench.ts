@@ -31,6 +31,7 @@ import { readAll } from "../store/object_store.ts";
 import { S3ObjectStore } from "../store/s3.ts";
 import { S3FetchGetStore } from "../retriever/s3_fetch_store.ts";
 import { percentile } from "./stats.ts";
+import { profileClockMicros, type ProfileWindow } from "./profile_stages.ts";
 
 /** Options of {@linkcode runReadBench}. */
 export interface ReadBenchOptions {
@@ -68,6 +69,8 @@ export interface PathResult {
   cpuMsPerRequest: Record<string, number>;
   /** Retriever S3 requests per read during the run (from its `/metrics`), when measured. */
   s3PerRead?: number;
+  /** When the run took place, on the CPU profiles' clock. */
+  window: ProfileWindow;
 }
 
 /** What {@linkcode runReadBench} measured. */
@@ -365,6 +368,7 @@ async function load(
   pids: Record<string, number> = {},
 ): Promise<PathResult> {
   const cpuBefore = cpuMillis(pids);
+  const from = profileClockMicros();
   const latencies: number[] = [];
   let errors = 0;
   let next = 0;
@@ -388,6 +392,7 @@ async function load(
     Object.keys(pids).map((k) => [k, (cpuAfter[k] - cpuBefore[k]) / Math.max(1, latencies.length)]),
   );
   return {
+    window: { from, to: profileClockMicros() },
     cpuMsPerRequest,
     requests: latencies.length,
     rps: latencies.length / elapsed,

@@ -23,7 +23,7 @@ import { stagesOfFile, stageTable } from "./profile_stages.ts";
 import { runFormatBench } from "./format_bench.ts";
 import { runMarkBench } from "./mark_bench.ts";
 import { runPackBench } from "./pack_bench.ts";
-import { formatResult, type ReadBenchResult, runReadBench } from "./read_bench.ts";
+import { formatResult, type PathResult, type ReadBenchResult, runReadBench } from "./read_bench.ts";
 import { runScaleBench, scaleReport } from "./scale_bench.ts";
 import { formatServeResult, runServeBench, type ServeBenchResult } from "./serve_bench.ts";
 import { machineLine } from "./stats.ts";
@@ -121,7 +121,12 @@ const suites: Record<string, { services: boolean; run: () => Promise<SuiteResult
       );
       const lines = formatServeResult(r);
       if (r.profile) {
-        const stages = await stagesOfFile(r.profile, r.lastServeRequests, r.params.seconds);
+        const stages = await stagesOfFile(
+          r.profile,
+          r.lastServe.requests,
+          r.lastServe.window,
+          r.lastServe.cpuMicrosPerRequest,
+        );
         lines.push(
           "",
           "CPU µs per request by stage (deno task serve, hot reads):",
@@ -183,21 +188,34 @@ function readFigures(r: ReadBenchResult): Figure[] {
 
 /** Stage tables of the read suite's gateways and retrievers (each process's last run). */
 async function readStages(r: ReadBenchResult): Promise<string[]> {
-  const last: Record<string, number> = {
-    "gateway-warm": r.warm.requests,
-    "retriever-warm": r.detail?.retriever.requests ?? r.warm.requests,
-    "gateway-hot": r.hot.requests,
-    "retriever-hot": r.hot.requests,
+  const runs: Record<string, PathResult | undefined> = {
+    "gateway-warm": r.warm,
+    "retriever-warm": r.warm,
+    "gateway-hot": r.hot,
+    "retriever-hot": r.hot,
+    "in-process": r.detail?.inProcess,
+  };
+  const process: Record<string, string> = {
+    "gateway-warm": "gateway",
+    "retriever-warm": "retriever",
+    "gateway-hot": "gateway",
+    "retriever-hot": "retriever",
+    "in-process": "gateway",
   };
   const columns = [];
-  for (const [label, requests] of Object.entries(last)) {
+  for (const [label, run] of Object.entries(runs)) {
     const dir = r.profiles[label];
-    if (!dir) continue;
+    if (!dir || !run) continue;
     const files = [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".cpuprofile"));
     if (files.length === 0) continue;
     columns.push({
       label,
-      stages: await stagesOfFile(join(dir, files[0].name), requests, r.seconds),
+      stages: await stagesOfFile(
+        join(dir, files[0].name),
+        run.requests,
+        run.window,
+        run.cpuMsPerRequest[process[label]] * 1000,
+      ),
     });
   }
   return ["", "CPU µs per request by stage (S3 read path, per process):", ...stageTable(columns)];

@@ -32,6 +32,7 @@ import {
   waitForHttp,
   type WrkResult,
 } from "./http_tools.ts";
+import { profileClockMicros, type ProfileWindow } from "./profile_stages.ts";
 
 /** Options of {@linkcode runServeBench}. */
 export interface ServeBenchOptions {
@@ -73,8 +74,8 @@ export interface ServeBenchResult {
   serve: ServeSide;
   /** The `.cpuprofile` written, when asked for. */
   profile?: string;
-  /** Requests of the last measured serve run (the end of the profile). */
-  lastServeRequests: number;
+  /** Requests and window of the last measured serve run (what the profile is read for). */
+  lastServe: { requests: number; window: ProfileWindow; cpuMicrosPerRequest: number };
 }
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -116,7 +117,7 @@ export async function runServeBench(options: ServeBenchOptions = {}): Promise<Se
     await warm(desBase, names.map((n) => `/files/${n}`), paths, dir);
     await warm(nginxBase, paths, paths, dir);
     let best: { nginx?: ServeSide; serve?: ServeSide } = {};
-    let lastServeRequests = 0;
+    let lastServe = { requests: 0, window: { from: 0, to: 0 }, cpuMicrosPerRequest: 0 };
     for (let r = 0; r < rounds; r++) {
       say(`serve bench: round ${r + 1}/${rounds}: nginx, then serve (${seconds} s each)`);
       const n = await measure(nginxBase, paths, () => cpuMillisOfTree(nginxPid), {
@@ -124,13 +125,18 @@ export async function runServeBench(options: ServeBenchOptions = {}): Promise<Se
         seconds,
         dir,
       });
+      const from = profileClockMicros();
       const s = await measure(
         desBase,
         names.map((x) => `/files/${x}`),
         () => cpuMillisOf(serve.pid),
         { connections, seconds, dir },
       );
-      lastServeRequests = s.requests;
+      lastServe = {
+        requests: s.requests,
+        window: { from, to: profileClockMicros() },
+        cpuMicrosPerRequest: s.cpuMsPerRequest * 1000,
+      };
       best = {
         nginx: !best.nginx || n.rps > best.nginx.rps ? n : best.nginx,
         serve: !best.serve || s.rps > best.serve.rps ? s : best.serve,
@@ -143,7 +149,7 @@ export async function runServeBench(options: ServeBenchOptions = {}): Promise<Se
       nginx: best.nginx!,
       serve: best.serve!,
       profile: options.profileDir ? await newestProfile(options.profileDir) : undefined,
-      lastServeRequests,
+      lastServe,
     };
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => {});

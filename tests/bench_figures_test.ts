@@ -51,6 +51,7 @@ Deno.test("bench: profile samples are charged to the deepest matching frame", ()
     children,
   });
   const profile = {
+    startTime: 1000,
     nodes: [
       frame(1, "(root)", "", [2, 5, 6]),
       frame(2, "handle", "file:///x/retriever/retriever.ts", [3]),
@@ -62,9 +63,13 @@ Deno.test("bench: profile samples are charged to the deepest matching frame", ()
     samples: [4, 4, 2, 5, 6],
     timeDeltas: [100, 100, 100, 100, 100],
   };
-  const b = stagesOf(profile, 2, 10);
-  assertEquals(b.perRequest.logging, 50, "two samples after the first, of two requests");
+  // Samples at 1100, 1200, 1300, 1400, 1500; the window takes the 2nd to the 5th.
+  const b = stagesOf(profile, 2, { from: 1150, to: 1500 });
+  assertEquals(b.perRequest.logging, 50, "one logging sample of 100 µs, two requests");
   assertEquals(b.perRequest.runtime, 50);
   assertEquals(b.perRequest.gc, 50);
-  assertEquals(b.total, 150);
+  assertEquals(b.total, 150, "the idle sample counts nowhere");
+  const scaled = stagesOf(profile, 2, { from: 1150, to: 1500 }, 300);
+  assertEquals(scaled.perRequest.logging, 100, "a third of the measured 300 µs");
+  assertEquals(scaled.total, 300);
 });
