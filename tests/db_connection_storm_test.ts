@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { DesUnavailableError } from "../core/errors.ts";
 import { createTestDatabase } from "./_helpers/pg.ts";
-import { startConnectionStorm } from "./_helpers/pg_storm.ts";
+import { startConnectionStorm, terminateWhileRunning } from "./_helpers/pg_storm.ts";
 
 /** `promise`, or a failure after `ms` (a bound far above the normal cost, against hangs). */
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -66,19 +66,16 @@ Deno.test("postgres: transactions during a connection storm never crash the proc
 
 Deno.test("postgres: a read whose connection is terminated is repeated on a fresh one", async () => {
   await using t = await createTestDatabase({ max: 2 });
-  const read = t.db.query<{ v: number }>("select 7 as v from pg_sleep(0.6)");
-  await new Promise((r) => setTimeout(r, 200));
-  const storm = startConnectionStorm(t.url, { rounds: 1, intervalMs: 0 });
-  assert.ok(await storm.done >= 1);
+  const read = t.db.query<{ v: number }>("select 7 as v from pg_sleep(0.5)");
+  assert.ok(await terminateWhileRunning(t.url, "pg_sleep(0.5)") >= 1);
   assert.deepEqual(await read, [{ v: 7 }]);
 });
 
 Deno.test("postgres: a write whose connection is terminated fails with a typed error", async () => {
   await using t = await createTestDatabase({ max: 2 });
   await t.db.exec("create table w (n int)");
-  const write = t.db.query("insert into w select 1 from pg_sleep(0.6)").then(() => null, (e) => e);
-  await new Promise((r) => setTimeout(r, 200));
-  assert.ok(await startConnectionStorm(t.url, { rounds: 1, intervalMs: 0 }).done >= 1);
+  const write = t.db.query("insert into w select 1 from pg_sleep(0.5)").then(() => null, (e) => e);
+  assert.ok(await terminateWhileRunning(t.url, "pg_sleep(0.5)") >= 1);
   assert.ok(await write instanceof DesUnavailableError);
   assert.deepEqual(await t.db.query("select count(*)::int as n from w"), [{ n: 0 }]);
 });

@@ -9,6 +9,36 @@
 import { openDb } from "../../db/open_db.ts";
 import { TEST_DATABASE_URL } from "./pg.ts";
 
+/**
+ * Terminate the backends of the database of `url` once, as soon as one of
+ * them runs a statement containing `running` (polled in
+ * `pg_stat_activity`, so the termination hits that statement in flight).
+ * Returns the number of backends terminated.
+ */
+export async function terminateWhileRunning(url: string, running: string): Promise<number> {
+  const database = decodeURIComponent(new URL(url).pathname.slice(1));
+  const admin = await openDb(TEST_DATABASE_URL, { max: 1, applicationName: "des-test-storm" });
+  try {
+    for (;;) {
+      const [{ n }] = await admin.query<{ n: number }>(
+        `select count(*)::int as n from pg_stat_activity
+         where datname = $1 and state = 'active' and strpos(query, $2) > 0`,
+        [database, running],
+      );
+      if (n > 0) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const rows = await admin.query<{ ok: boolean }>(
+      `select pg_terminate_backend(pid) as ok from pg_stat_activity
+       where datname = $1 and pid <> pg_backend_pid()`,
+      [database],
+    );
+    return rows.filter((r) => r.ok).length;
+  } finally {
+    await admin.close();
+  }
+}
+
 /** A running storm. */
 export interface ConnectionStorm {
   /** Resolves when all rounds ran; the number of backends terminated in total. */
