@@ -3,9 +3,11 @@
  * in the background while work goes on, and every catalog write about the
  * shard's containers runs through {@linkcode ShardLease.fenced}: in one
  * transaction that first locks the shard row and checks that the lease is
- * still ours and unexpired. A packer that lost its lease (paused, cut off)
- * therefore cannot create or advance a container after another worker took
- * the shard over.
+ * still ours. A packer that lost its lease (paused, cut off) therefore cannot
+ * create or advance a container after another worker took the shard over.
+ * A lease that expired (renewals delayed by load or a database outage) but
+ * that no other worker claimed still names this owner, because every claim
+ * writes its owner: the fence then extends it and goes on.
  *
  * @module
  */
@@ -86,17 +88,20 @@ export class ShardLease {
   }
 
   /**
-   * Run `fn` in a transaction that first locks the shard row and checks the
-   * lease. Throws {@linkcode LeaseLostError} (and writes nothing) when the
-   * lease is gone or expired.
+   * Run `fn` in a transaction that first locks the shard row, checks that
+   * the lease is still ours and extends it when it expired unclaimed. Throws
+   * {@linkcode LeaseLostError} (and writes nothing) when another worker took
+   * the shard.
    */
   fenced<T>(fn: (tx: DbTx) => Promise<T>): Promise<T> {
     return this.#db.transaction(async (tx) => {
       const rows = await tx.query(
-        `select 1 from des_shards
-         where shard = $1 and lease_owner = $2 and lease_expires_at > now()
-         for update`,
-        [this.shard, this.owner],
+        `update des_shards
+         set lease_expires_at = greatest(lease_expires_at,
+           now() + $3::double precision * interval '1 millisecond')
+         where shard = $1 and lease_owner = $2
+         returning 1`,
+        [this.shard, this.owner, this.#leaseMs],
       );
       if (rows.length === 0) {
         this.#lost = true;
