@@ -13,9 +13,7 @@
  */
 
 import type { ContainerState } from "../db/container_states.ts";
-import type { ObjectStore } from "../store/object_store.ts";
 import type { PackContext } from "./pack_context.ts";
-import { incompleteUploadsOf } from "./incomplete_uploads.ts";
 import { parseArchiveKey, type ParsedArchiveKey } from "./layout.ts";
 
 /** What a sweep did. */
@@ -135,16 +133,15 @@ async function abortOrphanUploads(
   ctx: Pick<PackContext, "db" | "store">,
   options: SweepOptions,
 ): Promise<number> {
-  const uploads = incompleteUploadsOf(ctx.store as ObjectStore);
-  if (!uploads) return 0;
+  const store = ctx.store;
   let aborted = 0;
-  for await (const upload of uploads.list("")) {
+  for await (const upload of store.listIncompleteUploads("")) {
     const parsed = parseArchiveKey(upload.key);
     if (!parsed || parsed.shard < options.rangeStart || parsed.shard > options.rangeEnd) continue;
     if (options.busyShards.has(parsed.shard)) continue;
     const state = (await containerStates(ctx, [parsed.containerId])).get(parsed.containerId);
     if (state === "building") continue;
-    await uploads.abort(upload);
+    await store.abortIncompleteUpload(upload);
     aborted++;
   }
   return aborted;

@@ -27,6 +27,7 @@ import { idleTimeout, withTimeout } from "../core/timeouts.ts";
 import type {
   GetOptions,
   GetResult,
+  IncompleteUpload,
   ListedObject,
   ObjectInfo,
   ObjectStore,
@@ -83,6 +84,16 @@ export class S3FetchGetStore implements ObjectStore {
     this.url = inner.url;
     this.#signer = new SigV4Signer(settings);
     this.#base = new URL(settings.endpoint);
+  }
+
+  /** See {@linkcode ObjectStore.listIncompleteUploads}: the wrapped store's. */
+  listIncompleteUploads(prefix: string): AsyncIterable<IncompleteUpload> {
+    return this.inner.listIncompleteUploads(prefix);
+  }
+
+  /** See {@linkcode ObjectStore.abortIncompleteUpload}: the wrapped store's. */
+  abortIncompleteUpload(upload: IncompleteUpload): Promise<void> {
+    return this.inner.abortIncompleteUpload(upload);
   }
 
   /** See {@linkcode ObjectStore.ensureBucket}: the wrapped store's. */

@@ -16,6 +16,7 @@ import { compareKeys, TEMP_PREFIX, validateKey } from "./keys.ts";
 import type {
   GetOptions,
   GetResult,
+  IncompleteUpload,
   ListedObject,
   ObjectInfo,
   ObjectStore,
@@ -143,6 +144,14 @@ export class FsObjectStore implements ObjectStore {
       const stat = await Deno.stat(join(this.root, key)).catch(() => null);
       if (stat?.isFile) yield fileInfo(key, stat);
     }
+  }
+
+  /** Writes become visible by rename or not at all: there are no incomplete uploads. */
+  async *listIncompleteUploads(_prefix: string): AsyncIterable<IncompleteUpload> {}
+
+  /** Nothing to abort (see {@linkcode listIncompleteUploads}). */
+  abortIncompleteUpload(_upload: IncompleteUpload): Promise<void> {
+    return Promise.resolve();
   }
 
   /** Delete an object; a missing key (or a directory) is not an error. */

@@ -11,6 +11,7 @@ import { compareKeys, validateKey } from "./keys.ts";
 import type {
   GetOptions,
   GetResult,
+  IncompleteUpload,
   ListedObject,
   ObjectInfo,
   ObjectStore,
@@ -135,6 +136,14 @@ export class MemoryObjectStore implements ObjectStore {
       const found = this.#objects.get(key);
       if (found) yield { ...found.info };
     }
+  }
+
+  /** Writes become visible by rename or not at all: there are no incomplete uploads. */
+  async *listIncompleteUploads(_prefix: string): AsyncIterable<IncompleteUpload> {}
+
+  /** Nothing to abort (see {@linkcode listIncompleteUploads}). */
+  abortIncompleteUpload(_upload: IncompleteUpload): Promise<void> {
+    return Promise.resolve();
   }
 
   /** Delete an object; a missing key is not an error. */

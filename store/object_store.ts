@@ -68,6 +68,16 @@ export interface PutOptions {
   ifNoneMatch?: boolean;
 }
 
+/** An upload that was started and neither completed nor aborted (S3 multipart). */
+export interface IncompleteUpload {
+  /** Object key. */
+  key: string;
+  /** Upload id. */
+  uploadId: string;
+  /** When it was started. */
+  initiated: Date;
+}
+
 /** One listed object. */
 export type ListedObject = ObjectInfo;
 
@@ -142,6 +152,15 @@ export interface ObjectStore {
   list(prefix: string): AsyncIterable<ListedObject>;
   /** Delete an object; deleting a missing key is not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * Uploads under `prefix` that were started and neither completed nor
+   * aborted. Until aborted, such an upload can still complete and make its
+   * object appear, also after the key was deleted. Stores without multipart
+   * uploads list none.
+   */
+  listIncompleteUploads(prefix: string): AsyncIterable<IncompleteUpload>;
+  /** Abort one such upload; one already gone is not an error. */
+  abortIncompleteUpload(upload: IncompleteUpload): Promise<void>;
 }
 
 /** Read a whole body stream into one buffer. */

@@ -22,6 +22,7 @@ import { validateKey } from "./keys.ts";
 import type {
   GetOptions,
   GetResult,
+  IncompleteUpload,
   ListedObject,
   ObjectInfo,
   ObjectStore,
@@ -33,6 +34,7 @@ import { readAll } from "./object_store.ts";
 import { checkRange, rangeHeader } from "./range.ts";
 import { createS3Client } from "./s3_client.ts";
 import { bucketCreationError, s3Error, type S3ErrorContext } from "./s3_errors.ts";
+import { abortIncompleteUpload, listIncompleteUploads } from "./s3_incomplete_uploads.ts";
 import { S3ObjectWriter, type S3WriterHost } from "./s3_writer.ts";
 
 const MiB = 1024 * 1024;
@@ -306,6 +308,16 @@ export class S3ObjectStore implements ObjectStore, S3WriterHost {
       const mapped = s3Error(error, this.#where("delete", key));
       if (mapped.status !== 404) throw mapped;
     }
+  }
+
+  /** See {@linkcode ObjectStore.listIncompleteUploads}: multipart uploads under `prefix`. */
+  listIncompleteUploads(prefix: string): AsyncIterable<IncompleteUpload> {
+    return listIncompleteUploads(this, prefix);
+  }
+
+  /** See {@linkcode ObjectStore.abortIncompleteUpload}. */
+  abortIncompleteUpload(upload: IncompleteUpload): Promise<void> {
+    return abortIncompleteUpload(this, upload);
   }
 
   /** Close the keep-alive connections. The store must not be used afterwards. */
