@@ -106,3 +106,22 @@ export async function lastPackJob(
   );
   return rows[0] ?? null;
 }
+
+/**
+ * Mark the running jobs of a shard and source failed with `reason`: called
+ * under the shard's lease, when no job of it can still be running (its
+ * packer died or lost the lease). Returns how many were closed.
+ */
+export async function failStalePackJobs(
+  db: DbQuery,
+  shard: number,
+  source: string,
+  reason: string,
+): Promise<number> {
+  const rows = await db.query(
+    `update des_pack_jobs set state = 'failed', error = $3, finished_at = now(), updated_at = now()
+     where shard = $1 and source = $2 and state = 'running' returning id`,
+    [shard, source, reason],
+  );
+  return rows.length;
+}

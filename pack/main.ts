@@ -82,7 +82,7 @@ export async function packCommand(args: string[], env: EnvSource = Deno.env): Pr
       shardConcurrency: tuning.shardConcurrency,
       streamUpload: values["stream-upload"],
       metrics: registry,
-      onFile: progress ? (bytes) => progress.tick(1, bytes) : undefined,
+      onPacked: progress ? (files, bytes) => progress.tick(files, bytes) : undefined,
       signal: signal?.signal,
     });
     if (!values.once) {

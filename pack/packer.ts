@@ -82,8 +82,12 @@ export interface PackerOptions {
   onTransition?: TransitionHook;
   /** Called when a shard's lease is taken and before it is given back. */
   onShard?: (event: { shard: number; owner: string; phase: "start" | "end" }) => void;
-  /** Called per packed file with its size (progress). */
-  onFile?: (bytes: number) => void;
+  /**
+   * Called when a container reached the end of its pipeline (committed and
+   * its parent rows packed), with its files and bytes: progress that counts
+   * only what really happened.
+   */
+  onPacked?: (files: number, bytes: number) => void;
   /** Stops the run between containers. */
   signal?: AbortSignal;
 }
@@ -171,6 +175,7 @@ export class Packer {
       seconds: 0,
     };
     await this.#prepare();
+    await this.#measureBacklog();
     const order = await this.#shardOrder();
     let next = 0;
     const worker = async () => {
@@ -179,6 +184,7 @@ export class Packer {
       }
     };
     await Promise.all(Array.from({ length: this.#o.shardConcurrency ?? 2 }, worker));
+    await this.#measureBacklog();
     result.seconds = (performance.now() - started) / 1000;
     this.#ctx.log.info("packing run finished", { ...result, recovered: result.recovered });
     return result;
@@ -258,9 +264,24 @@ export class Packer {
         timeoutMs: o.originalReadTimeoutMs ?? DEFAULT_READ_BOUNDS.timeoutMs,
         retries: o.originalReadRetries ?? DEFAULT_READ_BOUNDS.retries,
       },
-      onFile: o.onFile,
+      onPacked: o.onPacked,
       signal: o.signal,
     });
+  }
+
+  /** Set the backlog gauge: rows marked but not packed, per source (best effort). */
+  async #measureBacklog(): Promise<void> {
+    for (const source of this.#ctx.sources.values()) {
+      try {
+        const counts = await source.table.countByStatus();
+        this.metrics.backlog.set(counts.marked, { source: source.config.name });
+      } catch (error) {
+        this.#ctx.log.warn("could not count marked rows", {
+          source: source.config.name,
+          error: error as Error,
+        });
+      }
+    }
   }
 
   /** Shard rows exist, the workdir exists and holds no leftovers of finished containers. */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type Counter, type Histogram, Registry } from "../core/metrics.ts";
+import { type Counter, type Gauge, type Histogram, Registry } from "../core/metrics.ts";
 
 /** Buckets of `des_packer_container_seconds` (one container: 50 ms … 10 min). */
 export const CONTAINER_SECONDS_BUCKETS = [
@@ -35,6 +35,8 @@ export class PackerMetrics {
   readonly errors: Counter;
   /** Time from the first file of a container to its last write-ahead step. */
   readonly containerSeconds: Histogram;
+  /** Parent rows marked but not packed yet, by source (measured before and after each run). */
+  readonly backlog: Gauge;
 
   /** @param registry where the metrics live (default: a private registry) */
   constructor(readonly registry: Registry = new Registry()) {
@@ -53,6 +55,10 @@ export class PackerMetrics {
     this.errors = registry.counter(
       "des_packer_errors_total",
       "Packer failures by kind (missing_original, upload, verify, shard, recover, lease)",
+    );
+    this.backlog = registry.gauge(
+      "des_packer_backlog_rows",
+      "Parent rows marked but not packed yet, by source (measured before and after each run)",
     );
     this.containerSeconds = registry.histogram(
       "des_packer_container_seconds",

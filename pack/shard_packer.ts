@@ -22,6 +22,7 @@ import {
   type ReadBounds,
 } from "./original_reader.ts";
 import type { PackContext } from "./pack_context.ts";
+import { type PackedContainer, PackJobRecord } from "./pack_job.ts";
 import type { PackSource } from "./pack_sources.ts";
 import { recoverShard, type RecoveryTally } from "./recover.ts";
 import { LeaseLostError, type ShardLease } from "./shard_lease.ts";
@@ -38,8 +39,8 @@ export interface ShardPackOptions extends BuildOptions {
   pageSize: number;
   /** Timeout and retries of each original's read. */
   readBounds: ReadBounds;
-  /** Called per packed file (for progress). */
-  onFile?: (bytes: number) => void;
+  /** Called when a container reached the end of its pipeline, with its files and bytes. */
+  onPacked?: (files: number, bytes: number) => void;
   /** Stops before the next container starts. */
   signal?: AbortSignal;
 }
@@ -94,7 +95,13 @@ async function packSource(
   const rows = markedRows(source.table, lease.shard, options.pageSize);
   const failed = new FailedRows(source.table);
   const limits = { maxBytes: options.maxContainerBytes, maxFiles: options.maxContainerFiles };
-  const finisher = new Finisher((done) => finishContainer(ctx, lease, done, result));
+  const job = new PackJobRecord(ctx, lease.shard, source.config.name);
+  const finisher = new Finisher((done) =>
+    finishContainer(ctx, lease, done, result, async (packed) => {
+      options.onPacked?.(packed.files, packed.bytes);
+      await job.packed(packed);
+    })
+  );
   let build: ContainerBuild | undefined;
   try {
     const read = originalReader(source.originals, options.readBounds);
@@ -124,9 +131,11 @@ async function packSource(
         await finisher.submit(done);
         if (options.signal?.aborted) break;
       }
-      build ??= await ContainerBuild.start(ctx, lease, source.config.name, options);
+      if (!build) {
+        await job.begin();
+        build = await ContainerBuild.start(ctx, lease, source.config.name, options);
+      }
       await build.add(f.item, f.value);
-      options.onFile?.(f.value.size);
     }
     if (build) {
       const done = build;
@@ -134,6 +143,7 @@ async function packSource(
       await finisher.submit(done);
     }
     await finisher.drain();
+    await job.finish();
   } catch (error) {
     if (build) {
       await build.abandon(`packing failed: ${(error as Error).message}`).catch((e) => {
@@ -144,6 +154,7 @@ async function packSource(
       });
     }
     await finisher.drain().catch(() => {});
+    await job.finish(error);
     throw error;
   } finally {
     result.failedRows += await failed.flush();
@@ -156,6 +167,7 @@ async function finishContainer(
   lease: ShardLease,
   build: ContainerBuild,
   result: ShardResult,
+  onPacked: (packed: PackedContainer) => Promise<void>,
 ): Promise<void> {
   let uploaded;
   try {
@@ -181,6 +193,12 @@ async function finishContainer(
   result.containers++;
   result.files += build.files.length;
   result.bytes += build.contentBytes;
+  await onPacked({
+    containerId: build.containerId,
+    files: build.files.length,
+    bytes: build.contentBytes,
+    lastName: build.files.at(-1)?.desName,
+  });
   ctx.log.info("container packed", {
     containerId: build.containerId,
     shard: lease.shard,
