@@ -19,7 +19,7 @@ import { assert, assertEquals } from "./_helpers/assert.ts";
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const DEPLOY = `${ROOT}/deploy`;
 /** Variables the retriever unit reads from its per-instance env file, not DES settings. */
-const UNIT_VARIABLES = ["DES_RETRIEVER_PORT", "DES_RETRIEVER_URL"];
+const UNIT_VARIABLES = ["DES_RETRIEVER_HOST", "DES_RETRIEVER_PORT", "DES_RETRIEVER_URL"];
 /** Operator docs whose metric names must exist too. */
 const DOCS = ["docs/runbook.md", "docs/deployment.md", "docs/disaster-recovery.md"];
 
@@ -130,6 +130,7 @@ interface Container {
   command?: string[];
   args?: unknown[];
   env?: { name: string; value?: string }[];
+  envFrom?: { secretRef?: { name: string }; configMapRef?: { name: string } }[];
 }
 
 function containersOf(doc: Record<string, unknown>): Container[] {
@@ -280,4 +281,162 @@ Deno.test("deploy: the Kubernetes routing table covers every shard and matches t
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** `[file, deno flags]` of every DES process the units, manifests and the image run. */
+async function denoFlagSets(): Promise<{ file: string; role: string; flags: string[] }[]> {
+  const out: { file: string; role: string; flags: string[] }[] = [];
+  for (const file of await filesUnder(`${DEPLOY}/systemd`)) {
+    if (!file.endsWith(".service")) continue;
+    const unit = parseUnit(await Deno.readTextFile(file), file);
+    for (const exec of unit.get("Service")?.get("ExecStart") ?? []) {
+      const words = exec.split(/\s+/);
+      const script = words.findIndex((w) => w.endsWith(".ts"));
+      out.push({ file, role: words[script], flags: words.slice(0, script) });
+    }
+  }
+  for (const file of await filesUnder(`${DEPLOY}/kubernetes`)) {
+    if (!file.endsWith(".yaml")) continue;
+    for (const doc of yamlDocs(await Deno.readTextFile(file), file)) {
+      for (const c of containersOf(doc)) {
+        out.push({ file, role: String(c.args?.[0]), flags: (c.command ?? []).map(String) });
+      }
+    }
+  }
+  const docker = await Deno.readTextFile(`${DEPLOY}/container/Dockerfile`);
+  for (const [, json] of docker.matchAll(/^(?:ENTRYPOINT|CMD) (\[.*\])$/gm)) {
+    out.push({ file: "Dockerfile", role: "image", flags: JSON.parse(json) });
+  }
+  return out;
+}
+
+Deno.test("deploy: every process runs with its own narrow Deno permissions", async () => {
+  const sets = await denoFlagSets();
+  assert(sets.length >= 10, `found ${sets.length} command lines`);
+  const secrets = yamlDocs(
+    await Deno.readTextFile(`${DEPLOY}/kubernetes/secret.example.yaml`),
+    "secret.example.yaml",
+  ) as { metadata: { name: string }; stringData: Record<string, string> }[];
+  const env = yamlDocs(
+    await Deno.readTextFile(`${DEPLOY}/kubernetes/configmap-env.yaml`),
+    "configmap-env.yaml",
+  )[0] as { data: Record<string, string> };
+  const s3Host = new URL(env.data.DES_S3_ENDPOINT).host;
+  for (const { file, role, flags } of sets) {
+    const where = `${file} (${role})`;
+    for (const f of flags) {
+      assert(!["-A", "--allow-all", "--allow-run", "--allow-ffi"].includes(f.split("=")[0]), where);
+      if (f.startsWith("--allow-write") || f.startsWith("--allow-sys")) {
+        assert(f.includes("="), `${where}: ${f} must name what it allows`);
+      }
+    }
+    if (role === "image") continue;
+    assert(flags.some((f) => f.startsWith("--allow-net")), `${where} has no network`);
+    if (!file.includes("/kubernetes/")) continue;
+    // Kubernetes knows every host: --allow-net names them, and they match the settings.
+    const net = flags.find((f) => f.startsWith("--allow-net="));
+    assert(net, `${where}: --allow-net must name its hosts`);
+    const hosts = net.slice("--allow-net=".length).split(",");
+    const secret = secrets.find((s) =>
+      containersOfFile(file).some((c) =>
+        (c.envFrom ?? []).some((e) => e.secretRef?.name === s.metadata.name)
+      )
+    );
+    assert(secret, `${where}: no Secret of its own`);
+    const dbHost = new URL(secret.stringData.DES_DATABASE_URL).host;
+    assert(hosts.includes(dbHost), `${where}: --allow-net lacks the database ${dbHost}`);
+    if (secret.stringData.DES_S3_ACCESS_KEY_ID) {
+      assert(hosts.includes(s3Host), `${where}: --allow-net lacks S3 at ${s3Host}`);
+    }
+  }
+});
+
+const containerCache = new Map<string, Container[]>();
+function containersOfFile(file: string): Container[] {
+  let list = containerCache.get(file);
+  if (!list) {
+    list = yamlDocs(Deno.readTextFileSync(file), file).flatMap(containersOf);
+    containerCache.set(file, list);
+  }
+  return list;
+}
+
+Deno.test("deploy: Kubernetes pods are hardened, one Secret per role, retrievers fenced off", async () => {
+  const kinds = new Map<string, Record<string, unknown>[]>();
+  const secretsByRole = new Map<string, Set<string>>();
+  for (const file of await filesUnder(`${DEPLOY}/kubernetes`)) {
+    if (!file.endsWith(".yaml") || file.endsWith("secret.example.yaml")) continue;
+    for (const doc of yamlDocs(await Deno.readTextFile(file), file)) {
+      const kind = String(doc.kind);
+      kinds.set(kind, [...(kinds.get(kind) ?? []), doc]);
+      // deno-lint-ignore no-explicit-any
+      const d = doc as any;
+      const pod = d?.spec?.jobTemplate?.spec?.template?.spec ?? d?.spec?.template?.spec;
+      if (!pod) continue;
+      const where = `${file} ${d.metadata?.name}`;
+      assertEquals(pod.securityContext?.runAsNonRoot, true, where);
+      assertEquals(pod.securityContext?.seccompProfile?.type, "RuntimeDefault", where);
+      for (const c of pod.containers) {
+        assertEquals(c.securityContext?.allowPrivilegeEscalation, false, where);
+        assertEquals(c.securityContext?.readOnlyRootFilesystem, true, where);
+        assertEquals(c.securityContext?.capabilities?.drop, ["ALL"], where);
+        const role = String(c.args?.[0]).split("/")[0] + (c.args?.[1] === "migrate" ? "-m" : "");
+        // deno-lint-ignore no-explicit-any
+        for (const e of c.envFrom ?? [] as any[]) {
+          if (!e.secretRef) continue;
+          assert(e.secretRef.name !== "des-secrets", `${where}: a shared Secret`);
+          secretsByRole.set(role, new Set([...(secretsByRole.get(role) ?? []), e.secretRef.name]));
+        }
+      }
+    }
+  }
+  const owners = new Map<string, string>();
+  for (const [role, names] of secretsByRole) {
+    assertEquals(names.size, 1, `${role} mounts ${[...names]}`);
+    const [name] = names;
+    assert(!owners.has(name) || owners.get(name) === role, `${name} shared by ${role}`);
+    owners.set(name, role);
+  }
+  assert(owners.size >= 5, `Secrets: ${[...owners.keys()]}`);
+
+  // deno-lint-ignore no-explicit-any
+  const policies = (kinds.get("NetworkPolicy") ?? []) as any[];
+  const retrieverPolicy = policies.find((p) =>
+    p.spec.podSelector?.matchLabels?.["app.kubernetes.io/name"] === "des-retriever"
+  );
+  assert(retrieverPolicy, "no NetworkPolicy for the retrievers");
+  const peers = retrieverPolicy.spec.ingress.flatMap((r: { from: unknown[] }) => r.from);
+  const admitted = peers.map((p: { podSelector?: { matchLabels?: Record<string, string> } }) =>
+    p.podSelector?.matchLabels?.["app.kubernetes.io/name"]
+  );
+  assertEquals(admitted.sort(), ["des-gateway", "prometheus"]);
+  assert(
+    policies.some((p) =>
+      Object.keys(p.spec.podSelector ?? {}).length === 0 && p.spec.policyTypes.includes("Ingress")
+    ),
+    "no default-deny ingress policy",
+  );
+  // deno-lint-ignore no-explicit-any
+  const pdbs = (kinds.get("PodDisruptionBudget") ?? []) as any[];
+  const guarded = pdbs.map((p) => p.spec.selector.matchLabels["app.kubernetes.io/name"]).sort();
+  assertEquals(guarded, ["des-gateway", "des-retriever"]);
+  // deno-lint-ignore no-explicit-any
+  const hpas = (kinds.get("HorizontalPodAutoscaler") ?? []) as any[];
+  assertEquals(hpas.map((h) => [h.spec.scaleTargetRef.kind, h.spec.scaleTargetRef.name]), [
+    ["Deployment", "des-gateway"],
+  ]);
+  const kustomization = await Deno.readTextFile(`${DEPLOY}/kubernetes/kustomization.yaml`);
+  for (const f of ["networkpolicy.yaml", "disruption-budgets.yaml", "gateway-hpa.yaml"]) {
+    assert(kustomization.includes(`- ${f}`), `kustomization.yaml lacks ${f}`);
+  }
+});
+
+Deno.test("deploy: the retriever unit binds to a private address, not every interface", async () => {
+  const unit = parseUnit(
+    await Deno.readTextFile(`${DEPLOY}/systemd/des-retriever@.service`),
+    "des-retriever@.service",
+  );
+  const exec = unit.get("Service")!.get("ExecStart")!.join(" ");
+  assert(/--host \$\{DES_RETRIEVER_HOST\}/.test(exec), exec);
+  assert(!exec.includes("0.0.0.0"), exec);
 });
