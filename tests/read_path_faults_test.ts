@@ -7,7 +7,9 @@
  * - a connection storm (every backend of this test's own database
  *   terminated 20 times in 10 s) while reads go on: reads keep answering,
  *   no process dies, and a container committed afterwards becomes readable
- *   through the re-established LISTEN (the periodic reload is far away);
+ *   through the re-established LISTEN (the periodic reload is far away),
+ *   readiness turns 200 again and the retriever's registration heartbeat
+ *   resumes;
  * - a frozen S3 (the proxy holds every byte): reads of files not yet cached
  *   answer 503 with `Retry-After` within a few seconds, `/readyz` answers
  *   in time naming the store, `/healthz` stays 200, and the repeated error
@@ -215,6 +217,17 @@ Deno.test({
           }
           assertEquals(status, 200, `${p.name} ready again after the storm`);
         }
+        // The retriever's registration outlived the storm: its heartbeat is fresh again.
+        const deadline = Date.now() + 20_000;
+        let fresh = false;
+        while (!fresh && Date.now() < deadline) {
+          const rows = await pg.db.query<{ fresh: boolean }>(
+            "select heartbeat_at > now() - interval '8 seconds' as fresh from des_retrievers where id = 'r1'",
+          );
+          fresh = rows[0]?.fresh === true;
+          if (!fresh) await new Promise((r) => setTimeout(r, 500));
+        }
+        assert(fresh, "the retriever's registration heartbeat did not come back");
       });
 
       await t.step("frozen S3: 503 with Retry-After in seconds, probes answer", async () => {
