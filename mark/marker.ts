@@ -8,6 +8,7 @@
 
 import { SETTINGS } from "../core/config.ts";
 import { Logger } from "../core/log.ts";
+import { inSpan } from "../core/spans.ts";
 import { type Counter, type Histogram, Registry } from "../core/metrics.ts";
 import type { NameGenerator } from "../naming/name_generator.ts";
 import type { FailedRow, ParentTable } from "../parent/parent_table.ts";
@@ -109,7 +110,15 @@ export class Marker {
       while (!this.#o.signal?.aborted && !("error" in failure)) {
         let batch;
         try {
-          batch = await this.#markOneBatch(result);
+          batch = await inSpan(
+            "des.marker.batch",
+            { "des.source": this.#labels.source },
+            async (span) => {
+              const done = await this.#markOneBatch(result);
+              span.setAttributes({ "des.marked": done.marked, "des.failed": done.failed.length });
+              return done;
+            },
+          );
         } catch (err) {
           if (!("error" in failure)) failure.error = err;
           return;

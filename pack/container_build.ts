@@ -26,6 +26,7 @@ import {
 import { bigFilePrefixOf, containerKey } from "./layout.ts";
 import type { PackContext } from "./pack_context.ts";
 import type { ShardLease } from "./shard_lease.ts";
+import { inSpan } from "../core/spans.ts";
 
 /** Content type of container objects. */
 export const CONTAINER_CONTENT_TYPE = "application/vnd.des.container";
@@ -153,7 +154,12 @@ export class ContainerBuild {
    * `uploaded` with its size, checksums and name range. Returns the record
    * and the META checksum for verification.
    */
-  async finishAndUpload(): Promise<{ record: ContainerRecord; metaCrc32c: number }> {
+  finishAndUpload(): Promise<{ record: ContainerRecord; metaCrc32c: number }> {
+    const attributes = { "des.container.id": this.containerId, "des.shard": this.#record.shard };
+    return inSpan("des.packer.upload", attributes, () => this.#finishAndUpload());
+  }
+
+  async #finishAndUpload(): Promise<{ record: ContainerRecord; metaCrc32c: number }> {
     const summary = await this.#writer.finish();
     if (this.#localPath) {
       await uploadFile(this.#ctx, this.#record.key, this.#localPath, summary.size);

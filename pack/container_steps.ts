@@ -26,6 +26,7 @@ import type { PackSource } from "./pack_sources.ts";
 import { releaseOriginals } from "./release_originals.ts";
 import type { ShardLease } from "./shard_lease.ts";
 import { verifyUpload } from "./verify_upload.ts";
+import { inSpan } from "../core/spans.ts";
 
 /** A container left its expected state: another worker moved it first. */
 export class ContainerMovedError extends DesConflictError {
@@ -71,12 +72,18 @@ export async function advance(
   facts: ContainerFacts = {},
   alsoInTx?: (tx: DbTx) => Promise<void>,
 ): Promise<void> {
-  await lease.fenced(async (tx) => {
-    if (!await setContainerState(tx, containerId, from, to, facts)) {
-      throw new ContainerMovedError(containerId, from, to);
-    }
-    await alsoInTx?.(tx);
-  });
+  const attributes = {
+    "des.container.id": containerId,
+    "des.state.from": from,
+    "des.state.to": to,
+  };
+  await inSpan(`des.packer.step ${to}`, attributes, () =>
+    lease.fenced(async (tx) => {
+      if (!await setContainerState(tx, containerId, from, to, facts)) {
+        throw new ContainerMovedError(containerId, from, to);
+      }
+      await alsoInTx?.(tx);
+    }));
   ctx.log.debug("container state", { containerId, from, to });
   ctx.onTransition(to, containerId);
 }
@@ -104,9 +111,28 @@ export async function abortContainer(
  * the pipeline: `sources_released` when originals are deleted, otherwise
  * `parent_updated`. `files` is called only when the parent or the originals
  * must be touched. Returns the final state (`aborted` when verification
- * found the upload damaged).
+ * found the upload damaged). Traced as the span `des.packer.complete`.
  */
-export async function completeContainer(
+export function completeContainer(
+  ctx: PackContext,
+  lease: ShardLease,
+  record: ContainerRecord,
+  files: () => Promise<PackedFile[]>,
+  extra: { metaCrc32c?: number } = {},
+): Promise<ContainerState> {
+  const attributes = {
+    "des.container.id": record.containerId,
+    "des.shard": record.shard,
+    "des.state.from": record.state,
+  };
+  return inSpan("des.packer.complete", attributes, async (span) => {
+    const state = await completeSteps(ctx, lease, record, files, extra);
+    span.setAttribute("des.state.to", state);
+    return state;
+  });
+}
+
+async function completeSteps(
   ctx: PackContext,
   lease: ShardLease,
   record: ContainerRecord,

@@ -10,76 +10,9 @@ import { assert, assertEquals } from "./_helpers/assert.ts";
 import { commitContainer, fixtureBytes, NameSource } from "./_helpers/archive_fixture.ts";
 import { createTestDatabase } from "./_helpers/pg.ts";
 import { removeTestS3Store, s3TestIgnore, testS3Store, withTestS3Env } from "./_helpers/s3.ts";
+import { otlpReceiver, type ReceivedSpan } from "./_helpers/otlp_receiver.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-
-/** A span as the receiver keeps it. */
-interface ReceivedSpan {
-  service: string;
-  traceId: string;
-  spanId: string;
-  parentSpanId: string;
-  name: string;
-  kind: number;
-  attributes: Record<string, unknown>;
-}
-
-interface OtlpValue {
-  stringValue?: string;
-  intValue?: string | number;
-  boolValue?: boolean;
-  doubleValue?: number;
-}
-
-function valueOf(v: OtlpValue): unknown {
-  return v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : undefined) ??
-    v.boolValue ?? v.doubleValue;
-}
-
-/** An OTLP/HTTP receiver for JSON trace exports. */
-function otlpReceiver(): { url: string; spans: ReceivedSpan[]; close(): Promise<void> } {
-  const spans: ReceivedSpan[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    const url = new URL(req.url);
-    if (req.method !== "POST" || url.pathname !== "/v1/traces") {
-      await req.body?.cancel();
-      return new Response("{}", { headers: { "content-type": "application/json" } });
-    }
-    const body = await req.json();
-    for (const rs of body.resourceSpans ?? []) {
-      const service = String(
-        valueOf(
-          (rs.resource?.attributes ?? []).find((a: { key: string }) => a.key === "service.name")
-            ?.value ?? {},
-        ),
-      );
-      for (const ss of rs.scopeSpans ?? []) {
-        for (const s of ss.spans ?? []) {
-          spans.push({
-            service,
-            traceId: s.traceId,
-            spanId: s.spanId,
-            parentSpanId: s.parentSpanId ?? "",
-            name: s.name,
-            kind: s.kind,
-            attributes: Object.fromEntries(
-              (s.attributes ?? []).map((a: { key: string; value: OtlpValue }) => [
-                a.key,
-                valueOf(a.value),
-              ]),
-            ),
-          });
-        }
-      }
-    }
-    return new Response("{}", { headers: { "content-type": "application/json" } });
-  });
-  return {
-    url: `http://127.0.0.1:${server.addr.port}`,
-    spans,
-    close: () => server.shutdown(),
-  };
-}
 
 async function spawn(script: string, args: string[], env: Record<string, string>, ready: string) {
   const command = new Deno.Command(Deno.execPath(), {

@@ -1,0 +1,107 @@
+/**
+ * `des mark --once` and `des pack --once` exporting spans (Deno's OTLP/HTTP
+ * JSON export to a receiver in this test): one span per marker batch, and
+ * per container an upload span, a span for the rest of its pipeline and
+ * one step span per state it reaches, all carrying the container id.
+ */
+
+import { assert, assertEquals } from "./_helpers/assert.ts";
+import { createTestDatabase } from "./_helpers/pg.ts";
+import { createParentFixture } from "./_helpers/parent_fixture.ts";
+import { otlpReceiver, type ReceivedSpan } from "./_helpers/otlp_receiver.ts";
+
+const DES = new URL("../cli/des.ts", import.meta.url).pathname;
+
+async function des(args: string[], env: Record<string, string>): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--unstable-kv", DES, ...args],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+}
+
+async function spansOf(
+  spans: ReceivedSpan[],
+  service: string,
+  enough: (s: ReceivedSpan[]) => boolean,
+): Promise<ReceivedSpan[]> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const mine = spans.filter((s) => s.service === service);
+    if (enough(mine) || Date.now() > deadline) return mine;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+Deno.test("traces: marker batches and each packer container step are spans", async () => {
+  const receiver = otlpReceiver();
+  const meta = await createTestDatabase({ migrate: true });
+  const parent = await createParentFixture({ rows: 80 });
+  const work = await Deno.makeTempDir({ prefix: "des-otel-pack-" });
+  const env = {
+    ...Object.fromEntries(parent.env),
+    PATH: Deno.env.get("PATH") ?? "",
+    HOME: Deno.env.get("HOME") ?? "/root",
+    DES_DATABASE_URL: meta.url,
+    DES_STORE_ROOT: `${work}/store`,
+    DES_PACKER_WORKDIR: `${work}/work`,
+    DES_SHARD_BITS: "2",
+    DES_MARKER_BATCH_SIZE: "25",
+    DES_LOG_LEVEL: "warn",
+  };
+  try {
+    await des(["mark", "--once", "--sources", parent.sourcesPath], {
+      ...env,
+      ...receiver.env("des-marker"),
+    });
+    await des(["pack", "--once", "--sources", parent.sourcesPath], {
+      ...env,
+      ...receiver.env("des-packer"),
+    });
+    const marked = await parent.db.query<{ n: number }>(
+      `select count(*)::int as n from ${parent.table} where archive_name is not null`,
+    );
+    const batches = (await spansOf(receiver.spans, "des-marker", (s) => s.length > 0))
+      .filter((s) => s.name === "des.marker.batch");
+    assert(batches.length >= Math.ceil(marked[0].n / 25), `${batches.length} batch spans`);
+    assertEquals(
+      batches.reduce((n, s) => n + Number(s.attributes["des.marked"]), 0),
+      marked[0].n,
+    );
+    assert(batches.every((s) => s.attributes["des.source"] === "fixture-docs"));
+
+    const containers = await meta.db.query<{ container_id: string; state: string }>(
+      "select container_id, state from des_containers order by container_id",
+    );
+    assertEquals(containers.length, 4); // 2 shard bits: one container per shard
+    const packer = await spansOf(
+      receiver.spans,
+      "des-packer",
+      (s) => s.filter((x) => x.name === "des.packer.complete").length >= containers.length,
+    );
+    for (const { container_id: id, state } of containers) {
+      const of = packer.filter((s) => s.attributes["des.container.id"] === id);
+      const upload = of.find((s) => s.name === "des.packer.upload");
+      const complete = of.find((s) => s.name === "des.packer.complete");
+      assert(upload && complete, `spans of ${id}: ${of.map((s) => s.name)}`);
+      assertEquals(complete.attributes["des.state.to"], state);
+      const steps = of.filter((s) => s.name.startsWith("des.packer.step "));
+      assertEquals(steps.map((s) => s.attributes["des.state.to"]), [
+        "uploaded",
+        "verified",
+        "committed",
+        "parent_updated",
+      ]);
+      // The upload step is inside the upload span, the others inside the completion span.
+      assertEquals(steps[0].parentSpanId, upload.spanId);
+      for (const s of steps.slice(1)) assertEquals(s.parentSpanId, complete.spanId);
+    }
+  } finally {
+    await parent.close();
+    await meta.drop();
+    await receiver.close();
+    await Deno.remove(work, { recursive: true });
+  }
+});
