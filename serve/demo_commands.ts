@@ -7,7 +7,7 @@
  * @module
  */
 
-import { delimiter, join } from "node:path";
+import { basename, delimiter, dirname, join } from "node:path";
 
 /** The port the demo wants is taken; the message says how to choose another. */
 export class DemoPortBusyError extends Error {
@@ -30,6 +30,8 @@ export interface DenoCommandContext {
 
 function realPathOrUndefined(path: string): string | undefined {
   try {
+    // Never prompt: the demo runs with read access to the repository only.
+    if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return undefined;
     return Deno.realPathSync(path);
   } catch {
     return undefined;
@@ -45,8 +47,9 @@ const THIS_PROCESS: DenoCommandContext = {
 /**
  * The shell words that start Deno the way this process was started:
  * `npx -y deno@<version>` when npx started it (`npm_command=exec`, or a
- * binary in npx's cache); `deno` when the `deno` found on `PATH` is this
- * binary; otherwise the binary's full path.
+ * binary in npx's cache); `deno` when the shell ran `deno` from `PATH` or
+ * the `deno` found on `PATH` is this binary; otherwise the binary's full
+ * path.
  */
 export function denoCommand(context: DenoCommandContext = THIS_PROCESS): string {
   const self = context.realPath(context.execPath) ?? context.execPath;
@@ -54,8 +57,14 @@ export function denoCommand(context: DenoCommandContext = THIS_PROCESS): string 
   if (self.includes("/_npx/") || context.env("npm_command") === "exec") {
     return `npx -y deno@${Deno.version.deno}`;
   }
-  for (const dir of (context.env("PATH") ?? "").split(delimiter)) {
+  const path = (context.env("PATH") ?? "").split(delimiter);
+  // The shell records the command it ran in `_`: `deno task demo` typed in bash passes
+  // `/usr/bin/deno` down to the demo even when this binary is a symlink's target.
+  const invoked = context.env("_") ?? "";
+  if (basename(invoked) === "deno" && path.includes(dirname(invoked))) return "deno";
+  for (const dir of path) {
     if (dir === "") continue;
+    if (dir === dirname(context.execPath) && basename(context.execPath) === "deno") return "deno";
     if (context.realPath(join(dir, "deno")) === self) return "deno";
   }
   return /^[\w./-]+$/.test(context.execPath) ? context.execPath : `'${context.execPath}'`;

@@ -95,6 +95,24 @@ Deno.test("demo: printed commands start Deno the way the demo was started", () =
     denoCommand(context("/opt/deno/deno", { PATH: "/usr/local/bin", npm_command: "exec" })),
     `npx -y deno@${Deno.version.deno}`,
   );
+  // Without read access to PATH (narrow permissions): this binary's own directory on PATH.
+  assertEquals(
+    denoCommand({
+      execPath: "/opt/deno/deno",
+      env: (name) => name === "PATH" ? "/usr/bin:/opt/deno" : undefined,
+      realPath: () => undefined,
+    }),
+    "deno",
+  );
+  // Started from a shell as `deno`, found on PATH through a symlink the demo may not read.
+  assertEquals(
+    denoCommand({
+      execPath: "/usr/lib/node_modules/deno/deno",
+      env: (name) => ({ PATH: "/usr/local/bin:/usr/bin", _: "/usr/bin/deno" })[name],
+      realPath: () => undefined,
+    }),
+    "deno",
+  );
   // Anything else: the full path.
   assertEquals(denoCommand(context("/home/a b/deno", { PATH: "/usr/bin" })), "'/home/a b/deno'");
 });
