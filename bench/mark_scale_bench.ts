@@ -21,6 +21,7 @@ import { ParentTable } from "../parent/parent_table.ts";
 import { parseSources } from "../parent/sources.ts";
 import { fixtureSourcesYaml, fixtureTableSql } from "../tests/_helpers/parent_fixture.ts";
 import { createTestDatabase } from "../tests/_helpers/pg.ts";
+import type { Figure } from "./figures.ts";
 import { median } from "./stats.ts";
 
 /** Figures of one table size. */
@@ -121,6 +122,26 @@ export async function runMarkScaleBench(
     ...b.plan.map((l) => `    ${l}`),
   ];
   return { lines, points };
+}
+
+/** The report lines and the growth figure for the combined table of `deno task bench`. */
+export function markScaleFigures(
+  result: { lines: string[]; points: ScalePoint[] },
+): { lines: string[]; figures: Figure[] } {
+  const [small, large] = result.points;
+  return {
+    lines: result.lines,
+    figures: [{
+      suite: "mark-scale",
+      name: `marker batch time, ${large.rows.toLocaleString("en")} vs ${
+        small.rows.toLocaleString("en")
+      } rows (1% eligible)${large.seqScan ? ", plan scans the table" : ", index only"}`,
+      des: `${large.batchMs.toFixed(1)} ms`,
+      baseline: `${small.batchMs.toFixed(1)} ms`,
+      ratio: large.batchMs / small.batchMs,
+      goal: { op: "<=", value: 2 },
+    }],
+  };
 }
 
 if (import.meta.main) {

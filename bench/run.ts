@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--quick] [--profile DIR] [--only format|mark|pack|read|serve|scale]`: every
+ * `deno task bench [--quick] [--profile DIR] [--only format|mark|mark-scale|pack|read|serve|scale]`: every
  * benchmark, each against a baseline measured in the same run, then ONE
  * table of every figure with its ratio and goal. `--quick` runs each suite
  * briefly (small data, short runs) so that CI keeps the benchmarks working;
@@ -22,6 +22,7 @@ import { type Figure, figureTable } from "./figures.ts";
 import { stagesOfFile, stageTable } from "./profile_stages.ts";
 import { runFormatBench } from "./format_bench.ts";
 import { runMarkBench } from "./mark_bench.ts";
+import { markScaleFigures, runMarkScaleBench } from "./mark_scale_bench.ts";
 import { runPackBench } from "./pack_bench.ts";
 import { formatResult, type PathResult, type ReadBenchResult, runReadBench } from "./read_bench.ts";
 import { runScaleBench, scaleReport } from "./scale_bench.ts";
@@ -73,6 +74,13 @@ const suites: Record<string, { services: boolean; run: () => Promise<SuiteResult
         }],
       };
     },
+  },
+  "mark-scale": {
+    services: true,
+    run: async () =>
+      markScaleFigures(
+        await runMarkScaleBench(quick ? { small: 2000, large: 20_000, batches: 3 } : {}),
+      ),
   },
   pack: {
     services: true,
