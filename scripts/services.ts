@@ -126,7 +126,8 @@ export async function startRgw(): Promise<TestRgw | null> {
   log(`Ceph RGW on port ${rgw} ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   const env: Record<string, string> = {};
   for (const line of up.stdout.split("\n")) {
-    const match = line.match(/^(DES_TEST_S3_[A-Z_]+)=(.*)$/);
+    // RGW_DATA_DIR lets tests run radosgw-admin against this cluster (e.g. a user without bucket rights)
+    const match = line.match(/^(DES_TEST_S3_[A-Z_]+|RGW_DATA_DIR)=(.*)$/);
     if (match) env[match[1]] = match[2];
   }
   return { env, stop };
