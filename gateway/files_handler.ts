@@ -13,6 +13,7 @@ import type { Context } from "hono";
 import { DesUnavailableError } from "../core/errors.ts";
 import { MAX_RANGE_HEADER_LENGTH } from "../core/http_range.ts";
 import type { Logger } from "../core/log.ts";
+import { LogThrottle } from "../core/log_throttle.ts";
 import { RETRIEVER_HEADER } from "../core/read_path.ts";
 import { parseFilesPath } from "../core/read_path.ts";
 import { formatTraceparent } from "../core/trace.ts";
@@ -68,6 +69,9 @@ export interface FilesHandlerOptions {
 export function filesHandler(
   options: FilesHandlerOptions,
 ): (c: Context<GatewayEnv>) => Promise<Response> {
+  // An unavailable retriever fails every request routed to it: a few lines per retriever and
+  // window, with the count of the rest, instead of one line per request.
+  const unavailable = new LogThrottle(options.log);
   return async (c) => {
     const request = c.req.raw;
     const url = new URL(request.url);
@@ -77,7 +81,7 @@ export function filesHandler(
     c.set("name", parsed.name);
     const target = options.routing().ownerOf(shard);
     c.set("retriever", target.id);
-    const upstream = await forward(c, target, method, url.pathname, options);
+    const upstream = await forward(c, target, method, url.pathname, options, unavailable);
     if (upstream.status >= 500) {
       await upstream.body?.cancel().catch(() => {});
       c.set("failure", `retriever ${target.id} answered ${upstream.status}`);
@@ -101,6 +105,7 @@ async function forward(
   method: "GET" | "HEAD",
   path: string,
   options: FilesHandlerOptions,
+  unavailable: LogThrottle,
 ): Promise<Response> {
   const headers = new Headers();
   for (const h of FORWARDED_HEADERS) {
@@ -119,7 +124,7 @@ async function forward(
   } catch (error) {
     if (error instanceof DesUnavailableError) {
       options.metrics.upstreamErrors.inc({ retriever: target.id });
-      options.log.warn("retriever unavailable", { retriever: target.id, error });
+      unavailable.log("warn", target.id, "retriever unavailable", { retriever: target.id, error });
     }
     throw error;
   }
