@@ -12,18 +12,20 @@
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import { DesConfigError, DesUnavailableError } from "../core/errors.ts";
 import type { Db, DbTx, ListenOptions } from "./db.ts";
+import { dbSpan, txSpan } from "./db_spans.ts";
 import { quoteIdent } from "./quote_ident.ts";
 
 type Runner = PGlite | Transaction;
 
 function txOf(runner: Runner): DbTx {
   return {
-    async query<T>(text: string, params: readonly unknown[] = []): Promise<T[]> {
-      const result = await runner.query<T>(text, params as unknown[]);
-      return result.rows;
+    query<T>(text: string, params: readonly unknown[] = []): Promise<T[]> {
+      return dbSpan(text, async () => (await runner.query<T>(text, params as unknown[])).rows);
     },
-    async exec(script: string): Promise<void> {
-      await runner.exec(script);
+    exec(script: string): Promise<void> {
+      return dbSpan(script, async () => {
+        await runner.exec(script);
+      });
     },
   };
 }
@@ -91,7 +93,7 @@ export class EmbeddedDb implements Db {
 
   /** Run `fn` in a transaction; transactions run one at a time. */
   transaction<T>(fn: (tx: DbTx) => Promise<T>): Promise<T> {
-    return this.#pg.transaction((tx) => fn(txOf(tx)));
+    return txSpan(() => this.#pg.transaction((tx) => fn(txOf(tx))));
   }
 
   /**

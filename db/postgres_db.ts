@@ -13,6 +13,7 @@
 import postgres from "postgres";
 import { DesConfigError } from "../core/errors.ts";
 import type { Db, DbOptions, DbTx, ListenOptions } from "./db.ts";
+import { txSpan } from "./db_spans.ts";
 import { CONNECTION_ATTEMPTS, isRepeatableRead, retryDelayMs } from "./db_retry.ts";
 import { PostgresListener } from "./postgres_listen.ts";
 import { commitUnknown, plainTx, runTransaction, type TxAttempt } from "./postgres_tx.ts";
@@ -109,7 +110,7 @@ export class PostgresDb implements Db {
     for (let n = 1;; n++) {
       const attempt: TxAttempt = { dead: false, committing: false };
       try {
-        return await runTransaction(this.#sql, fn, attempt);
+        return await txSpan(() => runTransaction(this.#sql, fn, attempt));
       } catch (err) {
         if (!isConnectionError(err)) throw err;
         if (attempt.committing) throw commitUnknown(err, this.#target);

@@ -29,6 +29,7 @@
 import type postgres from "postgres";
 import { DesUnavailableError } from "../core/errors.ts";
 import type { DbTx } from "./db.ts";
+import { dbSpan } from "./db_spans.ts";
 import { normalizeParams } from "./postgres_types.ts";
 import { type DbTarget, isConnectionError } from "./sql_errors.ts";
 
@@ -58,16 +59,20 @@ const PENDING: Promise<never> = new Promise<never>(() => {});
 /** Statements through postgres.js `unsafe`, returned as plain arrays. */
 export function plainTx(sql: TxSql): DbTx {
   return {
-    async query<T>(text: string, params: readonly unknown[] = []): Promise<T[]> {
-      const rows = await sql.unsafe(
-        text,
-        normalizeParams(params) as postgres.ParameterOrJSON<never>[],
-      );
-      // A plain array, as the embedded engine returns (postgres.js adds count, columns …).
-      return Array.from(rows) as T[];
+    query<T>(text: string, params: readonly unknown[] = []): Promise<T[]> {
+      return dbSpan(text, async () => {
+        const rows = await sql.unsafe(
+          text,
+          normalizeParams(params) as postgres.ParameterOrJSON<never>[],
+        );
+        // A plain array, as the embedded engine returns (postgres.js adds count, columns …).
+        return Array.from(rows) as T[];
+      });
     },
-    async exec(script: string): Promise<void> {
-      await sql.unsafe(script);
+    exec(script: string): Promise<void> {
+      return dbSpan(script, async () => {
+        await sql.unsafe(script);
+      });
     },
   };
 }

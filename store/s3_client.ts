@@ -1,8 +1,9 @@
 /**
  * Construction of the S3 client used by {@linkcode S3ObjectStore}: fixed
  * checksum settings that S3-compatible servers accept, keep-alive
- * connection pools, and a middleware that reports every HTTP request
- * (each retry attempt included) to a {@linkcode RequestHook}.
+ * connection pools, a middleware that reports every HTTP request
+ * (each retry attempt included) to a {@linkcode RequestHook}, and a client
+ * span per command when tracing is on (`s3_spans.ts`).
  *
  * @module
  */
@@ -11,6 +12,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import type { RequestHook, StoreRequest } from "./object_store.ts";
+import { addS3Spans } from "./s3_spans.ts";
 
 /** Connection settings of an S3 client. */
 export interface S3ClientSettings {
@@ -69,6 +71,7 @@ export function createS3Client(settings: S3ClientSettings, onRequest?: RequestHo
     },
   });
   if (onRequest) addRequestHook(client, onRequest);
+  addS3Spans(client);
   return client;
 }
 
