@@ -3,12 +3,14 @@
  *
  * ```
  * building → uploaded → verified → committed → parent_updated → sources_released
- *     ↘          ↘          ↘
- *      aborted    aborted    aborted
+ *     ↘          ↘          ↘                          ↘                 ↙
+ *      aborted    aborted    aborted                      retired → deleted
  * ```
  *
  * Readers see a container from `committed` on; a visible container is never
- * aborted.
+ * aborted. Compaction retires a settled container once its replacement is
+ * committed (readers stop using it) and deletes its object after a grace
+ * period (`deleted`: the row stays as the record).
  *
  * @module
  */
@@ -22,6 +24,8 @@ export const CONTAINER_STATES = [
   "parent_updated",
   "sources_released",
   "aborted",
+  "retired",
+  "deleted",
 ] as const;
 
 /** A container's state. */
@@ -39,9 +43,11 @@ const NEXT: Record<ContainerState, readonly ContainerState[]> = {
   uploaded: ["verified", "aborted"],
   verified: ["committed", "aborted"],
   committed: ["parent_updated"],
-  parent_updated: ["sources_released"],
-  sources_released: [],
+  parent_updated: ["sources_released", "retired"],
+  sources_released: ["retired"],
   aborted: [],
+  retired: ["deleted"],
+  deleted: [],
 };
 
 /** Whether `to` may follow `from`. */

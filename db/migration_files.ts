@@ -8,6 +8,7 @@
 import init from "./migrations/0001_init.sql" with { type: "text" };
 import backlogSamples from "./migrations/0002_backlog_samples.sql" with { type: "text" };
 import auditMethodRoute from "./migrations/0003_audit_method_route.sql" with { type: "text" };
+import lifecycle from "./migrations/0004_lifecycle.sql" with { type: "text" };
 
 /** One versioned migration script. */
 export interface MigrationFile {
@@ -24,4 +25,5 @@ export const MIGRATIONS: readonly MigrationFile[] = [
   { version: 1, name: "0001_init.sql", sql: init },
   { version: 2, name: "0002_backlog_samples.sql", sql: backlogSamples },
   { version: 3, name: "0003_audit_method_route.sql", sql: auditMethodRoute },
+  { version: 4, name: "0004_lifecycle.sql", sql: lifecycle },
 ];

@@ -57,6 +57,9 @@ Deno.test("the state machine allows only the documented transitions", () => {
     ["building", "aborted"],
     ["uploaded", "aborted"],
     ["verified", "aborted"],
+    ["parent_updated", "retired"],
+    ["sources_released", "retired"],
+    ["retired", "deleted"],
   ];
   for (const from of CONTAINER_STATES) {
     for (const to of CONTAINER_STATES) {

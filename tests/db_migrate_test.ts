@@ -15,6 +15,7 @@ const TABLES = [
   "des_read_audit",
   "des_backlog_samples",
   "des_read_audit_rejected",
+  "des_tombstones",
 ];
 
 Deno.test("every db/migrations/*.sql file is in the migration list, in order", async () => {
