@@ -21,3 +21,4 @@ export * from "./container_events.ts";
 export * from "./pack_jobs.ts";
 export * from "./retrievers.ts";
 export * from "./read_audit.ts";
+export * from "./tombstones.ts";

@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { createContainer, getContainer } from "../db/containers.ts";
+import {
+  addTombstone,
+  getTombstone,
+  TOMBSTONE_CHANNEL,
+  tombstonedNames,
+} from "../db/tombstones.ts";
+import { TEST_ENGINES } from "./_helpers/pg.ts";
+
+const CONTAINER = "00000000000000000000000000000abc";
+
+for (const engine of TEST_ENGINES) {
+  Deno.test(`${engine.kind}: a tombstone is written once, counts dead bytes and is announced`, async () => {
+    await using t = await engine.create({ migrate: true });
+    await createContainer(t.db, {
+      containerId: CONTAINER,
+      shard: 10,
+      source: "src",
+      bucket: "archive",
+      key: "c/abc.des",
+    });
+    const heard: string[] = [];
+    const stop = await t.db.listen(TOMBSTONE_CHANNEL, (payload) => heard.push(payload));
+    try {
+      const entry = { name: "0a-0af7w66jn0a01", shard: 10, containerId: CONTAINER, bytes: 700 };
+      assert.equal(
+        await t.db.transaction((tx) => addTombstone(tx, { ...entry, origin: "api" })),
+        true,
+      );
+      assert.equal(
+        await t.db.transaction((tx) => addTombstone(tx, { ...entry, origin: "api" })),
+        false,
+      );
+      await addTombstone(t.db, { name: "0b-0af7w66jn0a02", shard: 11, origin: "parent" });
+
+      const row = await getContainer(t.db, CONTAINER);
+      const dead = await t.db.query<{ f: number; b: number }>(
+        "select dead_files as f, dead_bytes as b from des_containers where container_id = $1",
+        [CONTAINER],
+      );
+      assert.ok(row);
+      assert.deepEqual(dead[0], { f: 1, b: 700 });
+      const stone = await getTombstone(t.db, entry.name);
+      assert.equal(stone?.origin, "api");
+      assert.equal(stone?.bytes, 700);
+      assert.equal(stone?.erasedAt, null);
+      assert.equal(await getTombstone(t.db, "0c-0af7w66jn0a03"), null);
+      assert.deepEqual(await tombstonedNames(t.db, 10, 10), [entry.name]);
+      assert.deepEqual((await tombstonedNames(t.db, 0, 100)).sort(), [
+        entry.name,
+        "0b-0af7w66jn0a02",
+      ]);
+
+      const deadline = Date.now() + 10_000;
+      while (heard.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(heard.map((p) => JSON.parse(p)), [
+        { shard: 10, name: entry.name },
+        { shard: 11, name: "0b-0af7w66jn0a02" },
+      ]);
+    } finally {
+      await stop();
+    }
+  });
+}
