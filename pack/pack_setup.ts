@@ -10,11 +10,11 @@
  */
 
 import { type DesConfig, type EnvSource, loadConfig } from "../core/config.ts";
-import { DesInputError } from "../core/errors.ts";
 import { Logger, type LogLevel } from "../core/log.ts";
 import type { Db } from "../db/db.ts";
 import { migrate } from "../db/migrate.ts";
 import { openDb } from "../db/open_db.ts";
+import { parseShardRange } from "../naming/shard_range.ts";
 import { loadSources } from "../parent/sources.ts";
 import { BucketStores } from "../retriever/bucket_stores.ts";
 import type { ObjectStore } from "../store/object_store.ts";
@@ -42,23 +42,16 @@ export interface PackEnvironment {
 }
 
 /**
- * Parse `A-B` (decimal shard numbers) or take the whole range when omitted.
- * Throws `DesInputError` when it is malformed or outside `DES_SHARD_BITS`.
+ * The shard range of `--range A-B` (`naming/shard_range.ts`), or the whole
+ * range when omitted. Throws `DesConfigError` when it is malformed or
+ * outside `DES_SHARD_BITS`.
  */
-export function parseShardRange(
+export function packShardRange(
   raw: string | undefined,
   shardBits: number,
 ): { rangeStart: number; rangeEnd: number } {
-  const max = 2 ** shardBits - 1;
-  if (raw === undefined) return { rangeStart: 0, rangeEnd: max };
-  const m = /^(\d+)-(\d+)$/.exec(raw.trim());
-  const [start, end] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
-  if (!m || start > end || end > max) {
-    throw new DesInputError(
-      `--range ${raw}: expected A-B with 0 <= A <= B <= ${max} (DES_SHARD_BITS=${shardBits})`,
-      { range: raw },
-    );
-  }
+  if (raw === undefined) return { rangeStart: 0, rangeEnd: 2 ** shardBits - 1 };
+  const { start, end } = parseShardRange(raw, 2 ** shardBits);
   return { rangeStart: start, rangeEnd: end };
 }
 
@@ -70,7 +63,7 @@ export async function openPackEnvironment(
   const logger = new Logger(options.component, { level: config.logLevel as LogLevel });
   const sourceConfigs = await loadSources(options.sourcesPath, options.env);
   const killPoint = parseKillPoint(options.env.get("DES_FAULT_KILL_AT"));
-  const range = parseShardRange(options.range, config.shardBits);
+  const range = packShardRange(options.range, config.shardBits);
   const db = await openDb(config.databaseUrl, {
     max: 6,
     applicationName: `des-${options.component}`,
