@@ -10,7 +10,7 @@
 
 import { DesConfigError, DesError, DesInputError } from "../core/errors.ts";
 import { REBUILD_CATALOG_USAGE } from "./commands/rebuild_catalog_usage.ts";
-import { MARK_USAGE } from "../mark/usage.ts";
+import { MARK_USAGE, REAP_USAGE } from "../mark/usage.ts";
 import { PACK_USAGE, RECOVER_USAGE } from "../pack/usage.ts";
 import { SERVE_USAGE } from "../serve/usage.ts";
 
@@ -64,6 +64,11 @@ export const COMMANDS: Record<string, CommandSpec> = {
     run: async (a) => (await import("../mark/main.ts")).markCommand(a),
     usage: MARK_USAGE,
     summary: "mark eligible parent rows with DES names",
+  },
+  reap: {
+    run: async (a) => (await import("../mark/main.ts")).reapCommand(a),
+    usage: REAP_USAGE,
+    summary: "carry out the parents' deletion rules (tombstone, then purge)",
   },
   pack: {
     run: async (a) => (await import("../pack/main.ts")).packCommand(a),

@@ -277,6 +277,26 @@ export function committedContainersForShards(
   );
 }
 
+/**
+ * The visible containers of `shard` whose name range covers `name`, latest
+ * commit first: where a deleted name's bytes may be.
+ */
+export function visibleContainersCovering(
+  db: DbQuery,
+  shard: number,
+  name: string,
+): Promise<CommittedContainer[]> {
+  return db.query<CommittedContainer>(
+    `select container_id as "containerId", shard, bucket, key, size, file_count as "fileCount",
+       first_name as "firstName", last_name as "lastName", etag, index_crc32c as "indexCrc32c",
+       footer_crc32c as "footerCrc32c", committed_at as "committedAt"
+     from des_containers
+     where shard = $1 and state = any($3::text[]) and first_name <= $2 and last_name >= $2
+     order by committed_at desc nulls last, container_id`,
+    [shard, name, VISIBLE_STATES],
+  );
+}
+
 /** The NOTIFY channel raised when a container becomes committed. */
 export const CONTAINER_COMMITTED_CHANNEL = "des_container_committed";
 

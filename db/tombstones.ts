@@ -100,6 +100,52 @@ export async function getTombstone(db: DbQuery, name: string): Promise<Tombstone
   return rows[0] ? { ...rows[0], bytes: Number(rows[0].bytes) } : null;
 }
 
+/**
+ * The tombstones of `names` (those that have one), by name: one query for a
+ * batch of parent rows.
+ */
+export async function tombstonesOf(
+  db: DbQuery,
+  names: readonly string[],
+): Promise<Map<string, Tombstone>> {
+  if (names.length === 0) return new Map();
+  const rows = await db.query<Tombstone>(
+    `select ${COLUMNS} from des_tombstones where name = any($1::text[])`,
+    [[...names]],
+  );
+  return new Map(rows.map((r) => [r.name, { ...r, bytes: Number(r.bytes) }]));
+}
+
+/**
+ * Record that the last stored copy of `name`'s bytes is gone, and how
+ * (`erasedBy`, e.g. `big-file-deleted`, `not-stored`). The first erasure
+ * time is kept. Returns whether a tombstone was updated.
+ */
+export async function markErased(tx: DbQuery, name: string, erasedBy: string): Promise<boolean> {
+  const rows = await tx.query<{ name: string }>(
+    `update des_tombstones set erased_at = coalesce(erased_at, now()),
+       erased_by = coalesce(erased_by, $2)
+     where name = $1 returning name`,
+    [name, erasedBy],
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Record that the parent rows of `names` moved to their purged status. Only
+ * erased tombstones change, and the first purge time is kept. Returns the
+ * number of tombstones updated.
+ */
+export async function markPurged(db: DbQuery, names: readonly string[]): Promise<number> {
+  if (names.length === 0) return 0;
+  const rows = await db.query<{ name: string }>(
+    `update des_tombstones set purged_at = coalesce(purged_at, now())
+     where name = any($1::text[]) and erased_at is not null returning name`,
+    [[...names]],
+  );
+  return rows.length;
+}
+
 /** Names tombstoned in shards `start`–`end` (inclusive), for a retriever's start-up load. */
 export async function tombstonedNames(db: DbQuery, start: number, end: number): Promise<string[]> {
   const rows = await db.query<{ name: string }>(

@@ -45,6 +45,16 @@ export class ParentSql {
   readonly countByStatus: string;
   /** `$1` locations → `location` of each that a row not packed (any other status) still names. */
   readonly locationsInUse: string;
+  /**
+   * With a deletion rule: `$1` after-name, `$2` limit → `id`, `des_name`,
+   * `shard` of rows that ask for a delete, in name order, locked
+   * (`SKIP LOCKED`). Absent without a deletion rule.
+   */
+  readonly deleteRequested?: string;
+  /** `$1` ids, `$2` names → `id` of rows moved from the deletion rule to purged. */
+  readonly markPurged?: string;
+  /** `$1` ids, `$2` reasons → `id` of rows moved from the deletion rule to failed. */
+  readonly markDeleteFailed?: string;
 
   /**
    * @param source the validated source
@@ -116,6 +126,33 @@ export class ParentSql {
         FROM unnest($1::text[], $2::text[]) AS u(id, reason)
        WHERE p.${c.id} = ${id} AND p.${c.status} IN (${s.eligible}, ${s.marked})
       RETURNING p.${c.id}::text AS id`;
+    if (source.statuses.deleted !== undefined && source.statuses.purged !== undefined) {
+      const purged = quoteLiteral(source.statuses.purged);
+      const asked = source.deleteWhere
+        ? `(${c.status} = ${quoteLiteral(source.statuses.deleted)} OR (${source.deleteWhere}))`
+        : `${c.status} = ${quoteLiteral(source.statuses.deleted)}`;
+      // A purged or dead-lettered row is done, whatever delete_where says.
+      const rule = `${asked} AND ${c.status} NOT IN (${purged}, ${s.failed})`;
+      this.deleteRequested = `SELECT ${c.id}::text AS id, ${c.des_name}::text AS des_name,
+        ${c.des_shard}::int AS shard FROM ${t}
+        WHERE ${c.des_name} IS NOT NULL AND ${c.des_name} > $1 AND ${rule}
+        ORDER BY ${c.des_name} LIMIT $2 FOR UPDATE SKIP LOCKED`;
+      // The rule names the table's columns unqualified; the unnest columns get names
+      // a parent table is unlikely to have, so that nothing is ambiguous.
+      const idOf = idType === "text" ? "u.des_row_id" : `u.des_row_id::${idType}`;
+      this.markPurged = `UPDATE ${t} AS p SET ${c.status} = ${purged}${clearError}
+        FROM unnest($1::text[], $2::text[]) AS u(des_row_id, des_row_name)
+       WHERE p.${c.id} = ${idOf} AND p.${c.des_name} = u.des_row_name AND ${rule}
+      RETURNING p.${c.id}::text AS id`;
+      const failReason = errorLength
+        ? `left(u.des_row_reason, ${Math.floor(errorLength)})`
+        : "u.des_row_reason";
+      const failError = c.error ? `, ${c.error} = ${failReason}` : "";
+      this.markDeleteFailed = `UPDATE ${t} AS p SET ${c.status} = ${s.failed}${failError}
+        FROM unnest($1::text[], $2::text[]) AS u(des_row_id, des_row_reason)
+       WHERE p.${c.id} = ${idOf} AND ${rule}
+      RETURNING p.${c.id}::text AS id`;
+    }
     this.countByStatus = `SELECT ${c.status}::text AS status, count(*)::int AS n FROM ${t}
       GROUP BY 1`;
     this.locationsInUse = `SELECT DISTINCT ${c.location}::text AS location FROM ${t}

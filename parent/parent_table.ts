@@ -62,6 +62,36 @@ export interface IsolatedMarkResult {
   failed: FailedRow[];
 }
 
+/** A parent row that asks DES to delete its file. */
+export interface DeleteRequestRow {
+  /** The parent's id, as text. */
+  id: string;
+  /** Its DES name. */
+  desName: string;
+  /** The shard recorded with the name. */
+  shard: number;
+}
+
+/** What the caller of {@linkcode ParentTable.settleDeleteRequests} decided per row. */
+export interface DeleteSettlement {
+  /** Rows whose bytes are gone: moved to the purged status. */
+  purged: readonly { id: string; desName: string }[];
+  /** Rows whose delete failed: moved to the failed status with the reason. */
+  failed: readonly FailedRow[];
+}
+
+/** What one {@linkcode ParentTable.settleDeleteRequests} call did. */
+export interface DeleteBatchResult {
+  /** Rows locked and handed to the caller (0: none left after `afterName`). */
+  rows: number;
+  /** Last name of the batch, to pass as the next `afterName`. */
+  lastName?: string;
+  /** Rows moved to purged. */
+  purged: number;
+  /** Rows moved to failed. */
+  failed: number;
+}
+
 /** Row counts per lifecycle status; `other` counts rows in any other status. */
 export interface StatusCounts {
   /** Rows in the eligible status (of any age). */
@@ -282,12 +312,67 @@ export class ParentTable {
     return new Set(rows.map((r) => r.location));
   }
 
+  /** Whether the source has a deletion rule (`statuses.deleted` and `statuses.purged`). */
+  get hasDeletionRule(): boolean {
+    return this.source.statuses.deleted !== undefined &&
+      this.source.statuses.purged !== undefined;
+  }
+
+  /**
+   * In one transaction: lock up to `limit` rows that ask for a delete (the
+   * deletion rule, with a DES name after `afterName`, in name order,
+   * `SKIP LOCKED` so several reapers take disjoint rows), let `settle`
+   * decide what each became, then move those rows to purged or failed —
+   * only while they still have that name and still match the rule — and
+   * commit. If `settle` throws, nothing changes.
+   */
+  async settleDeleteRequests(
+    afterName: string,
+    limit: number,
+    settle: (rows: DeleteRequestRow[]) => Promise<DeleteSettlement>,
+  ): Promise<DeleteBatchResult> {
+    const sql = await this.#statements();
+    if (!sql.deleteRequested || !sql.markPurged || !sql.markDeleteFailed) {
+      throw new DesInputError(`source ${this.source.name} has no deletion rule`, {
+        source: this.source.name,
+      });
+    }
+    checkLimit(limit);
+    const { deleteRequested, markPurged, markDeleteFailed } = sql;
+    return await this.#db.transaction(async (tx) => {
+      const raw = await tx.query<{ id: string; des_name: string; shard: number }>(
+        deleteRequested,
+        [afterName, limit],
+      );
+      const rows = raw.map((r) => ({ id: r.id, desName: r.des_name, shard: r.shard }));
+      if (rows.length === 0) return { rows: 0, purged: 0, failed: 0 };
+      const decided = await settle(rows);
+      await tx.exec(INDEX_JOINS);
+      const purged = decided.purged.length === 0 ? [] : await tx.query(markPurged, [
+        decided.purged.map((r) => r.id),
+        decided.purged.map((r) => r.desName),
+      ]);
+      const failed = decided.failed.length === 0 ? [] : await tx.query(markDeleteFailed, [
+        decided.failed.map((r) => r.id),
+        decided.failed.map((r) => r.reason),
+      ]);
+      return {
+        rows: rows.length,
+        lastName: rows[rows.length - 1].desName,
+        purged: purged.length,
+        failed: failed.length,
+      };
+    });
+  }
+
   /** Rows per lifecycle status. */
   async countByStatus(): Promise<StatusCounts> {
     const sql = await this.#statements();
     const rows = await this.#db.query<{ status: string; n: number }>(sql.countByStatus);
     const counts: StatusCounts = { eligible: 0, marked: 0, packed: 0, failed: 0, other: 0 };
-    const roles = Object.entries(this.source.statuses) as [keyof StatusCounts, string][];
+    const roles = (["eligible", "marked", "packed", "failed"] as const).map(
+      (role) => [role, this.source.statuses[role]] as const,
+    );
     for (const { status, n } of rows) {
       const role = roles.find(([, value]) => value === status)?.[0] ?? "other";
       counts[role] += n;

@@ -48,8 +48,15 @@ export interface SourceStatuses {
   marked: string;
   /** Packed: the file is served from its container. */
   packed: string;
-  /** Dead letter: DES could not mark or pack the row; the reason is in `error`. */
+  /** Dead letter: DES could not mark, pack or delete the row; the reason is in `error`. */
   failed: string;
+  /**
+   * Deletion rule (optional, with `purged`): the parent sets a row to this
+   * value to ask DES to forget its file.
+   */
+  deleted?: string;
+  /** DES sets a deleted row to this value once the file's bytes are gone. */
+  purged?: string;
 }
 
 /** Where a source's original files live. */
@@ -77,6 +84,11 @@ export interface SourceConfig {
   maxAgeDays: number;
   /** Extra SQL predicate on eligible rows (trusted operator configuration). */
   where?: string;
+  /**
+   * SQL condition that also asks for a delete, besides the deleted status
+   * (trusted operator configuration; needs `statuses.deleted`/`purged`).
+   */
+  deleteWhere?: string;
   /** Where the originals are. */
   originals: OriginalsConfig;
 }
@@ -93,6 +105,7 @@ const REQUIRED_COLUMNS = [
 ] as const;
 const OPTIONAL_COLUMNS = ["error", "size", "content_type"] as const;
 const STATUS_KEYS = ["eligible", "marked", "packed", "failed"] as const;
+const DELETE_STATUS_KEYS = ["deleted", "purged"] as const;
 const SOURCE_KEYS = [
   "name",
   "dsn_env",
@@ -101,6 +114,7 @@ const SOURCE_KEYS = [
   "statuses",
   "max_age_days",
   "where",
+  "delete_where",
   "originals",
 ];
 
@@ -235,11 +249,10 @@ function parseSource(
   const columns = parseColumns(raw.columns, add);
   const statuses = parseStatuses(raw.statuses, add);
   const maxAgeDays = parseMaxAge(raw.max_age_days, defaultAge, add);
-  let where: string | undefined;
-  if (raw.where !== undefined) {
-    if (typeof raw.where !== "string" || raw.where.trim() === "") add("where must be a SQL text");
-    else if (raw.where.includes(";")) add("where must be one predicate (no `;`)");
-    else where = raw.where.trim();
+  const where = parsePredicate(raw, "where", add);
+  const deleteWhere = parsePredicate(raw, "delete_where", add);
+  if (deleteWhere !== undefined && statuses && statuses.deleted === undefined) {
+    add("delete_where needs statuses.deleted and statuses.purged (the deletion rule)");
   }
   const originals = parseOriginals(raw.originals, add);
   if (
@@ -255,8 +268,23 @@ function parseSource(
     statuses,
     maxAgeDays,
     ...(where ? { where } : {}),
+    ...(deleteWhere ? { deleteWhere } : {}),
     originals,
   };
+}
+
+/** An optional one-predicate SQL text (`where`, `delete_where`). */
+function parsePredicate(
+  raw: Record<string, unknown>,
+  key: string,
+  add: (msg: string) => void,
+): string | undefined {
+  const value = raw[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || value.trim() === "") add(`${key} must be a SQL text`);
+  else if (value.includes(";")) add(`${key} must be one predicate (no \`;\`)`);
+  else return value.trim();
+  return undefined;
 }
 
 function parseTable(
@@ -351,10 +379,10 @@ function parseStatuses(raw: unknown, add: (msg: string) => void): SourceStatuses
     add('missing mapping "statuses"');
     return undefined;
   }
-  unknownKeys(raw, STATUS_KEYS, "statuses.", add);
+  unknownKeys(raw, [...STATUS_KEYS, ...DELETE_STATUS_KEYS], "statuses.", add);
   const out: Record<string, string> = {};
   let ok = true;
-  for (const key of STATUS_KEYS) {
+  const take = (key: string) => {
     const value = raw[key];
     if (typeof value === "number" && Number.isInteger(value)) out[key] = String(value);
     else if (typeof value === "string" && value !== "") out[key] = value;
@@ -362,9 +390,22 @@ function parseStatuses(raw: unknown, add: (msg: string) => void): SourceStatuses
       add(value === undefined ? `missing key "statuses.${key}"` : `statuses.${key} must be text`);
       ok = false;
     }
+  };
+  for (const key of STATUS_KEYS) take(key);
+  const deletion = DELETE_STATUS_KEYS.filter((key) => raw[key] !== undefined);
+  if (deletion.length === 1) {
+    add(
+      `statuses.${deletion[0]} needs statuses.${
+        deletion[0] === "deleted" ? "purged" : "deleted"
+      } too: the deletion rule has both (the parent sets deleted, DES sets purged)`,
+    );
+    ok = false;
+  } else if (deletion.length === 2) {
+    for (const key of DELETE_STATUS_KEYS) take(key);
   }
-  if (ok && new Set(Object.values(out)).size !== STATUS_KEYS.length) {
-    add("statuses must be four different values");
+  const count = STATUS_KEYS.length + (deletion.length === 2 ? 2 : 0);
+  if (ok && new Set(Object.values(out)).size !== count) {
+    add(`statuses must be ${count === 4 ? "four" : "six"} different values`);
     ok = false;
   }
   return ok ? out as unknown as SourceStatuses : undefined;

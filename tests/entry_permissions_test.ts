@@ -18,7 +18,7 @@ const DENO_JSON = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)) as {
   tasks: Record<string, string>;
   lock?: { frozen?: boolean };
 };
-const SERVICE_TASKS = ["des", "retriever", "gateway", "pack", "mark", "demo", "serve"];
+const SERVICE_TASKS = ["des", "retriever", "gateway", "pack", "mark", "reap", "demo", "serve"];
 
 /** The `deno run` flags and script of a task. */
 function taskRun(name: string): string[] {
@@ -40,7 +40,7 @@ Deno.test("deno.json: each service task has a narrow permission set; the lock is
       assert(!flags.includes("--allow-sys"), `${name}: --allow-sys is scoped`);
     }
   }
-  for (const name of ["retriever", "gateway", "mark", "demo"]) {
+  for (const name of ["retriever", "gateway", "mark", "reap", "demo"]) {
     // The checkout, and /proc/self for the open file descriptor metrics.
     assert(taskRun(name).includes("--allow-read=.,/proc/self"), `${name} reads only the checkout`);
   }

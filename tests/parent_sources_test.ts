@@ -51,6 +51,42 @@ Deno.test("max_age_days defaults to DES_MARKER_MAX_AGE_DAYS, and s3 originals pa
   assertEquals(d.maxAgeDays, 30);
 });
 
+Deno.test("the deletion rule: deleted and purged statuses, optional delete_where", () => {
+  const dsn = env({ PARENT_DSN: "embedded:memory" });
+  const rule = GOOD.replace(
+    "      failed: broken\n",
+    "      failed: broken\n      deleted: gone\n      purged: erased\n",
+  );
+  const [s] = parseSources(
+    rule.replace("originals:", 'delete_where: "deleted_at IS NOT NULL"\n    originals:'),
+    dsn,
+  );
+  assertEquals([s.statuses.deleted, s.statuses.purged], ["gone", "erased"]);
+  assertEquals(s.deleteWhere, "deleted_at IS NOT NULL");
+  const [plain] = parseSources(GOOD, dsn);
+  assertEquals([plain.statuses.deleted, plain.deleteWhere], [undefined, undefined]);
+
+  const half = GOOD.replace(
+    "      failed: broken\n",
+    "      failed: broken\n      deleted: gone\n",
+  );
+  assertThrows(
+    () => parseSources(half, dsn),
+    DesConfigError,
+    "statuses.deleted needs statuses.purged",
+  );
+  const clash = rule.replace("purged: erased", "purged: archived");
+  assertThrows(() => parseSources(clash, dsn), DesConfigError, "six different values");
+  const orphan = GOOD.replace("originals:", 'delete_where: "x"\n    originals:');
+  assertThrows(
+    () => parseSources(orphan, dsn),
+    DesConfigError,
+    "delete_where needs statuses.deleted",
+  );
+  const two = rule.replace("originals:", 'delete_where: "a; drop table x"\n    originals:');
+  assertThrows(() => parseSources(two, dsn), DesConfigError, "delete_where must be one predicate");
+});
+
 Deno.test("the shipped configs/sources.yaml is valid", async () => {
   const sources = await loadSources(
     new URL("../configs/sources.yaml", import.meta.url).pathname,
