@@ -8,6 +8,7 @@
  */
 
 import { createHash, timingSafeEqual } from "node:crypto";
+import type { EnvSource } from "./config.ts";
 import { DesConfigError } from "./errors.ts";
 
 /** Environment variable of the hop token. */
@@ -31,6 +32,20 @@ export function parseHopToken(raw: string | undefined): string | undefined {
     );
   }
   return value;
+}
+
+/**
+ * The token of `env` (see {@linkcode parseHopToken}); an invalid one is
+ * pushed to `problems` and read as unset, so a start-up check can report
+ * every problem at once.
+ */
+export function hopTokenOf(env: EnvSource, problems: string[]): string | undefined {
+  try {
+    return parseHopToken(env.get(RETRIEVER_TOKEN_ENV));
+  } catch (e) {
+    problems.push((e as Error).message);
+    return undefined;
+  }
 }
 
 function digest(value: string): Uint8Array {

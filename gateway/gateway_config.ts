@@ -17,6 +17,7 @@
  */
 
 import { DesConfigError } from "../core/errors.ts";
+import { loadTlsFiles, type TlsFiles } from "../core/tls_files.ts";
 import { type ApiKey, parseApiKeys } from "./auth.ts";
 import { type Cidr, parseCidrs, parseIp } from "./client_address.ts";
 
@@ -80,7 +81,7 @@ export interface GatewaySettings {
   /** Proxies trusted to name the client. */
   trustedProxies: Cidr[];
   /** TLS certificate and key (PEM text), when HTTPS is on. */
-  tls?: { cert: string; key: string };
+  tls?: TlsFiles;
   /** Whether reads are audited. */
   audit: boolean;
   /** Whether reads that cannot be audited are refused (503). */
@@ -142,18 +143,7 @@ export async function loadGatewaySettings(env: EnvLike = Deno.env): Promise<Gate
     problems.push("DES_GATEWAY_AUDIT_REQUIRED=true needs DES_GATEWAY_AUDIT=true");
   }
   const allowAnonymous = flag("DES_GATEWAY_ALLOW_ANONYMOUS", false);
-  const certFile = env.get("DES_TLS_CERT_FILE")?.trim();
-  const keyFile = env.get("DES_TLS_KEY_FILE")?.trim();
-  let tls: GatewaySettings["tls"];
-  if (!!certFile !== !!keyFile) {
-    problems.push("DES_TLS_CERT_FILE and DES_TLS_KEY_FILE must be set together");
-  } else if (certFile && keyFile) {
-    try {
-      tls = { cert: await Deno.readTextFile(certFile), key: await Deno.readTextFile(keyFile) };
-    } catch (e) {
-      problems.push(`cannot read the TLS certificate or key: ${(e as Error).message}`);
-    }
-  }
+  const tls = await loadTlsFiles(env, problems);
   if (problems.length > 0) {
     throw new DesConfigError(`invalid gateway configuration:\n  ${problems.join("\n  ")}`, {
       problems,

@@ -16,16 +16,14 @@
  */
 
 import { DesConfigError } from "../core/errors.ts";
-import { parseHopToken, RETRIEVER_TOKEN_ENV } from "../core/hop_token.ts";
+import type { EnvSource } from "../core/config.ts";
+import { hopTokenOf } from "../core/hop_token.ts";
 import type { Logger } from "../core/log.ts";
 import type { RetrieverRecord } from "../db/retriever_records.ts";
 import type { HttpTargetOptions } from "./http_target.ts";
 
 /** Something that reads environment variables. */
-export interface HopEnv {
-  /** The value of `name`. */
-  get(name: string): string | undefined;
-}
+export type HopEnv = EnvSource;
 
 /** The validated hop settings. */
 export interface RetrieverHopSettings {
@@ -45,12 +43,7 @@ export async function loadRetrieverHopSettings(
   env: HopEnv = Deno.env,
 ): Promise<RetrieverHopSettings> {
   const problems: string[] = [];
-  let token: string | undefined;
-  try {
-    token = parseHopToken(env.get(RETRIEVER_TOKEN_ENV));
-  } catch (e) {
-    problems.push((e as Error).message);
-  }
+  const token = hopTokenOf(env, problems);
   let caCert: string | undefined;
   const caFile = env.get("DES_RETRIEVER_CA_FILE")?.trim();
   if (caFile) {

@@ -17,20 +17,19 @@
  */
 
 import { DesConfigError } from "../core/errors.ts";
-import { parseHopToken, RETRIEVER_TOKEN_ENV } from "../core/hop_token.ts";
+import type { EnvSource } from "../core/config.ts";
+import { hopTokenOf, RETRIEVER_TOKEN_ENV } from "../core/hop_token.ts";
+import { loadTlsFiles, type TlsFiles } from "../core/tls_files.ts";
 
 /** Something that reads environment variables. */
-export interface EnvReader {
-  /** The value of `name`. */
-  get(name: string): string | undefined;
-}
+export type EnvReader = EnvSource;
 
 /** The validated settings. */
 export interface RetrieverSettings {
   /** Shared secret of the gateway hop; undefined = `/files` open. */
   token?: string;
   /** Certificate and key (PEM text) when HTTPS is on. */
-  tls?: { cert: string; key: string };
+  tls?: TlsFiles;
   /** The explicit opt-out of the non-loopback check. */
   allowUnauthenticated: boolean;
 }
@@ -43,28 +42,12 @@ export async function loadRetrieverSettings(
   env: EnvReader = Deno.env,
 ): Promise<RetrieverSettings> {
   const problems: string[] = [];
-  let token: string | undefined;
-  try {
-    token = parseHopToken(env.get(RETRIEVER_TOKEN_ENV));
-  } catch (e) {
-    problems.push((e as Error).message);
-  }
+  const token = hopTokenOf(env, problems);
   const allowRaw = (env.get(ALLOW_UNAUTHENTICATED_ENV) ?? "false").trim().toLowerCase();
   if (!["true", "false", "1", "0", ""].includes(allowRaw)) {
     problems.push(`${ALLOW_UNAUTHENTICATED_ENV}: expected true or false`);
   }
-  const certFile = env.get("DES_TLS_CERT_FILE")?.trim();
-  const keyFile = env.get("DES_TLS_KEY_FILE")?.trim();
-  let tls: RetrieverSettings["tls"];
-  if (!!certFile !== !!keyFile) {
-    problems.push("DES_TLS_CERT_FILE and DES_TLS_KEY_FILE must be set together");
-  } else if (certFile && keyFile) {
-    try {
-      tls = { cert: await Deno.readTextFile(certFile), key: await Deno.readTextFile(keyFile) };
-    } catch (e) {
-      problems.push(`cannot read the TLS certificate or key: ${(e as Error).message}`);
-    }
-  }
+  const tls = await loadTlsFiles(env, problems);
   if (problems.length > 0) {
     throw new DesConfigError(`invalid retriever configuration:\n  ${problems.join("\n  ")}`, {
       problems,
