@@ -69,3 +69,31 @@ export function idleTimeout(
     },
   }, { highWaterMark: 0 });
 }
+
+/**
+ * The whole body of `response` as bytes, or a rejection with `onIdle()`
+ * when it has not arrived within `ms`; then `onExpire` (e.g. an abort of
+ * the request that produced it) is called, which also releases the body.
+ * For bodies known to be small (see {@linkcode declaredLength}): one read
+ * instead of a stream pumped chunk by chunk.
+ */
+export async function bodyWithin(
+  response: Response,
+  ms: number,
+  onIdle: () => Error,
+  onExpire?: () => void,
+): Promise<Uint8Array<ArrayBuffer>> {
+  try {
+    return await withTimeout(response.bytes(), ms, onIdle);
+  } catch (error) {
+    onExpire?.();
+    throw error;
+  }
+}
+
+/** The `Content-Length` of `response` when it declares a valid one, else `undefined`. */
+export function declaredLength(response: Response): number | undefined {
+  const raw = response.headers.get("content-length");
+  if (raw === null || !/^\d{1,15}$/.test(raw)) return undefined;
+  return Number(raw);
+}

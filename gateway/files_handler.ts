@@ -108,9 +108,10 @@ async function forward(
   unavailable: LogThrottle,
 ): Promise<Response> {
   const headers = new Headers();
+  const incoming = c.req.raw.headers;
   for (const h of FORWARDED_HEADERS) {
-    const v = c.req.header(h);
-    if (v === undefined) continue;
+    const v = incoming.get(h);
+    if (v === null) continue;
     if (h === "range" && v.length > MAX_RANGE_HEADER_LENGTH) continue;
     if (v.length > MAX_FORWARDED_HEADER_LENGTH) continue;
     headers.set(h, v);
@@ -130,9 +131,10 @@ async function forward(
   }
 }
 
+/** The retriever's answer without hop-by-hop headers; its headers are changed in place (see `RetrieverTarget.forward`). */
 function passThrough(upstream: Response, retrieverId: string): Response {
-  const headers = new Headers(upstream.headers);
-  for (const h of HOP_BY_HOP) headers.delete(h);
+  const headers = upstream.headers;
+  for (const h of HOP_BY_HOP) if (headers.has(h)) headers.delete(h);
   if (!headers.has(RETRIEVER_HEADER)) headers.set(RETRIEVER_HEADER, retrieverId);
-  return new Response(upstream.body, { status: upstream.status, headers });
+  return upstream;
 }

@@ -3,17 +3,22 @@
  * and carry the shared retriever token when one is set; a retriever that
  * does not answer within the timeout, answers for another id, or says the
  * shard is not its own (421) is reported as unavailable, so the gateway
- * answers 503 instead of a wrong file. A body that stalls after the headers
- * (no chunk within `idleTimeoutMs`) is cut off, and the connection with it.
+ * answers 503 instead of a wrong file. A small body that stalls is a 503
+ * too (it is read whole before the gateway answers); a larger one that
+ * stalls after the headers (no chunk within `idleTimeoutMs`) is cut off,
+ * and the connection with it.
  *
  * @module
  */
 
 import { DesUnavailableError } from "../core/errors.ts";
-import { idleTimeout } from "../core/timeouts.ts";
+import { bodyWithin, declaredLength, idleTimeout } from "../core/timeouts.ts";
 import { RETRIEVER_HEADER } from "../core/read_path.ts";
 import type { ShardRange } from "../naming/shard_range.ts";
 import type { ForwardRequest, RetrieverTarget } from "./target.ts";
+
+/** Largest body the hop reads whole before answering (bytes, by its `Content-Length`). */
+export const BUFFERED_HOP_BODY_LIMIT = 64 * 1024;
 
 /** Options of {@linkcode HttpRetrieverTarget}. */
 export interface HttpTargetOptions {
@@ -55,28 +60,38 @@ export class HttpRetrieverTarget implements RetrieverTarget {
     this.#authorization = options.token ? `Bearer ${options.token}` : undefined;
   }
 
-  /** Forward one request; the body streams through unread. */
+  /**
+   * Forward one request. A body of at most {@linkcode BUFFERED_HOP_BODY_LIMIT}
+   * bytes (by its `Content-Length`) is read whole within `idleTimeoutMs`, so
+   * the gateway's server sends bytes instead of pumping a stream and a stall
+   * is a 503 before any header goes out; a larger body streams through
+   * unread, each chunk bounded by `idleTimeoutMs`. `request.headers` is the
+   * target's to change (the token is set on it). The response's headers are
+   * the caller's to change.
+   */
   async forward(request: ForwardRequest): Promise<Response> {
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(), this.#timeoutMs);
-    const signal = request.signal
-      ? AbortSignal.any([request.signal, timeout.signal])
-      : timeout.signal;
-    const headers = new Headers(request.headers);
+    // One controller for the headers timeout, a stalled body and the caller's signal.
+    const abort = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      abort.abort();
+    }, this.#timeoutMs);
+    const signal = request.signal ? AbortSignal.any([request.signal, abort.signal]) : abort.signal;
+    const headers = request.headers;
     if (this.#authorization) headers.set("authorization", this.#authorization);
-    const stalled = new AbortController();
     let response: Response;
     try {
       response = await fetch(`${this.location}${request.path}`, {
         method: request.method,
         headers,
-        signal: AbortSignal.any([signal, stalled.signal]),
+        signal,
         client: this.#client,
         redirect: "manual",
       });
     } catch (cause) {
       throw this.#unavailable(
-        timeout.signal.aborted ? `did not answer within ${this.#timeoutMs} ms` : "is not reachable",
+        timedOut ? `did not answer within ${this.#timeoutMs} ms` : "is not reachable",
         cause,
       );
     } finally {
@@ -91,14 +106,16 @@ export class HttpRetrieverTarget implements RetrieverTarget {
           : "does not own the shard (421)",
       );
     }
-    if (!response.body) return response;
-    const body = idleTimeout(
-      response.body,
-      this.#idleMs,
-      () => this.#unavailable(`stalled: no body bytes within ${this.#idleMs} ms`),
-      () => stalled.abort(),
-    );
-    return new Response(body, { status: response.status, headers: response.headers });
+    const init = { status: response.status, headers: response.headers };
+    if (!response.body) return new Response(null, init);
+    const stalled = () => this.#unavailable(`stalled: no body bytes within ${this.#idleMs} ms`);
+    const length = declaredLength(response);
+    if (length !== undefined && length <= BUFFERED_HOP_BODY_LIMIT) {
+      const bytes = await bodyWithin(response, this.#idleMs, stalled, () => abort.abort());
+      return new Response(bytes, init);
+    }
+    const body = idleTimeout(response.body, this.#idleMs, stalled, () => abort.abort());
+    return new Response(body, init);
   }
 
   /**

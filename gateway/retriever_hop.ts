@@ -73,11 +73,23 @@ export async function loadRetrieverHopSettings(
   return { token, caCert, allowedUrls };
 }
 
-/** Target options for these settings: the token, and a client trusting the CA when one is set. */
+/** Idle keep-alive connections kept per retriever by the hop's client. */
+export const HOP_POOL_MAX_IDLE_PER_HOST = 256;
+/** Milliseconds an idle hop connection is kept before it is closed. */
+export const HOP_POOL_IDLE_TIMEOUT_MS = 30_000;
+
+/**
+ * Target options for these settings: the token, and one HTTP client for
+ * every retriever — keep-alive connections pooled per retriever (at most
+ * {@linkcode HOP_POOL_MAX_IDLE_PER_HOST} idle ones, each closed after
+ * {@linkcode HOP_POOL_IDLE_TIMEOUT_MS}), trusting the CA when one is set.
+ */
 export function hopTargetOptions(settings: RetrieverHopSettings): HttpTargetOptions {
-  const client = settings.caCert
-    ? Deno.createHttpClient({ caCerts: [settings.caCert] })
-    : undefined;
+  const client = Deno.createHttpClient({
+    poolMaxIdlePerHost: HOP_POOL_MAX_IDLE_PER_HOST,
+    poolIdleTimeout: HOP_POOL_IDLE_TIMEOUT_MS,
+    ...(settings.caCert ? { caCerts: [settings.caCert] } : {}),
+  });
   return { token: settings.token, client };
 }
 

@@ -15,7 +15,7 @@ export interface ForwardRequest {
   method: "GET" | "HEAD";
   /** Path and query, e.g. `/files/<name>` or `/files/<name>/meta`. */
   path: string;
-  /** Headers to send (already filtered; carries `traceparent`). */
+  /** Headers to send (already filtered; carries `traceparent`); the target may add to them. */
   headers: Headers;
   /** The gateway's span; the target's work is its child. */
   trace: TraceContext;
@@ -37,9 +37,10 @@ export interface RetrieverTarget {
   /** Where it is, for messages (`http://…` or `in-process`). */
   readonly location: string;
   /**
-   * Send the request and return the retriever's response with its body
-   * unread. Throws `DesUnavailableError` when the retriever does not answer
-   * or is not the expected one; never returns another retriever's answer.
+   * Send the request and return the retriever's response, its body unread
+   * or (when small) read, and its headers the caller's to change. Throws
+   * `DesUnavailableError` when the retriever does not answer or is not the
+   * expected one; never returns another retriever's answer.
    */
   forward(request: ForwardRequest): Promise<Response>;
   /** `"ok"` when the retriever is ready, otherwise what is wrong. */

@@ -11,7 +11,7 @@ import { assert, assertEquals, assertRejects } from "./_helpers/assert.ts";
 import { BlackHole } from "./_helpers/tcp_proxy.ts";
 import { DesUnavailableError } from "../core/errors.ts";
 import { withTimeout } from "../core/timeouts.ts";
-import { HttpRetrieverTarget } from "../gateway/http_target.ts";
+import { BUFFERED_HOP_BODY_LIMIT, HttpRetrieverTarget } from "../gateway/http_target.ts";
 import { InProcessRetrieverTarget } from "../gateway/in_process_target.ts";
 import type { LocalRetriever } from "../gateway/in_process_target.ts";
 import { S3FetchGetStore } from "../retriever/s3_fetch_store.ts";
@@ -103,6 +103,10 @@ Deno.test("gateway hop: a black-holed retriever and a stalled body are unavailab
     "HTTP/1.1 200 OK\r\ncontent-length: 1000\r\nx-des-retriever: r1\r\n",
     "abc",
   );
+  const large = stallingServer(
+    `HTTP/1.1 200 OK\r\ncontent-length: ${BUFFERED_HOP_BODY_LIMIT + 1}\r\nx-des-retriever: r1\r\n`,
+    "abc",
+  );
   const range = { start: 0, end: 15 };
   const request = {
     method: "GET" as const,
@@ -113,8 +117,18 @@ Deno.test("gateway hop: a black-holed retriever and a stalled body are unavailab
   try {
     const dead = new HttpRetrieverTarget("r1", hole.url, range, { timeoutMs: 300 });
     await hangGuard(assertRejects(() => dead.forward(request), DesUnavailableError));
+    // A small body is read whole before the gateway answers: its stall is a 503, no header sent.
     const slow = new HttpRetrieverTarget("r1", server.url, range, { idleTimeoutMs: 300 });
-    const response = await hangGuard(slow.forward(request));
+    const stalled = await hangGuard(
+      assertRejects(
+        () => slow.forward({ ...request, headers: new Headers() }),
+        DesUnavailableError,
+      ),
+    );
+    assert(/stalled: no body bytes within 300 ms/.test(stalled.message), stalled.message);
+    // A larger one streams: the headers go out, then the body is cut off.
+    const slowLarge = new HttpRetrieverTarget("r1", large.url, range, { idleTimeoutMs: 300 });
+    const response = await hangGuard(slowLarge.forward({ ...request, headers: new Headers() }));
     assertEquals(response.status, 200);
     const error = await hangGuard(
       assertRejects(() => response.arrayBuffer(), Error),
@@ -123,6 +137,7 @@ Deno.test("gateway hop: a black-holed retriever and a stalled body are unavailab
   } finally {
     hole.close();
     server.close();
+    large.close();
   }
 });
 
