@@ -1,6 +1,7 @@
 /**
- * The retriever's HTTP face (Hono): `/files/*` handled by
- * {@linkcode Retriever.handle}, plus `/healthz`, `/readyz` and `/metrics`.
+ * The retriever's HTTP face: `/files/*` handled by
+ * {@linkcode Retriever.handle} directly, plus `/healthz`, `/readyz` and
+ * `/metrics` (Hono).
  * Every response carries `X-DES-Retriever: <id>`. With a hop token,
  * `/files/*` answers 401 unless the request carries it (probes and metrics
  * stay open: they reveal no file).
@@ -24,24 +25,45 @@ export interface RetrieverAppOptions {
   token?: string;
 }
 
-/** The Hono app of a retriever. */
-export function createRetrieverApp(retriever: Retriever, options: RetrieverAppOptions = {}): Hono {
-  const app = new Hono();
-  app.use("*", async (c, next) => {
-    await next();
-    c.res.headers.set(RETRIEVER_HEADER, retriever.id);
-  });
-  if (options.token) {
-    const check = new HopTokenCheck(options.token);
-    app.use("/files/*", async (c, next) => {
-      if (check.accepts(c.req.header("authorization") ?? null)) return await next();
+/** What serves a retriever's HTTP requests: `Deno.serve(options, app.fetch)`. */
+export interface RetrieverApp {
+  /** Answer one request. */
+  fetch(request: Request): Promise<Response>;
+}
+
+/** Whether the path of `url` (an absolute URL) starts with `/files/`, without parsing it. */
+function isFilesUrl(url: string): boolean {
+  const scheme = url.indexOf("://");
+  const path = url.indexOf("/", scheme < 0 ? 0 : scheme + 3);
+  return path >= 0 && url.startsWith("/files/", path);
+}
+
+/**
+ * The retriever's HTTP face. `/files/*` — every read — goes straight to
+ * {@linkcode Retriever.handle} after the token check; the probes and
+ * metrics go through a Hono app.
+ */
+export function createRetrieverApp(
+  retriever: Retriever,
+  options: RetrieverAppOptions = {},
+): RetrieverApp {
+  const check = options.token ? new HopTokenCheck(options.token) : undefined;
+  const stamp = (response: Response): Response => {
+    response.headers.set(RETRIEVER_HEADER, retriever.id);
+    return response;
+  };
+  const files = async (request: Request): Promise<Response> => {
+    if (check && !check.accepts(request.headers.get("authorization"))) {
       const error = new DesError("this retriever serves files to the gateway only", {
         code: "auth.unauthorized",
         status: 401,
       });
-      return problemResponse(error, c.req.path, { "www-authenticate": 'Bearer realm="des"' });
-    });
-  }
+      const path = new URL(request.url).pathname;
+      return problemResponse(error, path, { "www-authenticate": 'Bearer realm="des"' });
+    }
+    return await retriever.handle(request);
+  };
+  const app = new Hono();
   const about = () => ({ id: retriever.id, range: formatShardRange(retriever.range) });
   app.get("/healthz", () => healthResponse(about()));
   app.get("/readyz", async () => readinessResponse(await retriever.ready(), true, about()));
@@ -50,7 +72,9 @@ export function createRetrieverApp(retriever: Retriever, options: RetrieverAppOp
     (c) =>
       c.body(retriever.metrics.registry.render(), 200, { "content-type": METRICS_CONTENT_TYPE }),
   );
-  app.all("/files/*", (c) => retriever.handle(c.req.raw));
   app.notFound((c) => problemResponse(new DesNotFoundError(`no route ${c.req.path}`), c.req.path));
-  return app;
+  return {
+    fetch: async (request) =>
+      stamp(isFilesUrl(request.url) ? await files(request) : await app.fetch(request)),
+  };
 }

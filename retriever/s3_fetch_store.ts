@@ -23,7 +23,7 @@
  */
 
 import { DesUnavailableError } from "../core/errors.ts";
-import { idleTimeout, withTimeout } from "../core/timeouts.ts";
+import { bodyWithin, declaredLength, idleTimeout, withTimeout } from "../core/timeouts.ts";
 import type {
   GetOptions,
   GetResult,
@@ -67,6 +67,32 @@ export const DEFAULT_S3_HEADERS_TIMEOUT_MS = 5_000;
 /** Default bound on the wait for the next chunk of an S3 GET's body. */
 export const DEFAULT_S3_IDLE_TIMEOUT_MS = 10_000;
 
+/**
+ * Largest body (bytes, by its `Content-Length`) delivered as one chunk read
+ * whole within the idle timeout, instead of a stream pumped chunk by chunk.
+ */
+export const WHOLE_BODY_LIMIT = 64 * 1024;
+
+/** A stream of one chunk: the whole body of `response`, read when first asked for. */
+function wholeBody(
+  response: Response,
+  ms: number,
+  onIdle: () => Error,
+  onExpire: () => void,
+): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const bytes = await bodyWithin(response, ms, onIdle, onExpire);
+      if (bytes.byteLength > 0) controller.enqueue(bytes);
+      controller.close();
+    },
+    cancel(reason) {
+      if (!response.bodyUsed) return response.body?.cancel(reason);
+      onExpire();
+    },
+  }, { highWaterMark: 0 });
+}
+
 /** GET by `fetch`, everything else by the wrapped store. */
 export class S3FetchGetStore implements ObjectStore {
   /** `s3://BUCKET`. */
@@ -75,7 +101,8 @@ export class S3FetchGetStore implements ObjectStore {
   readonly inner: ObjectStore;
   readonly #settings: S3FetchSettings;
   readonly #signer: SigV4Signer;
-  readonly #base: URL;
+  readonly #host: string;
+  readonly #origin: string;
 
   /** @param inner the S3 store of the same bucket @param settings endpoint, credentials, hook */
   constructor(inner: ObjectStore, settings: S3FetchSettings) {
@@ -83,7 +110,9 @@ export class S3FetchGetStore implements ObjectStore {
     this.#settings = settings;
     this.url = inner.url;
     this.#signer = new SigV4Signer(settings);
-    this.#base = new URL(settings.endpoint);
+    const base = new URL(settings.endpoint);
+    this.#host = base.host;
+    this.#origin = base.origin;
   }
 
   /** See {@linkcode ObjectStore.listIncompleteUploads}: the wrapped store's. */
@@ -122,22 +151,26 @@ export class S3FetchGetStore implements ObjectStore {
       this.#settings.onRequest?.({ op: "get", key, ranged: range !== undefined });
       const headers = this.#signer.sign({
         method: "GET",
-        host: this.#base.host,
+        host: this.#host,
         path,
         headers: extra,
         date: new Date(),
       });
       const headersMs = this.#settings.headersTimeoutMs ?? DEFAULT_S3_HEADERS_TIMEOUT_MS;
       const abort = new AbortController();
-      const timer = setTimeout(() => abort.abort(), headersMs);
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        abort.abort();
+      }, headersMs);
       let response: Response;
       try {
-        response = await fetch(new URL(path, this.#base), {
+        response = await fetch(`${this.#origin}${path}`, {
           headers,
           signal: signal ? AbortSignal.any([signal, abort.signal]) : abort.signal,
         });
       } catch (cause) {
-        const timedOut = abort.signal.aborted && !signal?.aborted;
+        timedOut &&= !signal?.aborted;
         if (attempt < attempts && !signal?.aborted && !timedOut) continue;
         const why = timedOut ? `no response within ${headersMs} ms` : (cause as Error).message;
         throw new DesUnavailableError(
@@ -185,16 +218,12 @@ export class S3FetchGetStore implements ObjectStore {
       lastModified: new Date(response.headers.get("last-modified") ?? 0),
     };
     const idleMs = this.#settings.idleTimeoutMs ?? DEFAULT_S3_IDLE_TIMEOUT_MS;
-    const body = idleTimeout(
-      response.body ?? ReadableStream.from<Uint8Array>([]),
-      idleMs,
-      () =>
-        new DesUnavailableError(
-          `S3 get of ${key} stalled: no body bytes within ${idleMs} ms`,
-          where,
-        ),
-      abort,
-    );
+    const stalled = () =>
+      new DesUnavailableError(`S3 get of ${key} stalled: no body bytes within ${idleMs} ms`, where);
+    const source = response.body ?? ReadableStream.from<Uint8Array>([]);
+    const body = length <= WHOLE_BODY_LIMIT && declaredLength(response) === length
+      ? wholeBody(response, idleMs, stalled, abort)
+      : idleTimeout(source, idleMs, stalled, abort);
     return { info, start: contentRange ? Number(contentRange[1]) : 0, length, body };
   }
 
