@@ -16,6 +16,7 @@ const TABLES = [
   "des_backlog_samples",
   "des_read_audit_rejected",
   "des_tombstones",
+  "des_read_audit_default",
 ];
 
 Deno.test("every db/migrations/*.sql file is in the migration list, in order", async () => {
