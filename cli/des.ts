@@ -60,6 +60,11 @@ export const COMMANDS: Record<string, CommandSpec> = {
     usage: "migrate [--database-url URL]",
     summary: "apply the metadata DB migrations (idempotent)",
   },
+  "audit-maintain": {
+    run: async (a) => (await import("./commands/audit_maintain.ts")).auditMaintainCommand(a),
+    usage: "audit-maintain [--retention-days N] [--ahead-days N] [--json] [--database-url URL]",
+    summary: "create the read audit's day partitions ahead, drop those past the retention",
+  },
   mark: {
     run: async (a) => (await import("../mark/main.ts")).markCommand(a),
     usage: MARK_USAGE,

@@ -157,6 +157,12 @@ export interface Settings {
   retrieverMaxReaders: SettingSpec<number>;
   /** `kvMaxBytes` */
   kvMaxBytes: SettingSpec<number>;
+  /** `auditRetentionDays` */
+  auditRetentionDays: SettingSpec<number>;
+  /** `auditPartitionsAhead` */
+  auditPartitionsAhead: SettingSpec<number>;
+  /** `auditMaintenanceInterval` */
+  auditMaintenanceInterval: SettingSpec<number>;
 }
 
 /** Every setting DES reads, in the order the README documents them. */
@@ -312,6 +318,25 @@ export const SETTINGS: Settings = {
     defaultValue: "1GiB",
     parse: byteSizeAtMost(2 ** 50),
   },
+  auditRetentionDays: {
+    env: "DES_AUDIT_RETENTION_DAYS",
+    description:
+      "Whole UTC days of read audit kept; older day partitions are dropped (0 = keep forever).",
+    defaultValue: "90",
+    parse: integer(0, 36_500),
+  },
+  auditPartitionsAhead: {
+    env: "DES_AUDIT_PARTITIONS_AHEAD",
+    description: "Days ahead of today that read audit partitions are created for.",
+    defaultValue: "7",
+    parse: integer(1, 366),
+  },
+  auditMaintenanceInterval: {
+    env: "DES_AUDIT_MAINTENANCE_INTERVAL",
+    description: "How often a gateway maintains the read audit partitions (1m–24h).",
+    defaultValue: "1h",
+    parse: durationBetween(60_000, 86_400_000),
+  },
 };
 
 function byteSizeAtMost(max: number): (raw: string) => number {
@@ -341,6 +366,17 @@ export function indexCacheOf(
     maxCacheBytes: config.retrieverCacheBytes,
     maxReaders: config.retrieverMaxReaders,
     kvMaxBytes: config.kvMaxBytes,
+  };
+}
+
+/** The read audit partition settings of a configuration. */
+export function auditLifecycleOf(
+  config: DesConfig,
+): { retentionDays: number; aheadDays: number; intervalMs: number } {
+  return {
+    retentionDays: config.auditRetentionDays,
+    aheadDays: config.auditPartitionsAhead,
+    intervalMs: config.auditMaintenanceInterval,
   };
 }
 

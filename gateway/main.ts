@@ -12,6 +12,7 @@
 
 import { parseArgs } from "node:util";
 import {
+  auditLifecycleOf,
   byteCacheOf,
   type DesConfig,
   indexCacheOf,
@@ -28,6 +29,7 @@ import { Retriever } from "../retriever/retriever.ts";
 import { InProcessRetrieverTarget } from "./in_process_target.ts";
 import { createGatewayApp } from "./app.ts";
 import { AuditTrail } from "./audit.ts";
+import { AuditMaintainer } from "./audit_maintainer.ts";
 import { checkExposure, loadGatewaySettings } from "./gateway_config.ts";
 import { edgeOptions } from "./edge_options.ts";
 import { HttpRetrieverTarget, type HttpTargetOptions } from "./http_target.ts";
@@ -135,6 +137,9 @@ export async function main(args: string[]): Promise<number> {
   }
   const metrics = new GatewayMetrics();
   const audit = settings.audit && db ? new AuditTrail(db, { metrics, log }) : undefined;
+  const maintainer = audit && db
+    ? new AuditMaintainer(db, { ...auditLifecycleOf(config), log })
+    : undefined;
   const app = createGatewayApp({
     routing: () => table,
     nameFormat: { shardBits: config.shardBits, prefix: config.namePrefix },
@@ -179,6 +184,7 @@ export async function main(args: string[]): Promise<number> {
   log.info("gateway stopping");
   clearInterval(refresher);
   await server.shutdown();
+  await maintainer?.close();
   await audit?.close();
   await status?.close();
   await local?.retriever.close();

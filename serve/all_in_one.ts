@@ -9,7 +9,13 @@
  * @module
  */
 
-import { byteCacheOf, type DesConfig, type EnvSource, indexCacheOf } from "../core/config.ts";
+import {
+  auditLifecycleOf,
+  byteCacheOf,
+  type DesConfig,
+  type EnvSource,
+  indexCacheOf,
+} from "../core/config.ts";
 import { Logger, type LogLevel } from "../core/log.ts";
 import { Registry } from "../core/metrics.ts";
 import type { Db } from "../db/db.ts";
@@ -17,6 +23,7 @@ import { migrate } from "../db/migrate.ts";
 import { openDb } from "../db/open_db.ts";
 import { createGatewayApp } from "../gateway/app.ts";
 import { AuditTrail } from "../gateway/audit.ts";
+import { AuditMaintainer } from "../gateway/audit_maintainer.ts";
 import { checkExposure, type GatewaySettings } from "../gateway/gateway_config.ts";
 import { edgeOptions } from "../gateway/edge_options.ts";
 import { InProcessRetrieverTarget } from "../gateway/in_process_target.ts";
@@ -148,6 +155,10 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
     const metrics = new GatewayMetrics(registry);
     const audit = options.gateway.audit ? new AuditTrail(db, { metrics, log }) : undefined;
     if (audit) closers.push(() => audit.close());
+    if (audit) {
+      const maintainer = new AuditMaintainer(db, { ...auditLifecycleOf(config), log });
+      closers.push(() => maintainer.close());
+    }
     const routing = RoutingTable.build<RetrieverTarget>(
       [new InProcessRetrieverTarget(retriever)],
       shardCount,
