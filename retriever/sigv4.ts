@@ -75,8 +75,12 @@ export function uriEncodeSegment(segment: string): string {
   );
 }
 
+/** A path of characters that S3's URI encoding leaves as they are (object keys usually are). */
+const UNRESERVED_PATH = /^[A-Za-z0-9\-_.~/]*$/;
+
 /** Encode a `/`-separated path segment by segment. */
 export function uriEncodePath(path: string): string {
+  if (UNRESERVED_PATH.test(path)) return path;
   return path.split("/").map(uriEncodeSegment).join("/");
 }
 

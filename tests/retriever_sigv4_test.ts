@@ -33,4 +33,9 @@ Deno.test("SigV4: the GET-with-Range example of the AWS S3 documentation", () =>
 Deno.test("SigV4: S3 URI encoding of paths", () => {
   assertEquals(uriEncodeSegment("a b+c*d'(e)!~._-"), "a%20b%2Bc%2Ad%27%28e%29%21~._-");
   assertEquals(uriEncodePath("/bucket/dir/ä.des"), "/bucket/dir/%C3%A4.des");
+  assertEquals(
+    uriEncodePath("/bucket/containers/0007/ab-c_d.~x.des"),
+    "/bucket/containers/0007/ab-c_d.~x.des",
+  );
+  assertEquals(uriEncodePath("/bucket/a b/c+d"), "/bucket/a%20b/c%2Bd");
 });
