@@ -3,7 +3,7 @@
 import { assertEquals, assertRejects } from "./_helpers/assert.ts";
 import { removeTestS3Store, s3TestIgnore, testS3Store } from "./_helpers/s3.ts";
 import { DesConfigError, DesConflictError, DesNotFoundError } from "../core/errors.ts";
-import { S3FetchGetStore } from "../retriever/s3_fetch_store.ts";
+import { S3FetchGetStore, WHOLE_BODY_LIMIT } from "../retriever/s3_fetch_store.ts";
 import { readAll, RequestCounter } from "../store/object_store.ts";
 import { DesRangeNotSatisfiableError } from "../store/range.ts";
 
@@ -55,6 +55,23 @@ Deno.test({
       const bad = new S3FetchGetStore(inner, settings(inner.bucket, undefined, "wrong-secret"));
       await assertRejects(() => bad.get(key), DesConfigError);
       assertEquals((await store.head(key))?.size, 1000);
+      // Bodies up to WHOLE_BODY_LIMIT come as one chunk, larger ones stream; both whole.
+      const big = Uint8Array.from({ length: WHOLE_BODY_LIMIT * 3 }, (_, i) => (i * 13) & 0xff);
+      await inner.put("containers/0001/big.des", big);
+      const all = await store.get("containers/0001/big.des");
+      assertEquals(await readAll(all.body), big);
+      const edge = await store.get("containers/0001/big.des", {
+        range: { offset: 7, length: WHOLE_BODY_LIMIT },
+      });
+      const chunks = await Array.fromAsync(edge.body);
+      assertEquals(chunks.length, 1);
+      assertEquals(chunks[0], big.slice(7, 7 + WHOLE_BODY_LIMIT));
+      const unread = await store.get("containers/0001/big.des", { range: { suffix: 100 } });
+      await unread.body.cancel();
+      await inner.put("containers/0001/empty.des", new Uint8Array(0));
+      const empty = await store.get("containers/0001/empty.des");
+      assertEquals((await readAll(empty.body)).byteLength, 0);
+      assertEquals(counter.count("get"), 11);
     } finally {
       await removeTestS3Store(inner);
     }
