@@ -25,9 +25,14 @@ export class BufferedSink {
     this.#buffer = new Uint8Array(chunkSize);
   }
 
-  /** Append bytes; large chunks pass straight through after the buffer. */
+  /** Append bytes; chunks of `chunkSize` or more pass straight through after the buffer. */
   async write(bytes: Uint8Array): Promise<void> {
     if (bytes.byteLength === 0) return;
+    if (bytes.byteLength >= this.#chunkSize) { // a whole chunk already: no copy
+      await this.flush();
+      await this.#sink.write(bytes);
+      return;
+    }
     if (this.#filled + bytes.byteLength <= this.#chunkSize) {
       this.#buffer.set(bytes, this.#filled);
       this.#filled += bytes.byteLength;
@@ -35,12 +40,8 @@ export class BufferedSink {
       return;
     }
     await this.flush();
-    if (bytes.byteLength >= this.#chunkSize) {
-      await this.#sink.write(bytes);
-    } else {
-      this.#buffer.set(bytes, 0);
-      this.#filled = bytes.byteLength;
-    }
+    this.#buffer.set(bytes, 0);
+    this.#filled = bytes.byteLength;
   }
 
   /** Hand buffered bytes to the sink. */

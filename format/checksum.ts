@@ -1,46 +1,39 @@
 /**
- * The two content checksums of the format: CRC-32C (Castagnoli, via
- * hash-wasm) for fast checks on every read, and SHA-256 (node:crypto) as the
- * strong digest. One shared hash-wasm instance serves all CRC computations;
- * an incremental {@linkcode Crc32c} keeps its own state between chunks, so
- * any number of streams can be checked concurrently.
+ * The two content checksums of the format: CRC-32C (Castagnoli, in
+ * JavaScript, see `crc32c.ts`) for fast checks on every read, and SHA-256
+ * (node:crypto, native) as the strong digest. An incremental
+ * {@linkcode Crc32c} is one number of state, so any number of streams can be
+ * checked concurrently.
  *
  * @module
  */
 
-import { createCRC32 } from "hash-wasm";
 import { createHash, type Hash } from "node:crypto";
-import { CRC32C_POLYNOMIAL } from "./constants.ts";
-
-const shared = await createCRC32(CRC32C_POLYNOMIAL);
-
-function digestToNumber(hex: string): number {
-  return parseInt(hex, 16) >>> 0;
-}
+import { updateCrc32c } from "./crc32c.ts";
 
 /** CRC-32C of `bytes`, as an unsigned 32-bit number. */
 export function crc32c(bytes: Uint8Array): number {
-  return digestToNumber(shared.init().update(bytes).digest("hex"));
+  return updateCrc32c(0, bytes);
 }
 
-/** An incremental CRC-32C whose state lives outside the shared hasher. */
+/** An incremental CRC-32C. */
 export class Crc32c {
-  #state: Uint8Array = shared.init().save();
+  #crc = 0;
 
   /** Add bytes. */
   update(bytes: Uint8Array): this {
-    this.#state = shared.load(this.#state).update(bytes).save();
+    this.#crc = updateCrc32c(this.#crc, bytes);
     return this;
   }
 
   /** The CRC-32C of everything added so far. */
   digest(): number {
-    return digestToNumber(shared.load(this.#state).digest("hex"));
+    return this.#crc;
   }
 
   /** Start over, as if nothing had been added. */
   reset(): this {
-    this.#state = shared.init().save();
+    this.#crc = 0;
     return this;
   }
 }

@@ -121,7 +121,7 @@ export const SHA256_BYTES = 32;
 /** Entry flag: the content is a separate object, not in DATA. */
 export const FLAG_EXTERNAL = 0x0001;
 
-/** CRC-32C (Castagnoli) polynomial, reversed form, as hash-wasm takes it. */
+/** CRC-32C (Castagnoli) polynomial, reversed (LSB-first) form. */
 export const CRC32C_POLYNOMIAL = 0x82f63b78;
 
 /** Longest file name in UTF-8 bytes. */

@@ -48,6 +48,8 @@ export {
   type ContainerSummary,
   DesWriter,
   type DesWriterOptions,
+  type RunChecksums,
+  type RunFile,
 } from "./writer.ts";
 export { DesReader, type DesReaderOptions, type FileRange } from "./reader.ts";
 export {

@@ -3,8 +3,11 @@
  * packed bytes. Every added file is one 72-byte entry in the final layout
  * (its name offset pointing into a name log, its meta offset relative to the
  * first meta record) plus its UTF-8 name, so 100,000 files cost about
- * 72 + name-length bytes each and no JavaScript object. `encode` sorts the
- * entries by name bytes and writes INDEX exactly as `encodeIndex` would.
+ * 72 + name-length bytes each and no JavaScript object or string. Names are
+ * also kept in an open-addressing hash table of entry positions (4 bytes a
+ * slot, at most half full), so a duplicate is found without a set of
+ * strings. `encode` sorts the entries by name bytes and writes INDEX exactly
+ * as `encodeIndex` would.
  *
  * @module
  */
@@ -39,6 +42,8 @@ const decoder = new TextDecoder();
 export class PendingIndex {
   readonly #entries = new ByteLog(ENTRY_SIZE * 1024);
   readonly #names = new ByteLog(32 * 1024);
+  /** Entry position + 1 by name hash (0 = free); grown to stay at most half full. */
+  #slots = new Int32Array(1024);
   #count = 0;
 
   /** Entries added. */
@@ -51,8 +56,15 @@ export class PendingIndex {
     return this.#names.length;
   }
 
-  /** Append one entry. */
+  /** Whether an entry with exactly these name bytes was pushed. */
+  has(nameBytes: Uint8Array): boolean {
+    return this.#slots[this.#slotOf(nameBytes)] !== 0;
+  }
+
+  /** Append one entry; its name must not be present yet (see {@linkcode has}). */
   push(entry: PendingEntry): void {
+    if ((this.#count + 1) * 2 > this.#slots.length) this.#growSlots();
+    this.#slots[this.#slotOf(entry.nameBytes)] = this.#count + 1;
     const nameOffset = this.#names.append(entry.nameBytes);
     const at = this.#entries.reserve(ENTRY_SIZE);
     const view = this.#entries.view;
@@ -66,6 +78,41 @@ export class PendingIndex {
     view.setUint32(at + F.crc32c, entry.crc32c, true);
     this.#entries.bytes.set(entry.sha256.subarray(0, SHA256_BYTES), at + F.sha256);
     this.#count++;
+  }
+
+  /** The slot holding `nameBytes`, or the free slot where it would go. */
+  #slotOf(nameBytes: Uint8Array): number {
+    const mask = this.#slots.length - 1;
+    const view = this.#entries.view;
+    const names = this.#names.bytes;
+    const length = nameBytes.byteLength;
+    for (let slot = hashName(nameBytes) & mask;; slot = (slot + 1) & mask) {
+      const held = this.#slots[slot];
+      if (held === 0) return slot;
+      const at = (held - 1) * ENTRY_SIZE;
+      if (view.getUint16(at + F.nameLength, true) !== length) continue;
+      const offset = view.getUint32(at + F.nameOffset, true);
+      let k = 0;
+      while (k < length && names[offset + k] === nameBytes[k]) k++;
+      if (k === length) return slot;
+    }
+  }
+
+  #growSlots(): void {
+    const old = this.#slots;
+    this.#slots = new Int32Array(old.length * 2);
+    const mask = this.#slots.length - 1;
+    const view = this.#entries.view;
+    const names = this.#names.bytes;
+    for (const held of old) {
+      if (held === 0) continue;
+      const at = (held - 1) * ENTRY_SIZE;
+      const offset = view.getUint32(at + F.nameOffset, true);
+      const length = view.getUint16(at + F.nameLength, true);
+      let slot = hashName(names.subarray(offset, offset + length)) & mask;
+      while (this.#slots[slot] !== 0) slot = (slot + 1) & mask;
+      this.#slots[slot] = held;
+    }
   }
 
   /** Positions of the entries sorted by name bytes (names are unique). */
@@ -132,4 +179,11 @@ export class PendingIndex {
     }
     return out;
   }
+}
+
+/** FNV-1a of the name bytes. */
+function hashName(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.byteLength; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+  return h >>> 0;
 }

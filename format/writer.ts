@@ -99,6 +99,24 @@ export interface BodyChecksums {
   sha256: Uint8Array;
 }
 
+/** One file of {@linkcode DesWriter.appendRun}. */
+export interface RunFile {
+  /** File name. */
+  name: string;
+  /** Body length in bytes. */
+  size: number;
+  /** Its metadata (`externalKey` must be absent: run files are inline). */
+  meta: FileMeta;
+}
+
+/** Checksums of the bodies of a run, computed by the caller, one per file in order. */
+export interface RunChecksums {
+  /** CRC-32C of each body. */
+  crc32c: ArrayLike<number>;
+  /** SHA-256 of each body, 32 bytes each, back to back. */
+  sha256: Uint8Array;
+}
+
 /** An entry handed out by `add`, completed with its meta offset by `finish`. */
 interface Returned {
   entry: IndexEntry;
@@ -136,7 +154,6 @@ export class DesWriter {
   readonly #bigFiles?: { store: BigFileStore; prefix: string };
   readonly #descriptorExtras: Pick<ContainerDescriptor, "shard" | "source" | "attrs">;
   readonly #index = new PendingIndex();
-  readonly #names = new Set<string>();
   readonly #metaRecords = new ByteLog();
   readonly #returned: Returned[] = [];
   readonly #bigFileKeys: string[] = [];
@@ -254,6 +271,24 @@ export class DesWriter {
     return this.#serialized(async () => void await this.#add(name, body, meta, checksums));
   }
 
+  /**
+   * Append a run of inline files whose bodies lie back to back in `data`, in
+   * order (`files[i].size` bytes each, summing to `data.byteLength`), with one
+   * sink write for all of them and no promise per file: the fast path of
+   * `des pack-dir`. Every file is checked first (name, duplicate, size up to
+   * the big-file threshold, meta record, capacity); a `DesInputError` leaves
+   * the writer usable and nothing of the run written. `checksums`, when
+   * given, must have been computed over exactly each body. Do not reuse
+   * `data` before the returned promise resolves.
+   */
+  appendRun(
+    files: readonly RunFile[],
+    data: Uint8Array,
+    checksums?: RunChecksums,
+  ): Promise<void> {
+    return this.#serialized(() => this.#appendRun(files, data, checksums));
+  }
+
   /** Write META, INDEX and FOOTER and close the sink. */
   finish(): Promise<ContainerSummary> {
     return this.#serialized(() => this.#finish());
@@ -296,7 +331,7 @@ export class DesWriter {
     try {
       this.#checkOpen();
       nameBytes = encodeName(name);
-      if (this.#names.has(name)) throw new DesInputError("duplicate file name", { name });
+      if (this.#index.has(nameBytes)) throw new DesInputError("duplicate file name", { name });
       size = bodySize(name, body, meta.size);
       if (checksums !== undefined && !(body instanceof Uint8Array)) {
         throw new DesInputError("checksums can only accompany a Uint8Array body", { name });
@@ -316,7 +351,7 @@ export class DesWriter {
       }
       const { size: _size, ...fileMeta } = meta;
       record = encodeFileMeta({ ...fileMeta, externalKey: key });
-      this.#checkCapacity(name, nameBytes.byteLength, record.byteLength);
+      this.#checkCapacity(name, 1, nameBytes.byteLength, record.byteLength);
     } catch (error) {
       if (body instanceof ReadableStream) await body.cancel(error).catch(() => {});
       throw error;
@@ -336,7 +371,6 @@ export class DesWriter {
       crc32c: content.crc32c,
       sha256: content.sha256,
     });
-    this.#names.add(name);
     return {
       name,
       flags,
@@ -350,8 +384,9 @@ export class DesWriter {
     };
   }
 
-  #checkCapacity(name: string, nameLength: number, recordLength: number): void {
-    const count = this.#index.count + 1;
+  /** Whether `added` more entries with these name and record bytes still fit the tail. */
+  #checkCapacity(name: string, added: number, nameLength: number, recordLength: number): void {
+    const count = this.#index.count + added;
     const tail = MAX_DESCRIPTOR_BYTES + this.#metaRecords.length + recordLength +
       count * ENTRY_SIZE + this.#index.nameBytes + nameLength + FOOTER_SIZE;
     if (tail > MAX_TAIL_BYTES || count > 0xffffffff) {
@@ -360,6 +395,72 @@ export class DesWriter {
         entryCount: count,
         limit: MAX_TAIL_BYTES,
       });
+    }
+  }
+
+  async #appendRun(
+    files: readonly RunFile[],
+    data: Uint8Array,
+    checksums?: RunChecksums,
+  ): Promise<void> {
+    this.#checkOpen();
+    const count = files.length;
+    const nameBytes: Uint8Array[] = new Array(count);
+    const records: Uint8Array[] = new Array(count);
+    const inRun = new Set<string>();
+    let total = 0, nameLength = 0, recordLength = 0;
+    for (let i = 0; i < count; i++) {
+      const { name, size, meta } = files[i];
+      nameBytes[i] = encodeName(name);
+      if (this.#index.has(nameBytes[i]) || inRun.has(name)) {
+        throw new DesInputError("duplicate file name", { name });
+      }
+      inRun.add(name);
+      if (!Number.isSafeInteger(size) || size < 0 || size > this.#threshold) {
+        throw new DesInputError("a file of a run must be inline: 0 <= size <= bigFileThreshold", {
+          name,
+          size,
+          threshold: this.#threshold,
+        });
+      }
+      if (meta.externalKey !== undefined) {
+        throw new DesInputError("externalKey is set by the writer", { name });
+      }
+      records[i] = encodeFileMeta(meta);
+      total += size;
+      nameLength += nameBytes[i].byteLength;
+      recordLength += records[i].byteLength;
+      this.#checkCapacity(name, i + 1, nameLength, recordLength);
+    }
+    if (total !== data.byteLength) {
+      throw new DesInputError("the sizes of a run differ from its data length", {
+        total,
+        dataLength: data.byteLength,
+      });
+    }
+    const dataOffset = this.#offset;
+    try {
+      await this.#sink.write(data);
+    } catch (error) {
+      this.#state = "failed";
+      this.#failure = error;
+      throw error;
+    }
+    this.#offset += total;
+    for (let i = 0, at = 0; i < count; i++) {
+      const size = files[i].size;
+      const body = data.subarray(at, at + size);
+      this.#index.push({
+        nameBytes: nameBytes[i],
+        flags: 0,
+        dataOffset: dataOffset + at,
+        size,
+        metaRelative: this.#metaRecords.append(records[i]),
+        metaLength: records[i].byteLength,
+        crc32c: checksums ? checksums.crc32c[i] : crc32c(body),
+        sha256: checksums ? checksums.sha256.subarray(i * 32, i * 32 + 32) : sha256(body),
+      });
+      at += size;
     }
   }
 

@@ -79,6 +79,24 @@ Deno.test("pack-dir: workers or not, any batch size, the same container contents
   }
 });
 
+Deno.test("pack-dir walk: lazily, the names in the order of a sort of the full names", async () => {
+  const root = await Deno.makeTempDir({ prefix: "des-pack-dir-walk-" });
+  try {
+    // "a.b" sorts before "a/x" ('.' < '/'), "a-" before both, "a0" after
+    const names = ["a/x", "a.b", "a-", "a0", "a/y/z", "a/y.t", "b", "a/x.d/q", "é/1", "Z"];
+    for (const name of names) {
+      await Deno.mkdir(join(root, name, ".."), { recursive: true });
+      await Deno.writeFile(join(root, name), new Uint8Array(1));
+    }
+    await Deno.symlink(join(root, "b"), join(root, "a", "link"));
+    const { names: walked, skipped } = walkNames(root);
+    assertEquals(walked, [...names].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    assertEquals(skipped, 1);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("pack-dir reader pool: batches come back in order with the bytes of each file", async () => {
   const { root, files } = await tree(100);
   const pool = new ReaderPool({ workers: 2, batchFiles: 3, depth: 3 });

@@ -31,7 +31,7 @@ import {
 
 const text = (value: string) => new TextEncoder().encode(value);
 
-/** Bitwise reference CRC-32C, independent of hash-wasm. */
+/** Bitwise reference CRC-32C, independent of the table-driven one. */
 function referenceCrc32c(bytes: Uint8Array): number {
   let crc = 0xffffffff;
   for (const byte of bytes) {
@@ -48,6 +48,16 @@ Deno.test("checksum: CRC-32C check value and agreement with a bitwise reference"
   assert.equal(crc32c(new Uint8Array(32).fill(0xff)), 0x62a8ab43, "RFC 3720 B.4: 32 bytes of ones");
   const random = crypto.getRandomValues(new Uint8Array(4099));
   assert.equal(crc32c(random), referenceCrc32c(random));
+});
+
+Deno.test("checksum: CRC-32C of every length and alignment equals the bitwise reference", () => {
+  const data = crypto.getRandomValues(new Uint8Array(200));
+  for (let start = 0; start < 8; start++) {
+    for (let length = 0; start + length <= data.length; length += start + 1) {
+      const view = data.subarray(start, start + length);
+      assert.equal(crc32c(view), referenceCrc32c(view), `offset ${start}, length ${length}`);
+    }
+  }
 });
 
 Deno.test("checksum: incremental CRC-32C and SHA-256 equal one-shot, interleaved", () => {

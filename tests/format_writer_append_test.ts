@@ -96,3 +96,90 @@ Deno.test("append refuses checksums that come with a stream body", async () => {
   await writer.append("ok", new Uint8Array(1));
   assertEquals(writer.entryCount, 1);
 });
+
+Deno.test("appendRun writes the same container as add, with or without outside checksums", async () => {
+  const files = Array.from({ length: 300 }, (_, i) => ({
+    name: `r/${(i * 7919) % 300}.bin`,
+    body: crypto.getRandomValues(new Uint8Array((i * 37) % 5000)),
+  }));
+  const options = {
+    containerId: "0123456789abcdef0123456789abcdef",
+    now: () => 1_700_000_000_000,
+    bigFileThreshold: 8000,
+  };
+  const viaAdd = memorySink();
+  const a = await DesWriter.create(viaAdd.sink, options);
+  for (const f of files) await a.add(f.name, f.body, { mtime: 5 });
+  await a.finish();
+  const viaRun = memorySink();
+  const b = await DesWriter.create(viaRun.sink, options);
+  for (let first = 0; first < files.length; first += 100) {
+    const part = files.slice(first, first + 100);
+    const data = new Uint8Array(part.reduce((n, f) => n + f.body.byteLength, 0));
+    const sha = new Uint8Array(part.length * 32);
+    let at = 0;
+    part.forEach((f, i) => {
+      data.set(f.body, at);
+      at += f.body.byteLength;
+      sha.set(sha256(f.body), i * 32);
+    });
+    const run = part.map((f) => ({ name: f.name, size: f.body.byteLength, meta: { mtime: 5 } }));
+    const checksums = first === 100
+      ? undefined
+      : { crc32c: part.map((f) => crc32c(f.body)), sha256: sha };
+    await b.appendRun(run, data, checksums);
+  }
+  await b.finish();
+  assertEquals(viaRun.bytes(), viaAdd.bytes());
+});
+
+Deno.test("appendRun checks every file first: a bad run writes nothing and the writer goes on", async () => {
+  const { sink, bytes } = memorySink();
+  const writer = await DesWriter.create(sink, { bigFileThreshold: 10 });
+  await writer.append("a", new Uint8Array(2));
+  const meta = {};
+  const bad = [
+    [{ name: "b", size: 1, meta }, { name: "a", size: 1, meta }], // duplicate of an earlier file
+    [{ name: "b", size: 1, meta }, { name: "b", size: 1, meta }], // duplicate inside the run
+    [{ name: "b", size: 11, meta }], // above the big-file threshold
+    [{ name: "b", size: 1, meta: { externalKey: "k" } }],
+    [{ name: "", size: 1, meta }], // bad name
+    [{ name: "b", size: 3, meta }], // sizes differ from the data length
+  ];
+  for (const run of bad) {
+    const data = new Uint8Array(run.reduce((n, f) => n + Math.min(f.size, 2), 0));
+    await assertRejects(() => writer.appendRun(run, data), DesInputError, undefined);
+  }
+  assertEquals(writer.entryCount, 1);
+  await writer.appendRun(
+    [{ name: "b", size: 1, meta }, { name: "c", size: 2, meta }],
+    new Uint8Array(3),
+  );
+  assertEquals(writer.entryCount, 3);
+  await writer.finish();
+  const reader = await DesReader.open(new MemoryRangeSource(bytes()));
+  assertEquals([...reader.entries()].map((e) => e.name), ["a", "b", "c"]);
+  assertEquals((await reader.verify()).ok, true);
+});
+
+Deno.test("PendingIndex.has finds exactly the pushed names, across table growth", () => {
+  const pending = new PendingIndex();
+  const names = Array.from({ length: 5000 }, (_, i) => `n/${i.toString(36)}/é`);
+  names.forEach((name, i) => {
+    assertEquals(pending.has(encodeName(name)), false, name);
+    pending.push({
+      nameBytes: encodeName(name),
+      flags: 0,
+      dataOffset: i,
+      size: 0,
+      metaRelative: 0,
+      metaLength: 0,
+      crc32c: 0,
+      sha256: new Uint8Array(32),
+    });
+  });
+  for (const name of names) assertEquals(pending.has(encodeName(name)), true, name);
+  for (const name of ["n", "n/", "n/0/", "n/0/e", "n/zzzz/é"]) {
+    assertEquals(pending.has(encodeName(name)), false, name);
+  }
+});

@@ -2,19 +2,22 @@
  * `des pack-dir <dir> -o <path|s3://bucket/key>`: pack every regular file of
  * a directory tree into one DES container.
  *
- * The main thread walks the tree (directory reads only) and appends to the
- * container; a pool of Web Workers reads the files ahead of it in batches
- * (lstat, read, CRC-32C, SHA-256), so both cores work and the writer sees a
- * few large buffers instead of many small reads. Memory stays bounded by
- * the container's index: the walk keeps one name per file and the writer one
- * packed INDEX entry and META record.
+ * The main thread walks the tree lazily (directory reads only) and appends
+ * to the container; a pool of Web Workers reads the files ahead of it in
+ * batches (lstat, read, CRC-32C, SHA-256), so both cores work, and each
+ * batch reaches the container as one large write while the next one is
+ * read. Memory stays bounded by the container's index: the walk holds one
+ * directory listing per level, at most `workers × depth` batches are in
+ * flight, and the writer keeps one packed INDEX entry, name and META record
+ * per file (no JavaScript object or string).
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
-import { DEFAULT_BIG_FILE_THRESHOLD, DesWriter } from "../../format/mod.ts";
+import { DEFAULT_BIG_FILE_THRESHOLD } from "../../format/constants.ts";
+import { DesWriter, type RunFile } from "../../format/writer.ts";
 import type { ContainerSink } from "../../format/sink.ts";
 import type { BigFileStore } from "../../format/big_file_store.ts";
 import { contentTypeFor } from "../../core/content_type.ts";
@@ -23,29 +26,68 @@ import { Progress } from "../../core/progress.ts";
 import { DesInputError } from "../../core/errors.ts";
 import { bigFilePrefix } from "../container_arg.ts";
 import { parseLocalLocation } from "../../store/local_location.ts";
-import { FileStatus } from "./pack_dir_read.ts";
+import { FileStatus, type ReadBatch } from "./pack_dir_read.ts";
 import { ReaderPool, type ReaderPoolOptions } from "./pack_dir_pool.ts";
 
 /**
- * Walk `root` and return the relative names (`/`-separated) of its regular
- * files in name order; symlinks and special files are counted as skipped.
- * Only directories are read here: sizes and times come with the file reads.
+ * The regular files under a root, walked lazily: relative names
+ * (`/`-separated) in name order, one directory listing held per level of
+ * the walk, so memory does not grow with the number of files. Symlinks and
+ * special files are counted in {@linkcode skipped}. Only directories are
+ * read: sizes and times come with the file reads.
  */
-export function walkNames(root: string): { names: string[]; skipped: number } {
-  const names: string[] = [];
-  let skipped = 0;
-  const stack = [""];
-  while (stack.length > 0) {
-    const dir = stack.pop()!;
-    for (const entry of Deno.readDirSync(dir === "" ? root : `${root}/${dir}`)) {
-      const name = dir === "" ? entry.name : `${dir}/${entry.name}`;
-      if (entry.isDirectory) stack.push(name);
-      else if (entry.isFile) names.push(name);
-      else skipped++;
+export class TreeWalk {
+  /** Entries that were neither regular files nor directories (so far). */
+  skipped = 0;
+  readonly #root: string;
+
+  /** @param root absolute path of the tree */
+  constructor(root: string) {
+    this.#root = root;
+  }
+
+  /**
+   * The names, in the order a sort of the full relative names would give:
+   * each directory's entries are sorted with a directory compared as its
+   * name followed by `/`, the prefix of every name under it.
+   */
+  *names(): Generator<string> {
+    const stack: { dir: string; keys: string[]; at: number }[] = [this.#list("")];
+    while (stack.length > 0) {
+      const level = stack[stack.length - 1];
+      if (level.at === level.keys.length) {
+        stack.pop();
+        continue;
+      }
+      const key = level.keys[level.at++];
+      const name = level.dir === "" ? key : `${level.dir}/${key}`;
+      if (key.endsWith("/")) stack.push(this.#list(name.slice(0, -1)));
+      else yield name;
     }
   }
-  names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return { names, skipped };
+
+  /** Sorted keys of one directory: file names, and directory names + `/`. */
+  #list(dir: string): { dir: string; keys: string[]; at: number } {
+    const keys: string[] = [];
+    for (const entry of Deno.readDirSync(dir === "" ? this.#root : `${this.#root}/${dir}`)) {
+      if (entry.isDirectory) keys.push(`${entry.name}/`);
+      else if (entry.isFile) keys.push(entry.name);
+      else this.skipped++;
+    }
+    keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return { dir, keys, at: 0 };
+  }
+}
+
+/**
+ * Walk `root` whole and return the relative names (`/`-separated) of its
+ * regular files in name order; symlinks and special files are counted as
+ * skipped.
+ */
+export function walkNames(root: string): { names: string[]; skipped: number } {
+  const walk = new TreeWalk(root);
+  const names = [...walk.names()];
+  return { names, skipped: walk.skipped };
 }
 
 /** Usage of `des pack-dir` without the leading `des `. */
@@ -102,7 +144,7 @@ export async function packDirectory(
   const root = resolve(dir);
   const st = await Deno.stat(root).catch(() => null);
   if (!st?.isDirectory) throw new DesInputError(`not a directory: ${dir}`, { dir });
-  const { names, skipped: walkSkipped } = walkNames(root);
+  const walk = new TreeWalk(root);
   const { sink, bigFiles, prefix } = await openOutput(output, options.createBucket ?? false);
   const threshold = options.bigFileThreshold ?? DEFAULT_BIG_FILE_THRESHOLD;
   const writer = await DesWriter.create(sink, {
@@ -111,57 +153,96 @@ export async function packDirectory(
     source: `file://${root}`,
   });
   const pool = new ReaderPool(options.readers);
-  let bytes = 0, files = 0, skipped = walkSkipped, first = 0;
+  const counts = { files: 0, bytes: 0, skipped: 0 };
+  // The run of one batch is written while the next batch is read.
+  let writing: Promise<void> = Promise.resolve();
   try {
-    for await (const batch of pool.read(root, names, threshold)) {
-      const batchNames = names.slice(first, first + batch.status.length);
-      first += batch.status.length;
+    for await (const batch of pool.read(root, walk.names(), threshold)) {
       if (batch.error) {
         throw new DesInputError(
           `cannot read ${root}/${batch.error.name}: ${batch.error.message}`,
           { path: `${root}/${batch.error.name}` },
         );
       }
-      let at = 0;
-      for (let i = 0; i < batchNames.length; i++) {
-        const name = batchNames[i];
-        const size = batch.sizes[i];
-        const path = `${root}/${name}`;
-        const meta = {
-          contentType: contentTypeFor(name),
-          mtime: batch.mtimes[i],
-          originalLocation: path,
-        };
-        if (batch.status[i] === FileStatus.skipped) {
-          skipped++;
-          continue;
-        }
-        if (batch.status[i] === FileStatus.big) {
-          // Big files are streamed by the writer, never buffered whole.
-          const file = await Deno.open(path);
-          const length = (await file.stat()).size;
-          await writer.append(name, file.readable, { ...meta, size: length });
-          bytes += length;
-        } else {
-          await writer.append(name, batch.data.subarray(at, at + size), meta, {
-            crc32c: batch.crc32c[i],
-            sha256: batch.sha256.subarray(i * 32, i * 32 + 32),
-          });
-          at += size;
-          bytes += size;
-        }
-        files++;
-        options.progress?.tick(1, size);
-      }
+      await writing;
+      writing = appendBatch(writer, root, batch, counts, options.progress);
+      writing.catch(() => {}); // awaited above or below; never an unhandled rejection
     }
+    await writing;
     const summary = await writer.finish();
-    return { files, bytes, size: summary.size, skipped, bigFiles: summary.bigFileKeys.length };
+    return {
+      files: counts.files,
+      bytes: counts.bytes,
+      size: summary.size,
+      skipped: counts.skipped + walk.skipped,
+      bigFiles: summary.bigFileKeys.length,
+    };
   } catch (e) {
+    await writing.catch(() => {});
     await writer.abort().catch(() => {});
     throw e;
   } finally {
     pool.close();
   }
+}
+
+/**
+ * Hand one read batch to the writer: its read files as runs (one sink write
+ * each), its big files streamed from disk between them, in name order.
+ */
+async function appendBatch(
+  writer: DesWriter,
+  root: string,
+  batch: ReadBatch,
+  counts: { files: number; bytes: number; skipped: number },
+  progress?: Progress,
+): Promise<void> {
+  let run: RunFile[] = [];
+  let runStart = 0, at = 0, runFirst = 0;
+  const flush = async () => {
+    if (run.length === 0) return;
+    await writer.appendRun(run, batch.data.subarray(runStart, at), {
+      crc32c: batch.crc32c.subarray(runFirst, runFirst + run.length),
+      sha256: batch.sha256.subarray(runFirst * 32, (runFirst + run.length) * 32),
+    });
+    run = [];
+    runStart = at;
+  };
+  for (let i = 0; i < batch.names.length; i++) {
+    const name = batch.names[i];
+    const status = batch.status[i];
+    if (status === FileStatus.skipped) {
+      counts.skipped++;
+      continue;
+    }
+    const meta = {
+      contentType: contentTypeFor(name),
+      mtime: batch.mtimes[i],
+      originalLocation: `${root}/${name}`,
+    };
+    const size = batch.sizes[i];
+    if (status === FileStatus.big) {
+      await flush();
+      // Big files are streamed by the writer, never buffered whole.
+      const file = await Deno.open(meta.originalLocation);
+      const length = (await file.stat()).size;
+      await writer.append(name, file.readable, { ...meta, size: length });
+      counts.bytes += length;
+    } else {
+      if (run.length === 0) runFirst = i;
+      else if (runFirst + run.length !== i) {
+        // a skipped file in between: the checksums of a run are contiguous
+        await flush();
+        runFirst = i;
+      }
+      run.push({ name, size, meta });
+      at += size;
+      counts.bytes += size;
+    }
+    counts.files++;
+    progress?.tick(1, size);
+  }
+  await flush();
 }
 
 /** CLI entry. */

@@ -62,19 +62,30 @@ export class ReaderPool {
   }
 
   /**
-   * Read `names` (relative to `root`) in batches and yield the answers in
-   * name order. Stop iterating early to drop what is still in flight.
+   * Read `names` (relative to `root`, taken from the iterable only as batches
+   * are sent, so a lazy walk is never held whole) in batches and yield the
+   * answers in name order. At most `workers × depth` batches are in flight:
+   * a worker never reads far ahead of the writer. Stop iterating early to
+   * drop what is still in flight.
    */
-  async *read(root: string, names: string[], threshold: number): AsyncGenerator<ReadBatch> {
-    const requests: ReadRequest[] = [];
-    for (let at = 0, id = 0; at < names.length; at += this.#batchFiles, id++) {
-      requests.push({ id, root, names: names.slice(at, at + this.#batchFiles), threshold });
-    }
+  async *read(root: string, names: Iterable<string>, threshold: number): AsyncGenerator<ReadBatch> {
+    const source = names[Symbol.iterator]();
+    let id = 0;
+    const nextRequest = (): ReadRequest | undefined => {
+      const batch: string[] = [];
+      while (batch.length < this.#batchFiles) {
+        const next = source.next();
+        if (next.done) break;
+        batch.push(next.value);
+      }
+      return batch.length === 0 ? undefined : { id: id++, root, names: batch, threshold };
+    };
     if (this.#workers.length === 0) {
-      for (const request of requests) yield readBatch(request);
+      for (let request = nextRequest(); request; request = nextRequest()) {
+        yield readBatch(request);
+      }
       return;
     }
-    const pending = new Map<number, Promise<ReadBatch>>();
     const queues = this.#workers.map(() => [] as ((batch: ReadBatch) => void)[]);
     const failures: ((error: unknown) => void)[] = [];
     this.#workers.forEach((worker, w) => {
@@ -85,25 +96,27 @@ export class ReaderPool {
         for (const fail of failures.splice(0)) fail(error);
       };
     });
-    let next = 0;
-    const send = () => {
-      const request = requests[next];
-      const w = next % this.#workers.length;
-      next++;
+    const inFlight: { names: string[]; answer: Promise<ReadBatch> }[] = [];
+    const send = (): boolean => {
+      const request = nextRequest();
+      if (!request) return false;
+      const w = request.id % this.#workers.length;
       const answer = new Promise<ReadBatch>((resolve, reject) => {
         queues[w].push(resolve);
         failures.push(reject);
         this.#workers[w].postMessage(request);
       });
       answer.catch(() => {}); // awaited in order below; never an unhandled rejection
-      pending.set(request.id, answer);
+      inFlight.push({ names: request.names, answer });
+      return true;
     };
-    const inFlight = this.#workers.length * this.#depth;
-    while (next < requests.length && next < inFlight) send();
-    for (let id = 0; id < requests.length; id++) {
-      const batch = await pending.get(id)!;
-      pending.delete(id);
-      if (next < requests.length) send();
+    const depth = this.#workers.length * this.#depth;
+    while (inFlight.length < depth && send());
+    while (inFlight.length > 0) {
+      const { names, answer } = inFlight.shift()!;
+      const batch = await answer;
+      batch.names = names;
+      send();
       yield batch;
     }
   }

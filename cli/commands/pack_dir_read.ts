@@ -1,7 +1,8 @@
 /**
- * Reading one batch of the files `des pack-dir` packs: `lstat` (size and
- * mtime), then a whole-file read and both checksums for every file up to the
- * big-file threshold, all bodies of the batch in one buffer. Runs in the
+ * Reading one batch of the files `des pack-dir` packs: `lstat` (type, size
+ * and mtime) of each, then every file up to the big-file threshold read
+ * straight into one buffer of their total size (open, read, close: no buffer
+ * per file, no copy) and both checksums computed on it. Runs in the
  * reader workers (see `pack_dir_pool.ts`) or, where workers are not
  * available, on the main thread.
  *
@@ -36,6 +37,8 @@ export interface ReadRequest {
 export interface ReadBatch {
   /** Batch number of the request. */
   id: number;
+  /** The names of the request (not sent back by a worker: the pool puts them here). */
+  names: string[];
   /** Bodies of the read files, back to back in name order. */
   data: Uint8Array;
   /** One of {@linkcode FileStatus}. */
@@ -57,6 +60,7 @@ export function readBatch(request: ReadRequest): ReadBatch {
   const count = request.names.length;
   const batch: ReadBatch = {
     id: request.id,
+    names: request.names,
     data: new Uint8Array(0),
     status: new Uint8Array(count),
     sizes: new Float64Array(count),
@@ -64,48 +68,61 @@ export function readBatch(request: ReadRequest): ReadBatch {
     crc32c: new Uint32Array(count),
     sha256: new Uint8Array(count * 32),
   };
-  const bodies: Uint8Array[] = [];
-  let total = 0;
-  for (let i = 0; i < count; i++) {
-    const name = request.names[i];
-    const path = `${request.root}/${name}`;
-    try {
-      const st = Deno.lstatSync(path);
+  const paths: string[] = new Array(count);
+  let name = "";
+  try {
+    // lstat first: types (a symlink put in place of a file is skipped), sizes
+    // and times; then every body straight into one buffer of their total size.
+    let total = 0;
+    for (let i = 0; i < count; i++) {
+      name = request.names[i];
+      paths[i] = `${request.root}/${name}`;
+      const st = Deno.lstatSync(paths[i]);
       batch.mtimes[i] = st.mtime?.getTime() ?? 0;
-      if (!st.isFile) {
-        batch.status[i] = FileStatus.skipped;
-        continue;
+      batch.sizes[i] = st.size;
+      if (!st.isFile) batch.status[i] = FileStatus.skipped;
+      else if (st.size > request.threshold) batch.status[i] = FileStatus.big;
+      else total += st.size;
+    }
+    let data: Uint8Array = new Uint8Array(total + 1); // + 1: room for the read that sees the end
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      if (batch.status[i] !== FileStatus.read) continue;
+      name = request.names[i];
+      const file = Deno.openSync(paths[i]);
+      let size = 0;
+      try {
+        for (;;) {
+          if (at + size === data.byteLength) data = grown(data, at + size);
+          const n = file.readSync(data.subarray(at + size));
+          if (n === null) break;
+          size += n;
+        }
+      } finally {
+        file.close();
       }
-      if (st.size > request.threshold) {
+      batch.sizes[i] = size;
+      if (size > request.threshold) { // it grew past the threshold since the lstat
         batch.status[i] = FileStatus.big;
-        batch.sizes[i] = st.size;
         continue;
       }
-      const body = Deno.readFileSync(path);
-      if (body.byteLength > request.threshold) { // it grew past the threshold since the lstat
-        batch.status[i] = FileStatus.big;
-        batch.sizes[i] = body.byteLength;
-        continue;
-      }
-      batch.sizes[i] = body.byteLength;
+      const body = data.subarray(at, at + size);
       batch.crc32c[i] = crc32c(body);
       batch.sha256.set(sha256(body), i * 32);
-      bodies.push(body);
-      total += body.byteLength;
-    } catch (error) {
-      batch.error = { name, message: error instanceof Error ? error.message : String(error) };
-      return batch;
+      at += size;
     }
-  }
-  batch.data = bodies.length === 1 ? bodies[0] : new Uint8Array(total);
-  if (bodies.length > 1) {
-    let at = 0;
-    for (const body of bodies) {
-      batch.data.set(body, at);
-      at += body.byteLength;
-    }
+    batch.data = data.subarray(0, at);
+  } catch (error) {
+    batch.error = { name, message: error instanceof Error ? error.message : String(error) };
   }
   return batch;
+}
+
+/** A copy of `data` with room for at least as much again as `used`. */
+function grown(data: Uint8Array, used: number): Uint8Array {
+  const bigger = new Uint8Array(Math.max(2 * used, 64 * 1024));
+  bigger.set(data.subarray(0, used));
+  return bigger;
 }
 
 /** The buffers of a batch, to transfer instead of copy. */
