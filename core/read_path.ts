@@ -11,6 +11,13 @@ import { DesError, DesNotFoundError } from "./errors.ts";
 /** Header naming the retriever that answered. */
 export const RETRIEVER_HEADER = "x-des-retriever";
 
+/**
+ * Header by which the gateway names the API key of a `DELETE` to the
+ * retriever (recorded as the tombstone's actor). Trusted only on a hop that
+ * carries the retriever token.
+ */
+export const CLIENT_HEADER = "x-des-client";
+
 /** The name in a `/files/...` path and whether `/meta` was asked. */
 export interface FilesRoute {
   /** The percent-decoded name. */

@@ -111,6 +111,7 @@ export function createGatewayApp(options: GatewayOptions): Hono<GatewayEnv> {
   const handlers: Record<string, Handler> = {
     getFile: files,
     headFile: files,
+    deleteFile: files,
     getFileMeta: files,
     getOpenApi: () => new Response(openapi, { headers: { "content-type": "application/json" } }),
     getHealth: () => healthResponse(),
@@ -163,13 +164,13 @@ export function createGatewayApp(options: GatewayOptions): Hono<GatewayEnv> {
     throw new DesMethodNotAllowedError(c.req.method);
   };
   const notAllowed: RouteDoc = { ...GATEWAY_ROUTES[0], operationId: "fileMethodNotAllowed" };
-  for (const path of ["/files/:name", "/files/:name/meta"]) {
-    on(
-      ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"],
-      path,
-      ...edge(notAllowed).slice(0, 2),
-      methodNotAllowed,
-    );
+  for (
+    const [path, methods] of [
+      ["/files/:name", ["POST", "PUT", "PATCH", "OPTIONS"]],
+      ["/files/:name/meta", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"]],
+    ] as const
+  ) {
+    on([...methods], path, ...edge(notAllowed).slice(0, 2), methodNotAllowed);
   }
   app.notFound((c) =>
     edgeProblem(new DesNotFoundError(`no route ${shortPath(c.req.path)}`), c.req.path)

@@ -1,5 +1,5 @@
 /**
- * The gateway's `/files` handler, after the edge middleware has traced,
+ * The gateway's `/files` handler (reads, and the `admin` delete), after the edge middleware has traced,
  * rate-limited and authorized the request: parse the name (400 before any
  * lookup), find the one retriever that owns its shard, forward, and stream
  * its answer back unbuffered. Request headers are passed on from an allow
@@ -14,7 +14,7 @@ import { DesUnavailableError } from "../core/errors.ts";
 import { MAX_RANGE_HEADER_LENGTH } from "../core/http_range.ts";
 import type { Logger } from "../core/log.ts";
 import { LogThrottle } from "../core/log_throttle.ts";
-import { RETRIEVER_HEADER } from "../core/read_path.ts";
+import { CLIENT_HEADER, RETRIEVER_HEADER } from "../core/read_path.ts";
 import { parseFilesPath } from "../core/read_path.ts";
 import { formatTraceparent } from "../core/trace.ts";
 import { type NameFormat, parseName } from "../naming/mod.ts";
@@ -65,7 +65,11 @@ export interface FilesHandlerOptions {
   log: Logger;
 }
 
-/** The `/files/{name}` and `/files/{name}/meta` handler. */
+/**
+ * The `/files/{name}` and `/files/{name}/meta` handler. A `DELETE` goes the
+ * same way as a read: to the retriever owning the name's shard, which
+ * writes the tombstone (it has the catalog and the store of the bytes).
+ */
 export function filesHandler(
   options: FilesHandlerOptions,
 ): (c: Context<GatewayEnv>) => Promise<Response> {
@@ -75,7 +79,9 @@ export function filesHandler(
   return async (c) => {
     const request = c.req.raw;
     const url = new URL(request.url);
-    const method = request.method === "HEAD" ? "HEAD" : "GET";
+    const method = request.method === "HEAD" || request.method === "DELETE"
+      ? request.method
+      : "GET";
     const parsed = parseFilesPath(url.pathname);
     const { shard } = parseName(parsed.name, options.nameFormat);
     c.set("name", parsed.name);
@@ -102,7 +108,7 @@ export function filesHandler(
 async function forward(
   c: Context<GatewayEnv>,
   target: RetrieverTarget,
-  method: "GET" | "HEAD",
+  method: "GET" | "HEAD" | "DELETE",
   path: string,
   options: FilesHandlerOptions,
   unavailable: LogThrottle,
@@ -120,6 +126,8 @@ async function forward(
   if (!headers.has("range")) headers.delete("if-range");
   const trace = c.get("trace");
   headers.set("traceparent", formatTraceparent(trace));
+  const client = c.get("client");
+  if (method === "DELETE" && client) headers.set(CLIENT_HEADER, client);
   try {
     return await target.forward({ method, path, headers, trace, clientId: c.get("client") });
   } catch (error) {

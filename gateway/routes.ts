@@ -24,7 +24,7 @@ export interface RouteDoc {
   /** Unique operation id; the app maps it to a handler. */
   operationId: string;
   /** HTTP method (lowercase, as in OpenAPI). */
-  method: "get" | "head" | "post";
+  method: "get" | "head" | "post" | "delete";
   /** OpenAPI path template, e.g. `/files/{name}`. */
   path: string;
   /** One-line summary. */
@@ -65,8 +65,9 @@ const fileErrors: Record<string, ResponseDoc> = {
   "401": { description: "Missing or invalid API key.", content: PROBLEM },
   "403": { description: "The API key lacks the scope of this route.", content: PROBLEM },
   "404": { description: "No file with this name.", content: PROBLEM },
+  "410": { description: "The file was deleted (tombstoned).", content: PROBLEM },
   "405": {
-    description: "Only GET and HEAD are allowed on a file.",
+    description: "Only GET, HEAD and (admin) DELETE are allowed on a file.",
     content: PROBLEM,
     headers: ["Allow"],
   },
@@ -152,6 +153,29 @@ export const GATEWAY_ROUTES: readonly RouteDoc[] = [
         content: { mediaType: "application/json", schema: "FileMeta" },
       },
       ...fileErrors,
+    },
+  },
+  {
+    operationId: "deleteFile",
+    method: "delete",
+    path: "/files/{name}",
+    summary: "Delete a file",
+    description: "Writes the name's tombstone: from then on every read of it answers 410 Gone " +
+      "(all retrievers within a second). The bytes count as dead in their container until " +
+      "compaction rewrites it; a big file's object is deleted at once. Idempotent: deleting a " +
+      "deleted name answers 204 again. See docs/lifecycle.md.",
+    tag: "files",
+    scope: "admin",
+    audited: true,
+    requestHeaders: ["traceparent"],
+    responses: {
+      "204": { description: "Deleted (now or before).", headers: ["X-DES-Retriever"] },
+      "400": fileErrors["400"],
+      "401": fileErrors["401"],
+      "403": { description: "The API key lacks the admin scope.", content: PROBLEM },
+      "404": { description: "No archived file has this name.", content: PROBLEM },
+      "429": fileErrors["429"],
+      "503": fileErrors["503"],
     },
   },
   {

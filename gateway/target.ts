@@ -11,8 +11,8 @@ import type { ShardRange } from "../naming/shard_range.ts";
 
 /** What the gateway hands to a target along with the request. */
 export interface ForwardRequest {
-  /** `GET` or `HEAD`. */
-  method: "GET" | "HEAD";
+  /** `GET`, `HEAD` or (admin) `DELETE`. */
+  method: "GET" | "HEAD" | "DELETE";
   /** Path and query, e.g. `/files/<name>` or `/files/<name>/meta`. */
   path: string;
   /** Headers to send (already filtered; carries `traceparent`); the target may add to them. */

@@ -4,7 +4,9 @@
  * `/metrics` (Hono).
  * Every response carries `X-DES-Retriever: <id>`. With a hop token,
  * `/files/*` answers 401 unless the request carries it (probes and metrics
- * stay open: they reveal no file).
+ * stay open: they reveal no file). `DELETE /files/<name>` is accepted only
+ * with a hop token (the gateway has checked the `admin` scope); without one
+ * it answers 403.
  *
  * @module
  */
@@ -15,7 +17,7 @@ import { HopTokenCheck } from "../core/hop_token.ts";
 import { healthResponse, readinessResponse } from "../core/health.ts";
 import { METRICS_CONTENT_TYPE } from "../core/metrics.ts";
 import { problemResponse } from "../core/problem.ts";
-import { RETRIEVER_HEADER } from "../core/read_path.ts";
+import { CLIENT_HEADER, RETRIEVER_HEADER } from "../core/read_path.ts";
 import type { Retriever } from "./retriever.ts";
 import { formatShardRange } from "../naming/shard_range.ts";
 
@@ -61,7 +63,16 @@ export function createRetrieverApp(
       const path = new URL(request.url).pathname;
       return problemResponse(error, path, { "www-authenticate": 'Bearer realm="des"' });
     }
-    return await retriever.handle(request);
+    if (request.method !== "DELETE") return await retriever.handle(request);
+    if (!check) {
+      const error = new DesError(
+        "deletes reach a retriever only through the gateway, with DES_RETRIEVER_TOKEN set",
+        { code: "auth.forbidden", status: 403 },
+      );
+      return problemResponse(error, new URL(request.url).pathname);
+    }
+    const client = request.headers.get(CLIENT_HEADER)?.slice(0, 64);
+    return await retriever.handle(request, { clientId: client });
   };
   const app = new Hono();
   const about = () => ({ id: retriever.id, range: formatShardRange(retriever.range) });

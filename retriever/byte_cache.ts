@@ -180,7 +180,7 @@ export class ByteCache {
     range: { offset: number; length: number },
   ): Promise<CachedBytes | undefined> {
     if (!this.cacheable(entry)) return undefined;
-    const key = `${open.container.id}\u0000${open.etag}\u0000${entry.name}`;
+    const key = cacheKey(open.container.id, open.etag, entry.name);
     this.#counts.lookups++;
     this.metrics.lookups.inc();
     const slice = (bytes: Uint8Array) => bytes.subarray(range.offset, range.offset + range.length);
@@ -214,6 +214,21 @@ export class ByteCache {
     return { bytes: slice(bytes), dataRequests: 1, from: "fill" };
   }
 
+  /**
+   * Drop the cached bytes of `name` in one container version from both
+   * tiers (a deleted name). Returns the tiers that held it.
+   */
+  drop(containerId: string, etag: string, name: string): ("memory" | "disk")[] {
+    const key = cacheKey(containerId, etag, name);
+    const held: ("memory" | "disk")[] = [];
+    if (this.#memory?.delete(key)) held.push("memory");
+    if (this.#disk?.has(key)) {
+      this.#disk.delete(key);
+      held.push("disk");
+    }
+    return held;
+  }
+
   /** Wait for background disk writes. */
   flush(): Promise<void> {
     return this.#disk?.flush() ?? Promise.resolve();
@@ -233,4 +248,9 @@ export class ByteCache {
     this.metrics.bytes.set(this.memoryBytes, { tier: "memory" });
     this.metrics.bytes.set(this.diskBytes, { tier: "disk" });
   }
+}
+
+/** The key of a file's bytes: container id, container ETag and file name. */
+function cacheKey(containerId: string, etag: string, name: string): string {
+  return `${containerId}\u0000${etag}\u0000${name}`;
 }

@@ -147,6 +147,17 @@ export class DiskCache {
     this.#background(write, "write");
   }
 
+  /** Remove the file cached under `key`, if any (in the background). */
+  delete(key: string): void {
+    const file = fileOf(key);
+    if (this.#index.delete(file)) this.#background(Deno.remove(this.#path(file)), "remove");
+  }
+
+  /** Whether a file is cached under `key`. */
+  has(key: string): boolean {
+    return this.#index.has(fileOf(key));
+  }
+
   /** Wait for background writes and removals. */
   async flush(): Promise<void> {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);

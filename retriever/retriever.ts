@@ -10,6 +10,7 @@
  */
 
 import { DesConflictError, DesError, DesNotFoundError } from "../core/errors.ts";
+import { deleteName } from "../lifecycle/delete_name.ts";
 import { Logger } from "../core/log.ts";
 import { LogThrottle } from "../core/log_throttle.ts";
 import { asDesError, problemResponse } from "../core/problem.ts";
@@ -32,6 +33,7 @@ import { ContainerReaders, type OpenResult } from "./container_readers.ts";
 import { fileResponse, type FoundFile, metaResponse } from "./file_response.ts";
 import { RetrieverMetrics } from "./metrics.ts";
 import { TailCache } from "./tail_cache.ts";
+import { TombstoneSync } from "./tombstone_sync.ts";
 
 /** Per-request facts passed by the caller (the gateway, or the HTTP app). */
 export interface RequestContext {
@@ -89,7 +91,7 @@ export interface RetrieverOptions {
   readLogLevel?: "info" | "debug";
   /** Byte cache of hot files (memory and disk tiers); omitted = none. */
   byteCache?: ByteCacheSettings;
-  /** Full catalog reload interval in ms (default 60 000). */
+  /** Full reload interval of the catalog and the tombstones in ms (default 60 000). */
   catalogRefreshMs?: number;
   /** Metrics (default: a new registry). */
   metrics?: RetrieverMetrics;
@@ -124,6 +126,7 @@ export class Retriever {
   /** Recently found index entries and decoded meta records, so a hot read decodes neither. */
   readonly #located = new LruCache<string, LocatedFile>({ maxEntries: LOCATED_ENTRIES });
   readonly #sync: CatalogSync;
+  readonly #tombstones: TombstoneSync;
   readonly #kv?: Deno.Kv;
   readonly #log: Logger;
   /** Error lines of one repeating cause (an S3 outage fails every read) are rate-limited. */
@@ -135,11 +138,13 @@ export class Retriever {
     catalog: ContainerCatalog,
     readers: ContainerReaders,
     sync: CatalogSync,
+    tombstones: TombstoneSync,
     metrics: RetrieverMetrics,
     log: Logger,
     kv?: Deno.Kv,
     bytes?: ByteCache,
   ) {
+    this.#tombstones = tombstones;
     this.id = options.id;
     this.range = options.range;
     this.#options = options;
@@ -180,6 +185,15 @@ export class Retriever {
       log,
       onChange: (size) => metrics.catalogContainers.set(size),
     });
+    // The retriever exists only after the start-up load; names tombstoned later drop their bytes.
+    const late: { retriever?: Retriever } = {};
+    const tombstones = new TombstoneSync(options.db, options.range, {
+      refreshMs: options.catalogRefreshMs,
+      log,
+      onTombstone: (name) => {
+        if (late.retriever) late.retriever.#forget(name);
+      },
+    });
     let bytes: ByteCache | undefined;
     try {
       const settings = options.byteCache;
@@ -187,7 +201,9 @@ export class Retriever {
         bytes = await ByteCache.open({ ...settings, registry: metrics.registry, log });
       }
       await sync.start();
+      await tombstones.start();
     } catch (error) {
+      await tombstones.close();
       await sync.close();
       kv?.close();
       throw error;
@@ -199,10 +215,27 @@ export class Retriever {
     });
     log.info("retriever started", {
       containers: catalog.size,
+      tombstones: tombstones.size,
       kv: options.kvPath ?? null,
       byteCache: options.byteCache ?? null,
     });
-    return new Retriever(options, catalog, readers, sync, metrics, log, kv, bytes);
+    late.retriever = new Retriever(
+      options,
+      catalog,
+      readers,
+      sync,
+      tombstones,
+      metrics,
+      log,
+      kv,
+      bytes,
+    );
+    return late.retriever;
+  }
+
+  /** Whether `name` is deleted (its reads answer 410 Gone). */
+  isTombstoned(name: string): boolean {
+    return this.#tombstones.has(name);
   }
 
   /** The byte cache of hot files, when one is configured. */
@@ -217,6 +250,7 @@ export class Retriever {
 
   /** Stop following the catalog, finish index cache writes, close the KV file. */
   async close(): Promise<void> {
+    await this.#tombstones.close();
     await this.#sync.close();
     await this.#readers.flush();
     await this.#bytes?.flush();
@@ -224,27 +258,40 @@ export class Retriever {
   }
 
   /**
-   * Answer `GET|HEAD /files/{name}` and `GET|HEAD /files/{name}/meta`. Never
-   * throws: failures are problem+json responses.
+   * Answer `GET|HEAD /files/{name}`, `GET|HEAD /files/{name}/meta` and
+   * `DELETE /files/{name}` (the caller has authorized it). A tombstoned name
+   * answers 410 before any cache or store is asked. Never throws: failures
+   * are problem+json responses.
    */
   async handle(request: Request, ctx: RequestContext = {}): Promise<Response> {
     const started = performance.now();
     const url = new URL(request.url);
     const trace = ctx.trace ?? activeTrace() ??
       parseTraceparent(request.headers.get("traceparent"));
-    const method = request.method === "HEAD" ? "HEAD" : "GET";
+    const method = request.method === "HEAD" || request.method === "DELETE"
+      ? request.method
+      : "GET";
     let route: FilesRoute | undefined;
     let response: Response;
     let s3Requests = 0;
     try {
       route = parseFilesPath(url.pathname);
-      if (request.method !== "GET" && request.method !== "HEAD") {
+      const deletes = request.method === "DELETE" && !route.meta;
+      if (request.method !== "GET" && request.method !== "HEAD" && !deletes) {
         throw new DesError(`method ${request.method} is not allowed`, {
           code: "method-not-allowed",
           status: 405,
         });
       }
       const shard = this.#shardOf(route.name);
+      if (deletes) return await this.#delete(route.name, shard, ctx.clientId);
+      if (this.#tombstones.has(route.name)) {
+        throw new DesError(`${route.name} was deleted`, {
+          code: "gone",
+          status: 410,
+          context: { name: route.name },
+        });
+      }
       const cost: ReadCost = { s3: 0 };
       try {
         const onStreamError = (error: unknown) => {
@@ -260,7 +307,7 @@ export class Retriever {
         const attributes = { "des.file.name": files.name, "des.shard": shard };
         response = await inSpan("des.retriever.read", attributes, async (span) => {
           const answer = await this.#respond(
-            method,
+            method === "HEAD" ? "HEAD" : "GET",
             request.headers,
             files,
             shard,
@@ -288,13 +335,15 @@ export class Retriever {
           cause: e.cause,
         });
       }
-      const headers: Record<string, string> = e.status === 405 ? { allow: "GET, HEAD" } : {};
+      const headers: Record<string, string> = e.status === 405
+        ? { allow: route?.meta ? "GET, HEAD" : "GET, HEAD, DELETE" }
+        : {};
       if (e.status === 503) headers["retry-after"] = "1";
       response = problemResponse(e, url.pathname, headers);
     }
     const kind = route?.meta ? "meta" : "file";
     const seconds = (performance.now() - started) / 1000;
-    const bytes = response.status < 300 && method === "GET"
+    const bytes = response.status < 300 && method === "GET" && response.status !== 204
       ? Number(response.headers.get("content-length") ?? 0)
       : 0;
     this.metrics.reads.inc({ method, kind, status: response.status });
@@ -312,6 +361,43 @@ export class Retriever {
       client: ctx.clientId,
     });
     return response;
+  }
+
+  /**
+   * `DELETE /files/{name}`: tombstone the name (see `deleteName`): 204, also
+   * when it was deleted before; 404 when no container holds it. From the
+   * answer on, this retriever answers 410; the others follow the
+   * notification.
+   */
+  async #delete(name: string, shard: number, actor?: string): Promise<Response> {
+    if (!this.#tombstones.has(name)) {
+      const outcome = await deleteName(
+        { db: this.#options.db, storeFor: this.#options.storeFor },
+        { name, shard, origin: "api", actor, notStored: "unknown" },
+      );
+      if (outcome.kind === "unknown") throw new DesNotFoundError(`no file named ${name}`, { name });
+      this.#log.info("file deleted", { name, actor, outcome: outcome.kind });
+      this.#tombstones.add(name, shard);
+    }
+    return new Response(null, { status: 204 });
+  }
+
+  /** Drop a deleted name's cached bytes (best effort: reads answer 410 before any cache). */
+  #forget(name: string): void {
+    const bytes = this.#bytes;
+    if (!bytes) return;
+    let shard: number;
+    try {
+      shard = parseName(name, this.#options.nameFormat).shard;
+    } catch {
+      return;
+    }
+    for (const container of this.catalog.candidates(shard, name)) {
+      this.#readers.open(container).then(
+        ({ open }) => bytes.drop(container.id, open.etag, name),
+        () => {},
+      );
+    }
   }
 
   /**
@@ -342,6 +428,7 @@ export class Retriever {
       run("database", () => this.#options.db.query("select 1")),
       run("catalog", () => {
         if (!this.#sync.loaded) throw new Error("catalog not loaded yet");
+        if (!this.#tombstones.loaded) throw new Error("tombstones not loaded yet");
         return Promise.resolve();
       }),
       run("store", () => this.#options.storeFor(this.#options.readinessBucket).head("des-readyz")),

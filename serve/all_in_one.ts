@@ -35,6 +35,7 @@ import { Marker, type MarkRunResult } from "../mark/marker.ts";
 import { NameGenerator } from "../naming/name_generator.ts";
 import { type OpenedSources, openPackSources } from "../pack/pack_sources.ts";
 import { Packer, type PackRunResult } from "../pack/packer.ts";
+import { Reaper, type ReapResult } from "../mark/reaper.ts";
 import { loadSources } from "../parent/sources.ts";
 import { BucketStores } from "../retriever/bucket_stores.ts";
 import { Retriever } from "../retriever/retriever.ts";
@@ -71,6 +72,8 @@ export interface AllInOne {
   url: string;
   /** Mark every source once, now. */
   markOnce(): Promise<MarkRunResult[]>;
+  /** Carry out the sources' deletion rules once, now (see `Reaper`). */
+  reapOnce(): Promise<ReapResult[]>;
   /** Pack everything marked, now. */
   packOnce(): Promise<PackRunResult>;
   /** Reload the retriever's catalog now (it also follows commit notifications); returns the container count. */
@@ -195,16 +198,40 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
     const host = options.hostname === "0.0.0.0" ? "127.0.0.1" : options.hostname;
     const url = `${scheme}://${host}:${server.addr.port}`;
 
+    const reapers = [...sources.byName.values()].filter((s) => s.table.hasDeletionRule).map((s) =>
+      new Reaper({
+        table: s.table,
+        db,
+        storeFor: (bucket) => stores.storeFor(bucket),
+        nameFormat: { shardBits: config.shardBits, prefix: config.namePrefix },
+        metrics: registry,
+        logger: log.child({ task: "reap", source: s.config.name }),
+      })
+    );
+    const reapOnce = async () => {
+      const results: ReapResult[] = [];
+      for (const r of reapers) results.push(await r.runOnce());
+      return results;
+    };
+    // Deletes are reaped in the marker's loop, after marking.
     const markOnce = async () => {
       const results: MarkRunResult[] = [];
       for (const m of markers) results.push(await m.runOnce());
+      await reapOnce();
       return results;
     };
     const packOnce = () => packer.runOnce();
     closers.push(loop("mark", options.markIntervalMs, markOnce, log));
     closers.push(loop("pack", options.packIntervalMs, packOnce, log));
     log.info("serve listening", { url, shards: shardCount, store: store.url, db: db.location });
-    return { url, markOnce, packOnce, refreshCatalog: () => retriever.refreshCatalog(), close };
+    return {
+      url,
+      markOnce,
+      reapOnce,
+      packOnce,
+      refreshCatalog: () => retriever.refreshCatalog(),
+      close,
+    };
   } catch (error) {
     await close();
     throw error;

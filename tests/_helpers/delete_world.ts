@@ -11,7 +11,7 @@
 import { Logger } from "../../core/log.ts";
 import { Packer } from "../../pack/packer.ts";
 import { ParentTable } from "../../parent/parent_table.ts";
-import type { SourceConfig } from "../../parent/sources.ts";
+import { loadSources, type SourceConfig } from "../../parent/sources.ts";
 import { createPackWorld, type PackWorld, worldPackerOptions } from "./pack_world.ts";
 import { FIXTURE_STATUSES } from "./parent_fixture.ts";
 
@@ -41,6 +41,8 @@ export interface DeleteWorld {
   world: PackWorld;
   /** The source with its deletion rule. */
   source: SourceConfig;
+  /** A sources.yaml naming the source with its deletion rule. */
+  sourcesPath: string;
   /** Its parent table, with the deletion rule. */
   table: ParentTable;
   /** Every row with a DES name, by id order. */
@@ -68,10 +70,17 @@ export async function createDeleteWorld(rows = 12): Promise<DeleteWorld> {
   });
   try {
     const fixture = world.sources.get("docs-fs")!.fixture;
-    const source: SourceConfig = {
-      ...world.sourceConfigs[0],
-      statuses: { ...world.sourceConfigs[0].statuses, ...DELETE_STATUSES },
-    };
+    const sourcesPath = `${world.dir}/sources-with-deletes.yaml`;
+    const failed = `failed: ${FIXTURE_STATUSES.failed}\n`;
+    await Deno.writeTextFile(
+      sourcesPath,
+      (await Deno.readTextFile(world.sourcesPath)).replace(
+        failed,
+        `${failed}      deleted: ${DELETE_STATUSES.deleted}\n      purged: ${DELETE_STATUSES.purged}\n`,
+      ),
+    );
+    const [source] = await loadSources(sourcesPath, new Map(Object.entries(world.env)));
+    if (source.statuses.deleted !== DELETE_STATUSES.deleted) throw new Error("no deletion rule");
     const table = new ParentTable(fixture.db, source);
     // The last row is held back from the packing and marked afterwards.
     const held = fixture.rows[fixture.rows.length - 1];
@@ -109,6 +118,7 @@ export async function createDeleteWorld(rows = 12): Promise<DeleteWorld> {
     return {
       world,
       source,
+      sourcesPath,
       table,
       rows: readRows,
       bigRow,

@@ -1,0 +1,111 @@
+/**
+ * A delete asked by the parent (its row set to the deleted status) on a
+ * packed archive, served by `deno task serve`'s all-in-one process (with
+ * its byte cache holding the name hot) and by a separate retriever: the
+ * reaper in the serve loop tombstones the name, and both answer GET and
+ * HEAD with 410 from then on; the big file's object is deleted and its row
+ * purged.
+ */
+
+import { loadConfig } from "../core/config.ts";
+import { Logger } from "../core/log.ts";
+import { loadGatewaySettings } from "../gateway/gateway_config.ts";
+import { Retriever } from "../retriever/retriever.ts";
+import { startAllInOne } from "../serve/all_in_one.ts";
+import { assert, assertEquals } from "./_helpers/assert.ts";
+import { createDeleteWorld, DELETE_STATUSES } from "./_helpers/delete_world.ts";
+import { archiveKeys } from "./_helpers/pack_world.ts";
+import { s3TestIgnore } from "./_helpers/s3.ts";
+
+/** A generous bound: NOTIFY arrives within a second; this only catches a hang. */
+const PROPAGATION_BOUND_MS = 15_000;
+
+async function eventually(probe: () => Promise<boolean>): Promise<boolean> {
+  const deadline = Date.now() + PROPAGATION_BOUND_MS;
+  while (Date.now() < deadline) {
+    if (await probe()) return true;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return false;
+}
+
+Deno.test({
+  name: "parent delete: the serve loop reaps it; serve and a retriever answer 410",
+  ignore: s3TestIgnore(),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const w = await createDeleteWorld(8);
+    const closers: (() => Promise<unknown>)[] = [];
+    try {
+      const env = new Map(Object.entries({
+        ...w.world.env,
+        DES_PACKER_WORKDIR: `${w.world.dir}/serve-work`,
+        DES_KV_PATH: `${w.world.dir}/serve.kv`,
+        DES_CACHE_MEMORY_BYTES: "1MiB",
+        DES_CACHE_DISK_BYTES: "1MiB",
+        DES_CACHE_DIR: `${w.world.dir}/serve-cache`,
+      }));
+      const serve = await startAllInOne({
+        config: loadConfig(env),
+        gateway: await loadGatewaySettings(env),
+        sourcesPath: w.sourcesPath,
+        env,
+        hostname: "127.0.0.1",
+        port: 0,
+        markIntervalMs: 0,
+        packIntervalMs: 0,
+        log: new Logger("serve", { level: "error" }),
+      });
+      closers.push(() => serve.close());
+      const retriever = await Retriever.start({
+        id: "r-direct",
+        range: { start: 0, end: 2 ** w.world.shardBits - 1 },
+        nameFormat: { shardBits: w.world.shardBits, prefix: "" },
+        db: w.world.meta.db,
+        storeFor: () => w.world.archive,
+        readinessBucket: w.world.archive.bucket,
+        catalogRefreshMs: 0,
+        log: new Logger("retriever", { level: "error" }),
+      });
+      closers.push(() => retriever.close());
+      const viaServe = async (method: string, name: string) => {
+        const res = await fetch(`${serve.url}/files/${name}`, { method });
+        await res.body?.cancel();
+        return res.status;
+      };
+      const direct = async (method: string, name: string) => {
+        const res = await retriever.handle(new Request(`http://des/files/${name}`, { method }));
+        await res.body?.cancel();
+        return res.status;
+      };
+      const [hot, kept] = w.packedRows;
+      for (let i = 0; i < 3; i++) assertEquals(await viaServe("GET", hot.name), 200);
+      assertEquals(await direct("GET", w.bigRow.name), 200);
+
+      await w.askDelete([hot.id, w.bigRow.id]);
+      const [reaped] = await serve.reapOnce();
+      assertEquals([reaped.tombstoned, reaped.purged], [2, 1]);
+
+      for (const name of [hot.name, w.bigRow.name]) {
+        for (const method of ["GET", "HEAD"]) {
+          assert(
+            await eventually(async () => (await viaServe(method, name)) === 410),
+            `serve answers 410 to ${method} ${name}`,
+          );
+          assert(
+            await eventually(async () => (await direct(method, name)) === 410),
+            `the retriever answers 410 to ${method} ${name}`,
+          );
+        }
+      }
+      assertEquals(await viaServe("GET", kept.name), 200, "other names stay readable");
+      assertEquals((await w.row(w.bigRow.id)).status, DELETE_STATUSES.purged);
+      assertEquals((await w.row(hot.id)).status, DELETE_STATUSES.deleted);
+      assert(!(await archiveKeys(w.world)).some((k) => k.includes("_bigFiles/")));
+    } finally {
+      for (const close of closers.reverse()) await close().catch(() => {});
+      await w.close();
+    }
+  },
+});
