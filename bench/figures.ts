@@ -8,7 +8,7 @@
 
 /** One figure: DES against its baseline. */
 export interface Figure {
-  /** Suite that measured it (`format`, `mark`, `pack`, `read`, `serve`, `scale`). */
+  /** Suite that measured it (`format`, `mark`, `pack`, `read`, `serve`, `scale`, `audit`). */
   suite: string;
   /** What is compared, e.g. `hot reads on S3, req/s`. */
   name: string;

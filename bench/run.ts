@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--quick] [--profile DIR] [--only format|mark|mark-scale|pack|read|serve|scale]`: every
+ * `deno task bench [--quick] [--profile DIR] [--only format|mark|mark-scale|pack|read|serve|scale|audit]`: every
  * benchmark, each against a baseline measured in the same run, then ONE
  * table of every figure with its ratio and goal. `--quick` runs each suite
  * briefly (small data, short runs) so that CI keeps the benchmarks working;
@@ -26,6 +26,7 @@ import { markScaleFigures, runMarkScaleBench } from "./mark_scale_bench.ts";
 import { runPackBench } from "./pack_bench.ts";
 import { formatResult, type PathResult, type ReadBenchResult, runReadBench } from "./read_bench.ts";
 import { runScaleBench, scaleReport } from "./scale_bench.ts";
+import { DOCUMENTED_PEAK_READS_PER_SECOND, runAuditBench } from "./audit_bench.ts";
 import { formatServeResult, runServeBench, type ServeBenchResult } from "./serve_bench.ts";
 import { machineLine } from "./stats.ts";
 
@@ -40,6 +41,13 @@ const { values } = parseArgs({
   },
 });
 const quick = values.quick;
+/** The highest gateway read rate a read or serve suite measured in this run (audit compares with it). */
+let peakReads: { readsPerSecond: number; source: string } | undefined;
+function sawReads(readsPerSecond: number, source: string): void {
+  if (!peakReads || readsPerSecond > peakReads.readsPerSecond) {
+    peakReads = { readsPerSecond, source };
+  }
+}
 const profileRoot = values.profile ? resolve(values.profile) : undefined;
 
 /** What a suite hands back: its own report lines and its figures for the table. */
@@ -106,6 +114,7 @@ const suites: Record<string, { services: boolean; run: () => Promise<SuiteResult
       const r = await runReadBench(
         quick ? { files: 100, seconds: 1, clients: 8, profileDir } : { detail: true, profileDir },
       );
+      sawReads(r.hot.rps, "read suite, hot reads");
       const lines = formatResult(r).split("\n");
       if (profileDir) lines.push(...await readStages(r));
       return { lines, figures: readFigures(r) };
@@ -127,6 +136,7 @@ const suites: Record<string, { services: boolean; run: () => Promise<SuiteResult
           }
           : { profileDir },
       );
+      sawReads(r.serve.rps, "serve suite");
       const lines = formatServeResult(r);
       if (r.profile) {
         const stages = await stagesOfFile(
@@ -142,6 +152,16 @@ const suites: Record<string, { services: boolean; run: () => Promise<SuiteResult
         );
       }
       return { lines, figures: serveFigures(r) };
+    },
+  },
+  audit: {
+    services: true,
+    run: async () => {
+      const peak = peakReads && peakReads.readsPerSecond > DOCUMENTED_PEAK_READS_PER_SECOND
+        ? peakReads
+        : undefined;
+      const r = await runAuditBench({ rows: quick ? 5000 : undefined, peak });
+      return { lines: r.lines, figures: r.figures };
     },
   },
   scale: {

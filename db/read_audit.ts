@@ -1,6 +1,8 @@
 /**
  * The read audit trail: the gateway buffers one entry per served read and
- * writes them in batches with a single `unnest` insert per batch.
+ * writes them in batches with a single `unnest` insert per batch: eight
+ * array parameters whatever the batch size, so the statement text is always
+ * the same and the cost per row is the row itself.
  *
  * @module
  */
@@ -21,6 +23,10 @@ export interface ReadAuditEntry {
   client?: string | null;
   /** Trace id, if known. */
   traceId?: string | null;
+  /** HTTP method, if known. */
+  method?: string | null;
+  /** Operation id of the route (`getFile`, …), if known. */
+  route?: string | null;
 }
 
 /** Rows per insert statement. */
@@ -31,28 +37,37 @@ export async function insertReadAudit(
   db: DbQuery,
   entries: readonly ReadAuditEntry[],
 ): Promise<number> {
-  let inserted = 0;
   for (let i = 0; i < entries.length; i += AUDIT_BATCH_ROWS) {
-    const batch = entries.slice(i, i + AUDIT_BATCH_ROWS);
-    const rows = await db.query<{ n: number }>(
-      `with ins as (
-         insert into des_read_audit (at, name, status, bytes, client, trace_id)
-         select * from unnest($1::timestamptz[], $2::text[], $3::smallint[], $4::bigint[],
-                              $5::text[], $6::text[])
-         returning 1
-       ) select count(*) as n from ins`,
-      [
-        batch.map((e) => e.at),
-        batch.map((e) => e.name),
-        batch.map((e) => e.status),
-        batch.map((e) => e.bytes),
-        batch.map((e) => e.client ?? null),
-        batch.map((e) => e.traceId ?? null),
-      ],
+    const batch = i === 0 && entries.length <= AUDIT_BATCH_ROWS
+      ? entries
+      : entries.slice(i, i + AUDIT_BATCH_ROWS);
+    const at = new Array<Date>(batch.length);
+    const name = new Array<string>(batch.length);
+    const status = new Array<number>(batch.length);
+    const bytes = new Array<number>(batch.length);
+    const client = new Array<string | null>(batch.length);
+    const traceId = new Array<string | null>(batch.length);
+    const method = new Array<string | null>(batch.length);
+    const route = new Array<string | null>(batch.length);
+    for (let k = 0; k < batch.length; k++) {
+      const e = batch[k];
+      at[k] = e.at;
+      name[k] = e.name;
+      status[k] = e.status;
+      bytes[k] = e.bytes;
+      client[k] = e.client ?? null;
+      traceId[k] = e.traceId ?? null;
+      method[k] = e.method ?? null;
+      route[k] = e.route ?? null;
+    }
+    await db.query(
+      `insert into des_read_audit (at, name, status, bytes, client, trace_id, method, route)
+       select * from unnest($1::timestamptz[], $2::text[], $3::smallint[], $4::bigint[],
+                            $5::text[], $6::text[], $7::text[], $8::text[])`,
+      [at, name, status, bytes, client, traceId, method, route],
     );
-    inserted += rows[0].n;
   }
-  return inserted;
+  return entries.length;
 }
 
 /** Delete audit rows older than `before`. Returns how many were deleted. */
