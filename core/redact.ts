@@ -2,15 +2,16 @@
  * Keeping credentials out of everything DES prints: logs, configuration
  * errors, `des env`. A URL's password (`scheme://user:password@host`) and
  * credential query parameters (`?password=…`, `sslpassword`, `token`,
- * `secret`) are replaced by `***`; the rest of the text stays as it was, so
- * an operator can still see which host and user are meant.
+ * `secret`, a presigned S3 URL's `X-Amz-Signature`) are replaced by `***`;
+ * the rest of the text stays as it was, so an operator can still see which
+ * host and user are meant.
  *
  * @module
  */
 
 // Starts only at a separator and has no nested quantifier: linear in the text's length.
 const QUERY_SECRET =
-  /([?&;](?:password|sslpassword|passwd|token|secret|access_token)=)[^&;\s"']*/gi;
+  /([?&;](?:password|sslpassword|passwd|token|secret|access_token|x-amz-signature)=)[^&;\s"']*/gi;
 const AUTHORITY_END = new Set(["/", "?", "#", " ", "\t", "\n", "\r", '"', "'", "\\"]);
 
 /** `scheme://user:password@host` → `scheme://user:***@host`, in one left-to-right scan. */

@@ -1,6 +1,7 @@
 /**
  * AWS Signature Version 4 for bodiless S3 requests (GET/HEAD), header
- * based, as a pure function over the request parts. The signing key is
+ * based or as a presigned `GET` URL, as pure functions over the request
+ * parts. The signing key is
  * derived once per day and the date text once per second; per request, the
  * canonical request is built in one pass, and its hash and the
  * HMAC run on hash-wasm with the HMAC's inner and outer states precomputed
@@ -67,6 +68,18 @@ export interface SigV4Request {
   date: Date;
 }
 
+/** A `GET` to presign. */
+export interface PresignRequest {
+  /** Host header value (`host[:port]`). */
+  host: string;
+  /** Path, already URI-encoded (see {@linkcode uriEncodePath}). */
+  path: string;
+  /** Time of signing. */
+  date: Date;
+  /** Seconds the URL stays valid (S3 accepts 1 to 604 800). */
+  expiresSeconds: number;
+}
+
 /** S3's URI encoding of one path segment: everything but `A-Za-z0-9-_.~` is %XX-encoded. */
 export function uriEncodeSegment(segment: string): string {
   return encodeURIComponent(segment).replace(
@@ -126,6 +139,29 @@ export class SigV4Signer {
     out.authorization = `AWS4-HMAC-SHA256 Credential=${accessKeyId}/${scope}, ` +
       `SignedHeaders=${signedHeaders}, Signature=${signature}`;
     return out;
+  }
+
+  /**
+   * A presigned `GET` (query-string SigV4, only `host` signed, payload
+   * unsigned): `path?X-Amz-…&X-Amz-Signature=…`, valid for `expiresSeconds`
+   * from `date`. Other headers (`Range`, `If-Match`) may be sent with it
+   * unsigned, so one URL serves every read of an object until it expires.
+   * The URL is a credential: it must not be logged.
+   */
+  presignGet(request: PresignRequest): string {
+    const { accessKeyId, region } = this.#credentials;
+    const service = this.#credentials.service ?? "s3";
+    const amzDate = this.#amzDate(request.date);
+    const day = amzDate.slice(0, 8);
+    const scope = `${day}/${region}/${service}/aws4_request`;
+    const query = "X-Amz-Algorithm=AWS4-HMAC-SHA256" +
+      `&X-Amz-Credential=${uriEncodeSegment(`${accessKeyId}/${scope}`)}` +
+      `&X-Amz-Date=${amzDate}&X-Amz-Expires=${request.expiresSeconds}&X-Amz-SignedHeaders=host`;
+    const canonical =
+      `GET\n${request.path}\n${query}\nhost:${request.host}\n\nhost\nUNSIGNED-PAYLOAD`;
+    const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${sha256Hex(canonical)}`;
+    const signature = this.#key(day, region, service).hex(toSign);
+    return `${request.path}?${query}&X-Amz-Signature=${signature}`;
   }
 
   /** `YYYYMMDDTHHMMSSZ` of `date`, formatted once per second. */

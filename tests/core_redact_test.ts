@@ -22,6 +22,10 @@ Deno.test("redactCredentials: URL passwords and credential parameters, nothing e
     ["http://host:8080/x@y", "http://host:8080/x@y"],
     ['{"url":"postgres://u:pw@h"}', '{"url":"postgres://u:***@h"}'],
     ["plain text", "plain text"],
+    [
+      "error sending request for url (http://h/b/k?X-Amz-Date=1&X-Amz-Signature=abc123): refused",
+      "error sending request for url (http://h/b/k?X-Amz-Date=1&X-Amz-Signature=*** refused",
+    ],
   ];
   for (const [input, expected] of cases) assertEquals(redactCredentials(input), expected, input);
   assertEquals(displayValue("DES_S3_SECRET_ACCESS_KEY", "abc"), "(set)");

@@ -30,6 +30,27 @@ Deno.test("SigV4: the GET-with-Range example of the AWS S3 documentation", () =>
   );
 });
 
+Deno.test("SigV4: the presigned URL example of the AWS S3 documentation", () => {
+  const signer = new SigV4Signer({
+    accessKeyId: "AKIAIOSFODNN7EXAMPLE",
+    secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    region: "us-east-1",
+  });
+  const url = signer.presignGet({
+    host: "examplebucket.s3.amazonaws.com",
+    path: "/test.txt",
+    date: new Date(Date.UTC(2013, 4, 24)),
+    expiresSeconds: 86400,
+  });
+  assertEquals(
+    url,
+    "/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256" +
+      "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request" +
+      "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host" +
+      "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404",
+  );
+});
+
 Deno.test("SigV4: S3 URI encoding of paths", () => {
   assertEquals(uriEncodeSegment("a b+c*d'(e)!~._-"), "a%20b%2Bc%2Ad%27%28e%29%21~._-");
   assertEquals(uriEncodePath("/bucket/dir/ä.des"), "/bucket/dir/%C3%A4.des");
