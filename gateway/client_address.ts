@@ -174,6 +174,22 @@ export interface HeaderSource {
   get(name: string): string | null;
 }
 
+/** Peers seen recently, normalized: a gateway's clients are few (often one front proxy). */
+const normalizedPeers = new Map<string, string>();
+const NORMALIZED_PEERS_KEPT = 1024;
+
+/** `peer` in canonical form (`formatIp`), or as it is when it is not an address. */
+function normalizedPeer(peer: string): string {
+  let text = normalizedPeers.get(peer);
+  if (text === undefined) {
+    const ip = parseIp(peer);
+    text = ip ? formatIp(ip) : peer;
+    if (normalizedPeers.size >= NORMALIZED_PEERS_KEPT) normalizedPeers.clear();
+    normalizedPeers.set(peer, text);
+  }
+  return text;
+}
+
 /**
  * The client address of a request from `peer`. Unless `peer` is in
  * `trusted`, it is `peer` itself. Otherwise the forwarding chain is walked
@@ -186,9 +202,10 @@ export function clientAddress(
   headers: HeaderSource,
   trusted: readonly Cidr[],
 ): string {
+  if (trusted.length === 0) return normalizedPeer(peer);
   const isTrusted = (ip: IpAddress) => trusted.some((c) => inCidr(ip, c));
   const peerIp = parseIp(peer);
-  if (!peerIp || trusted.length === 0 || !isTrusted(peerIp)) {
+  if (!peerIp || !isTrusted(peerIp)) {
     return peerIp ? formatIp(peerIp) : peer;
   }
   const forwarded = headers.get("forwarded");
