@@ -12,6 +12,7 @@ import { DesConfigError, DesError, DesInputError } from "../core/errors.ts";
 import { REBUILD_CATALOG_USAGE } from "./commands/rebuild_catalog_usage.ts";
 import { MARK_USAGE, REAP_USAGE } from "../mark/usage.ts";
 import { PACK_USAGE, RECOVER_USAGE } from "../pack/usage.ts";
+import { SCRUB_USAGE } from "../scrub/usage.ts";
 import { SERVE_USAGE } from "../serve/usage.ts";
 
 /** A subcommand: takes its arguments, returns the exit code. */
@@ -84,6 +85,15 @@ export const COMMANDS: Record<string, CommandSpec> = {
     run: async (a) => (await import("../pack/main.ts")).recoverCommand(a),
     usage: RECOVER_USAGE,
     summary: "finish or clean up what crashed packers left",
+  },
+  scrub: {
+    run: async (a) =>
+      a.includes("--report")
+        ? (await import("./commands/scrub_report.ts")).scrubReportCommand(a)
+        : (await import("../scrub/main.ts")).scrubCommand(a),
+    usage: SCRUB_USAGE,
+    summary:
+      "verify containers at a bounded rate and repair damaged files; --report shows findings",
   },
   "rebuild-catalog": {
     run: async (a) => (await import("./commands/rebuild_catalog.ts")).rebuildCatalogCommand(a),

@@ -10,6 +10,7 @@ import backlogSamples from "./migrations/0002_backlog_samples.sql" with { type: 
 import auditMethodRoute from "./migrations/0003_audit_method_route.sql" with { type: "text" };
 import lifecycle from "./migrations/0004_lifecycle.sql" with { type: "text" };
 import auditPartitions from "./migrations/0005_audit_partitions.sql" with { type: "text" };
+import scrub from "./migrations/0006_scrub.sql" with { type: "text" };
 
 /** One versioned migration script. */
 export interface MigrationFile {
@@ -28,4 +29,5 @@ export const MIGRATIONS: readonly MigrationFile[] = [
   { version: 3, name: "0003_audit_method_route.sql", sql: auditMethodRoute },
   { version: 4, name: "0004_lifecycle.sql", sql: lifecycle },
   { version: 5, name: "0005_audit_partitions.sql", sql: auditPartitions },
+  { version: 6, name: "0006_scrub.sql", sql: scrub },
 ];

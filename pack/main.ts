@@ -140,7 +140,8 @@ export async function recoverCommand(args: string[], env: EnvSource = Deno.env):
   }
 }
 
-function packerOptions(environment: PackEnvironment): PackerOptions {
+/** Packer options of an opened pack environment (range, limits, sources, store, settings). */
+export function packerOptions(environment: PackEnvironment): PackerOptions {
   const { config, range } = environment;
   return {
     db: environment.db,
@@ -181,8 +182,11 @@ function port(raw: string): number {
 }
 
 /** Print an error of `des <command>` and map it to an exit status (2 = usage or configuration). */
-export function reportPackError(command: "pack" | "recover", e: unknown): number {
-  const usage = command === "pack" ? PACK_USAGE : RECOVER_USAGE;
+export function reportPackError(
+  command: string,
+  e: unknown,
+  usage: string = command === "pack" ? PACK_USAGE : RECOVER_USAGE,
+): number {
   const parseArgsError = String((e as { code?: string })?.code ?? "").startsWith("ERR_PARSE_ARGS");
   if (e instanceof DesConfigError || e instanceof DesInputError || parseArgsError) {
     console.error(`des ${command}: ${(e as Error).message}\nusage: ${usage}`);

@@ -39,6 +39,8 @@ export class ParentSql {
   readonly markedRowsAfter: string;
   /** `$1` ids, `$2` names, `$3` container, `$4` packed-at → `n` rows moved from marked to packed. */
   readonly markPacked: string;
+  /** `$1` ids, `$2` names, `$3` container → `n` packed rows pointed at another container. */
+  readonly repointPacked: string;
   /** `$1` ids, `$2` reasons → `id` of each row moved from eligible or marked to failed. */
   readonly markFailed: string;
   /** → `status` (text), `n` for every status value present. */
@@ -119,6 +121,11 @@ export class ParentSql {
              ${c.packed_at} = $4::timestamptz
         FROM unnest($1::text[], $2::text[]) AS u(id, name)
        WHERE p.${c.id} = ${id} AND p.${c.status} = ${s.marked} AND p.${c.des_name} = u.name
+      RETURNING 1) SELECT count(*)::int AS n FROM done`;
+    this.repointPacked = `WITH done AS (
+      UPDATE ${t} AS p SET ${c.container} = $3
+        FROM unnest($1::text[], $2::text[]) AS u(id, name)
+       WHERE p.${c.id} = ${id} AND p.${c.status} = ${s.packed} AND p.${c.des_name} = u.name
       RETURNING 1) SELECT count(*)::int AS n FROM done`;
     const reason = errorLength ? `left(u.reason, ${Math.floor(errorLength)})` : "u.reason";
     const setError = c.error ? `, ${c.error} = ${reason}` : "";

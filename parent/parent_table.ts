@@ -283,6 +283,25 @@ export class ParentTable {
   }
 
   /**
+   * Point packed rows (still carrying the same name) at another container,
+   * e.g. the one holding a repaired copy of their file. Returns the number
+   * of rows changed.
+   */
+  async repointPacked(
+    rows: readonly { id: string; desName: string }[],
+    containerLocation: string,
+  ): Promise<number> {
+    if (rows.length === 0) return 0;
+    const sql = await this.#statements();
+    const [row] = await this.#db.query<{ n: number }>(sql.repointPacked, [
+      rows.map((r) => r.id),
+      rows.map((r) => r.desName),
+      containerLocation,
+    ]);
+    return row.n;
+  }
+
+  /**
    * Move eligible or marked rows to the failed status, writing the reason
    * (one for all, or one per id) into the error column when there is one.
    */

@@ -150,7 +150,7 @@ export class CatalogSync {
     }
     if (typeof event.shard !== "number" || typeof event.containerId !== "string") return;
     if (!inShardRange(this.#range, event.shard)) return;
-    this.#addContainer(event.containerId).catch((error) =>
+    this.addContainer(event.containerId).catch((error) =>
       this.#options.log?.warn("could not load a committed container; the next reload will", {
         containerId: event.containerId,
         error,
@@ -158,7 +158,11 @@ export class CatalogSync {
     );
   }
 
-  async #addContainer(containerId: string): Promise<void> {
+  /**
+   * Load one container into the catalog when it is visible and in the range
+   * (a commit announced by NOTIFY, or a container another change depends on).
+   */
+  async addContainer(containerId: string): Promise<void> {
     const row = await getContainer(this.#db, containerId);
     if (!row || !VISIBLE_STATES.includes(row.state) || !inShardRange(this.#range, row.shard)) {
       return;

@@ -30,6 +30,8 @@ export class RetrieverMetrics {
   readonly memoryReaders: Gauge;
   /** Tail bytes held in memory. */
   readonly memoryBytes: Gauge;
+  /** Names of the owned shards not served because a copy is damaged or lost. */
+  readonly damagedNames: Gauge;
 
   /** @param registry registry to add to (default: a new one) */
   constructor(registry = new Registry()) {
@@ -68,6 +70,10 @@ export class RetrieverMetrics {
     this.memoryBytes = registry.gauge(
       "des_retriever_cached_index_bytes",
       "Container tail bytes in the memory cache",
+    );
+    this.damagedNames = registry.gauge(
+      "des_retriever_damaged_names",
+      "Names of the owned shards not served because a copy is damaged or lost",
     );
   }
 }

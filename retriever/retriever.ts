@@ -34,6 +34,8 @@ import { fileResponse, type FoundFile, metaResponse } from "./file_response.ts";
 import { RetrieverMetrics } from "./metrics.ts";
 import { TailCache } from "./tail_cache.ts";
 import { TombstoneSync } from "./tombstone_sync.ts";
+import { damagedFileError, damagedNamesSource } from "./damaged_names.ts";
+import { WatchedNames } from "./watched_names.ts";
 
 /** Per-request facts passed by the caller (the gateway, or the HTTP app). */
 export interface RequestContext {
@@ -127,6 +129,8 @@ export class Retriever {
   readonly #located = new LruCache<string, LocatedFile>({ maxEntries: LOCATED_ENTRIES });
   readonly #sync: CatalogSync;
   readonly #tombstones: TombstoneSync;
+  /** Names with a damaged or lost copy: answered with a problem before any lookup or cache. */
+  readonly #damaged: WatchedNames;
   readonly #kv?: Deno.Kv;
   readonly #log: Logger;
   /** Error lines of one repeating cause (an S3 outage fails every read) are rate-limited. */
@@ -139,6 +143,7 @@ export class Retriever {
     readers: ContainerReaders,
     sync: CatalogSync,
     tombstones: TombstoneSync,
+    damaged: WatchedNames,
     metrics: RetrieverMetrics,
     log: Logger,
     kv?: Deno.Kv,
@@ -151,6 +156,7 @@ export class Retriever {
     this.catalog = catalog;
     this.#readers = readers;
     this.#sync = sync;
+    this.#damaged = damaged;
     this.metrics = metrics;
     this.#log = log;
     this.#errors = new LogThrottle(log);
@@ -194,6 +200,16 @@ export class Retriever {
         if (late.retriever) late.retriever.#forget(name);
       },
     });
+    const damaged = new WatchedNames(
+      options.db,
+      options.range,
+      damagedNamesSource((id) => sync.addContainer(id)),
+      {
+        refreshMs: options.catalogRefreshMs,
+        log,
+        onChange: (size) => metrics.damagedNames.set(size),
+      },
+    );
     let bytes: ByteCache | undefined;
     try {
       const settings = options.byteCache;
@@ -202,7 +218,9 @@ export class Retriever {
       }
       await sync.start();
       await tombstones.start();
+      await damaged.start();
     } catch (error) {
+      await damaged.close();
       await tombstones.close();
       await sync.close();
       kv?.close();
@@ -216,6 +234,7 @@ export class Retriever {
     log.info("retriever started", {
       containers: catalog.size,
       tombstones: tombstones.size,
+      damaged: damaged.size,
       kv: options.kvPath ?? null,
       byteCache: options.byteCache ?? null,
     });
@@ -225,6 +244,7 @@ export class Retriever {
       readers,
       sync,
       tombstones,
+      damaged,
       metrics,
       log,
       kv,
@@ -251,6 +271,7 @@ export class Retriever {
   /** Stop following the catalog, finish index cache writes, close the KV file. */
   async close(): Promise<void> {
     await this.#tombstones.close();
+    await this.#damaged.close();
     await this.#sync.close();
     await this.#readers.flush();
     await this.#bytes?.flush();
@@ -462,6 +483,7 @@ export class Retriever {
         status: 503,
       });
     }
+    if (this.#damaged.has(route.name)) throw damagedFileError(route.name);
     let found = await this.#locate(route.name, shard, cost);
     if (route.meta) return metaResponse(found);
     try {

@@ -17,6 +17,8 @@ const TABLES = [
   "des_read_audit_rejected",
   "des_tombstones",
   "des_read_audit_default",
+  "des_scrub_results",
+  "des_damaged_files",
 ];
 
 Deno.test("every db/migrations/*.sql file is in the migration list, in order", async () => {
