@@ -25,7 +25,11 @@ export class BufferedSink {
     this.#buffer = new Uint8Array(chunkSize);
   }
 
-  /** Append bytes; chunks of `chunkSize` or more pass straight through after the buffer. */
+  /**
+   * Append bytes. Chunks of `chunkSize` or more pass straight through after
+   * the buffer (the sink may keep them); shorter ones are copied, so the
+   * caller may reuse their buffer once this resolves.
+   */
   async write(bytes: Uint8Array): Promise<void> {
     if (bytes.byteLength === 0) return;
     if (bytes.byteLength >= this.#chunkSize) { // a whole chunk already: no copy

@@ -155,29 +155,67 @@ export class PendingIndex {
 
   /** INDEX bytes: entries in `order`, meta offsets made absolute, then the name heap. */
   encode(order: Uint32Array, recordsStart: number): Uint8Array {
-    const entriesLength = this.#count * ENTRY_SIZE;
-    const out = new Uint8Array(entriesLength + this.#names.length);
-    const outView = new DataView(out.buffer);
+    const out = new Uint8Array(this.#count * ENTRY_SIZE + this.#names.length);
+    let at = 0;
+    for (const piece of this.encodePieces(order, recordsStart)) {
+      out.set(piece, at);
+      at += piece.byteLength;
+    }
+    return out;
+  }
+
+  /** Length of the encoded INDEX in bytes. */
+  get encodedLength(): number {
+    return this.#count * ENTRY_SIZE + this.#names.length;
+  }
+
+  /**
+   * The bytes of {@linkcode encode} in pieces of about `pieceBytes`, so the
+   * INDEX of a large container is never held whole a second time.
+   */
+  *encodePieces(
+    order: Uint32Array,
+    recordsStart: number,
+    pieceBytes = 1024 * 1024,
+  ): Generator<Uint8Array> {
     const src = this.#entries.bytes;
     const view = this.#entries.view;
     const names = this.#names.bytes;
+    const perPiece = Math.max(1, Math.floor(pieceBytes / ENTRY_SIZE));
     let heap = 0;
+    for (let first = 0; first < order.length; first += perPiece) {
+      const count = Math.min(perPiece, order.length - first);
+      const out = new Uint8Array(count * ENTRY_SIZE);
+      const outView = new DataView(out.buffer);
+      for (let k = 0; k < count; k++) {
+        const from = order[first + k] * ENTRY_SIZE;
+        const at = k * ENTRY_SIZE;
+        out.set(src.subarray(from, from + ENTRY_SIZE), at);
+        outView.setUint32(at + F.nameOffset, heap, true);
+        writeU64(
+          outView,
+          at + F.metaOffset,
+          recordsStart + readU64(view, from + F.metaOffset, "metaOffset"),
+        );
+        heap += view.getUint16(from + F.nameLength, true);
+      }
+      yield out;
+    }
+    let piece = new Uint8Array(Math.min(pieceBytes, heap));
+    let filled = 0;
     for (let i = 0; i < order.length; i++) {
       const from = order[i] * ENTRY_SIZE;
-      const at = i * ENTRY_SIZE;
-      out.set(src.subarray(from, from + ENTRY_SIZE), at);
       const nameOffset = view.getUint32(from + F.nameOffset, true);
       const nameLength = view.getUint16(from + F.nameLength, true);
-      outView.setUint32(at + F.nameOffset, heap, true);
-      writeU64(
-        outView,
-        at + F.metaOffset,
-        recordsStart + readU64(view, from + F.metaOffset, "metaOffset"),
-      );
-      out.set(names.subarray(nameOffset, nameOffset + nameLength), entriesLength + heap);
-      heap += nameLength;
+      if (filled + nameLength > piece.byteLength) {
+        yield piece.subarray(0, filled);
+        piece = new Uint8Array(Math.max(pieceBytes, nameLength));
+        filled = 0;
+      }
+      piece.set(names.subarray(nameOffset, nameOffset + nameLength), filled);
+      filled += nameLength;
     }
-    return out;
+    if (filled > 0) yield piece.subarray(0, filled);
   }
 }
 

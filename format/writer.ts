@@ -13,8 +13,7 @@ import { DesInputError } from "../core/errors.ts";
 import { fromHex, toHex, viewOf } from "./binary.ts";
 import { bigFileKey } from "./big_file_key.ts";
 import type { BigFileStore } from "./big_file_store.ts";
-import { BufferedSink } from "./buffered_sink.ts";
-import { ByteLog } from "./byte_log.ts";
+import { BufferedSink, DEFAULT_SINK_CHUNK } from "./buffered_sink.ts";
 import { Crc32c, crc32c, sha256 } from "./checksum.ts";
 import {
   CONTAINER_ID_BYTES,
@@ -40,6 +39,7 @@ import {
   type FileMeta,
 } from "./meta.ts";
 import { encodeName } from "./names.ts";
+import { PagedLog } from "./paged_log.ts";
 import { PendingIndex } from "./pending_index.ts";
 import type { ContainerSink } from "./sink.ts";
 import { checkedStream, readExactly } from "./streams.ts";
@@ -154,7 +154,7 @@ export class DesWriter {
   readonly #bigFiles?: { store: BigFileStore; prefix: string };
   readonly #descriptorExtras: Pick<ContainerDescriptor, "shard" | "source" | "attrs">;
   readonly #index = new PendingIndex();
-  readonly #metaRecords = new ByteLog();
+  readonly #metaRecords = new PagedLog();
   readonly #returned: Returned[] = [];
   readonly #bigFileKeys: string[] = [];
   #offset = HEADER_SIZE;
@@ -278,8 +278,10 @@ export class DesWriter {
    * `des pack-dir`. Every file is checked first (name, duplicate, size up to
    * the big-file threshold, meta record, capacity); a `DesInputError` leaves
    * the writer usable and nothing of the run written. `checksums`, when
-   * given, must have been computed over exactly each body. Do not reuse
-   * `data` before the returned promise resolves.
+   * given, must have been computed over exactly each body. `data` shorter
+   * than {@linkcode DEFAULT_SINK_CHUNK} is copied, so its buffer may be
+   * reused once the returned promise resolves; longer `data` goes to the
+   * sink as is and the sink may keep it.
    */
   appendRun(
     files: readonly RunFile[],
@@ -541,26 +543,36 @@ export class DesWriter {
       ...this.#descriptorExtras,
     });
     const recordsStart = metaOffset + descriptor.byteLength;
-    const records = this.#metaRecords.contents();
-    const metaLength = descriptor.byteLength + records.byteLength;
-    const indexBytes = index.encode(order, recordsStart);
-    const metaCrc32c = new Crc32c().update(descriptor).update(records).digest();
-    const indexCrc32c = crc32c(indexBytes);
+    const metaLength = descriptor.byteLength + this.#metaRecords.length;
+    const indexLength = index.encodedLength;
     const indexOffset = metaOffset + metaLength;
-    const footer = encodeFooter({
-      metaOffset,
-      metaLength,
-      indexOffset,
-      indexLength: indexBytes.byteLength,
-      entryCount: count,
-      descriptorLength: descriptor.byteLength,
-      metaCrc32c,
-      indexCrc32c,
-    });
+    let metaCrc32c = 0, indexCrc32c = 0, footer: Uint8Array;
     try {
+      // META and INDEX go out piece by piece (their CRCs computed on the
+      // way), so neither is held whole a second time; the FOOTER last.
+      const metaCrc = new Crc32c().update(descriptor);
       await this.#sink.write(descriptor);
-      await this.#sink.write(records);
-      await this.#sink.write(indexBytes);
+      for (const page of this.#metaRecords.pages()) {
+        metaCrc.update(page);
+        await this.#sink.write(page);
+      }
+      metaCrc32c = metaCrc.digest();
+      const indexCrc = new Crc32c();
+      for (const piece of index.encodePieces(order, recordsStart)) {
+        indexCrc.update(piece);
+        await this.#sink.write(piece);
+      }
+      indexCrc32c = indexCrc.digest();
+      footer = encodeFooter({
+        metaOffset,
+        metaLength,
+        indexOffset,
+        indexLength,
+        entryCount: count,
+        descriptorLength: descriptor.byteLength,
+        metaCrc32c,
+        indexCrc32c,
+      });
       await this.#sink.write(footer);
       await this.#sink.close();
     } catch (error) {
@@ -572,7 +584,7 @@ export class DesWriter {
     for (const { entry, metaRelative } of this.#returned) {
       entry.metaOffset = recordsStart + metaRelative;
     }
-    const size = indexOffset + indexBytes.byteLength + footer.byteLength;
+    const size = indexOffset + indexLength + footer.byteLength;
     this.#offset = size;
     return {
       containerId: this.containerId,

@@ -1,5 +1,6 @@
 /**
- * `DesWriter.append` and the packed pending index: the INDEX built from
+ * `DesWriter.append`, `appendRun`, the paged META log and the packed pending
+ * index: the INDEX built from
  * packed entries is byte for byte what `encodeIndex` makes from the same
  * records; `append` with checksums computed elsewhere writes the same
  * container as `add`; checksums with a stream body are refused.
@@ -17,7 +18,8 @@ import {
   sha256,
 } from "../format/mod.ts";
 import { PendingIndex } from "../format/pending_index.ts";
-import { assertEquals, assertRejects } from "./_helpers/assert.ts";
+import { PagedLog } from "../format/paged_log.ts";
+import { assert, assertEquals, assertRejects } from "./_helpers/assert.ts";
 
 function memorySink(): { sink: ContainerSink; bytes: () => Uint8Array } {
   const chunks: Uint8Array[] = [];
@@ -182,4 +184,39 @@ Deno.test("PendingIndex.has finds exactly the pushed names, across table growth"
   for (const name of ["n", "n/", "n/0/", "n/0/e", "n/zzzz/é"]) {
     assertEquals(pending.has(encodeName(name)), false, name);
   }
+});
+
+Deno.test("PagedLog: records across page ends read back in order; encodePieces joins to encode", () => {
+  const log = new PagedLog(64);
+  const records = Array.from({ length: 50 }, (_, i) => new Uint8Array(i % 150).fill(i));
+  const offsets = records.map((r) => log.append(r));
+  const joined = new Uint8Array(log.length);
+  let at = 0;
+  for (const page of log.pages()) {
+    joined.set(page, at);
+    at += page.byteLength;
+  }
+  assertEquals(at, log.length);
+  records.forEach((r, i) =>
+    assertEquals(joined.subarray(offsets[i], offsets[i] + r.byteLength), r)
+  );
+  const pending = new PendingIndex();
+  for (let i = 0; i < 300; i++) {
+    pending.push({
+      nameBytes: encodeName(`p/${(i * 37) % 300}`.repeat(1 + (i % 3))),
+      flags: 0,
+      dataOffset: i,
+      size: i,
+      metaRelative: i * 10,
+      metaLength: 10,
+      crc32c: i,
+      sha256: new Uint8Array(32).fill(i),
+    });
+  }
+  const order = pending.sortedOrder();
+  const pieces = [...pending.encodePieces(order, 99, 200)];
+  assert(pieces.length > 10, "several pieces");
+  const whole = pending.encode(order, 99);
+  assertEquals(whole.byteLength, pending.encodedLength);
+  assertEquals(new Uint8Array(pieces.flatMap((p) => [...p])), whole);
 });

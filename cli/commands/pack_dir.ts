@@ -18,6 +18,7 @@ import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { DEFAULT_BIG_FILE_THRESHOLD } from "../../format/constants.ts";
 import { DesWriter, type RunFile } from "../../format/writer.ts";
+import { DEFAULT_SINK_CHUNK } from "../../format/buffered_sink.ts";
 import type { ContainerSink } from "../../format/sink.ts";
 import type { BigFileStore } from "../../format/big_file_store.ts";
 import { contentTypeFor } from "../../core/content_type.ts";
@@ -165,7 +166,12 @@ export async function packDirectory(
         );
       }
       await writing;
-      writing = appendBatch(writer, root, batch, counts, options.progress);
+      writing = appendBatch(writer, root, batch, counts, options.progress).then(() => {
+        // shorter data was copied by the writer (see appendRun); longer may be kept by the sink
+        if (batch.data.byteLength < DEFAULT_SINK_CHUNK) {
+          pool.recycle(batch.data.buffer as ArrayBuffer);
+        }
+      });
       writing.catch(() => {}); // awaited above or below; never an unhandled rejection
     }
     await writing;

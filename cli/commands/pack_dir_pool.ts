@@ -21,6 +21,9 @@ export interface ReaderPoolOptions {
   depth?: number;
 }
 
+/** Spent buffers kept for reuse. */
+const MAX_SPARE = 4;
+
 const WORKER_URL = new URL("./pack_dir_worker.ts", import.meta.url);
 
 /** Whether the worker module exists as a local file next to this one. */
@@ -43,6 +46,7 @@ export class ReaderPool {
   readonly #workers: Worker[] = [];
   readonly #batchFiles: number;
   readonly #depth: number;
+  readonly #spare: ArrayBuffer[] = [];
 
   /** @param options worker count, batch size and depth */
   constructor(options: ReaderPoolOptions = {}) {
@@ -54,6 +58,16 @@ export class ReaderPool {
         this.#workers.push(new Worker(WORKER_URL, { type: "module" }));
       }
     }
+  }
+
+  /**
+   * Hand back the `data` buffer of a batch once nothing refers to it any
+   * more (its bytes copied into the container's write buffer): the next
+   * batch is read into it instead of a new one, so the pool's buffers are a
+   * fixed few, not garbage of hundreds of KiB a batch.
+   */
+  recycle(buffer: ArrayBuffer): void {
+    if (this.#spare.length < MAX_SPARE && buffer.byteLength > 0) this.#spare.push(buffer);
   }
 
   /** Number of workers (0 when batches are read on the main thread). */
@@ -82,6 +96,7 @@ export class ReaderPool {
     };
     if (this.#workers.length === 0) {
       for (let request = nextRequest(); request; request = nextRequest()) {
+        request.buffer = this.#spare.pop();
         yield readBatch(request);
       }
       return;
@@ -101,10 +116,12 @@ export class ReaderPool {
       const request = nextRequest();
       if (!request) return false;
       const w = request.id % this.#workers.length;
+      const spare = this.#spare.pop();
+      if (spare) request.buffer = spare;
       const answer = new Promise<ReadBatch>((resolve, reject) => {
         queues[w].push(resolve);
         failures.push(reject);
-        this.#workers[w].postMessage(request);
+        this.#workers[w].postMessage(request, spare ? [spare] : []);
       });
       answer.catch(() => {}); // awaited in order below; never an unhandled rejection
       inFlight.push({ names: request.names, answer });

@@ -31,6 +31,8 @@ export interface ReadRequest {
   names: string[];
   /** Files above this many bytes are not read. */
   threshold: number;
+  /** A spent `data` buffer to read into when it is large enough (recycled, not reallocated). */
+  buffer?: ArrayBuffer;
 }
 
 /** The answer to a {@linkcode ReadRequest}; typed arrays have one slot per name. */
@@ -84,7 +86,10 @@ export function readBatch(request: ReadRequest): ReadBatch {
       else if (st.size > request.threshold) batch.status[i] = FileStatus.big;
       else total += st.size;
     }
-    let data: Uint8Array = new Uint8Array(total + 1); // + 1: room for the read that sees the end
+    // + 1: room for the read that sees the end
+    let data: Uint8Array = request.buffer && request.buffer.byteLength >= total + 1
+      ? new Uint8Array(request.buffer)
+      : new Uint8Array(total + 1);
     let at = 0;
     for (let i = 0; i < count; i++) {
       if (batch.status[i] !== FileStatus.read) continue;
