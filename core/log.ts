@@ -12,8 +12,11 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-/** Where log lines go (stderr by default; tests may capture them). */
-export type LogSink = (line: string) => void;
+/**
+ * Where log lines go (stderr by default; tests may capture them). The level
+ * lets a batching sink write an `error` line at once.
+ */
+export type LogSink = (line: string, level?: LogLevel) => void;
 
 const encoder = new TextEncoder();
 const stderrSink: LogSink = (line) => {
@@ -47,6 +50,11 @@ export class Logger {
     return child;
   }
 
+  /** Whether a line at `level` would be written (skip building its fields when not). */
+  enabled(level: LogLevel): boolean {
+    return RANK[level] >= this.#min;
+  }
+
   /** Write one line at `level`. */
   log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
     if (RANK[level] < this.#min) return;
@@ -60,7 +68,7 @@ export class Logger {
       line[k] = v instanceof Error ? { name: v.name, message: v.message } : v;
     }
     // A driver's error message or a URL field can carry a password: never write it.
-    this.#sink(redactCredentials(JSON.stringify(line, bigintReplacer)));
+    this.#sink(redactCredentials(JSON.stringify(line, bigintReplacer)), level);
   }
 
   /** Debug line. */

@@ -57,25 +57,52 @@ function formatValue(v: number): string {
   return String(v);
 }
 
+/** One series of a counter with its labels resolved once: `inc` is a field update. */
+export interface CounterSeries {
+  /** Add `by` (default 1). */
+  inc(by?: number): void;
+}
+
+class CounterCell implements CounterSeries {
+  value = 0;
+  inc(by = 1): void {
+    this.value += by;
+  }
+}
+
 /** A monotonically increasing counter. */
 export class Counter implements Metric {
-  #values = new Map<string, number>();
+  #values = new Map<string, CounterCell>();
   /** @param name metric name @param help description */
   constructor(readonly name: string, readonly help: string) {}
   /** Add `by` (default 1) to the series with `labels`. */
   inc(labels: Labels = {}, by = 1): void {
-    const key = labelKey(labels);
-    this.#values.set(key, (this.#values.get(key) ?? 0) + by);
+    this.#cell(labelKey(labels)).value += by;
+  }
+  /**
+   * The series with `labels`, resolved once: for a hot path that would
+   * otherwise build a label object and its key on every update.
+   */
+  series(labels: Labels = {}): CounterSeries {
+    return this.#cell(labelKey(labels));
   }
   /** Current value of one series. */
   get(labels: Labels = {}): number {
-    return this.#values.get(labelKey(labels)) ?? 0;
+    return this.#values.get(labelKey(labels))?.value ?? 0;
   }
   /** Exposition text. */
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    for (const [key, v] of this.#values) lines.push(series(this.name, key, v));
+    for (const [key, cell] of this.#values) lines.push(series(this.name, key, cell.value));
     return lines.join("\n");
+  }
+  #cell(key: string): CounterCell {
+    let cell = this.#values.get(key);
+    if (!cell) {
+      cell = new CounterCell();
+      this.#values.set(key, cell);
+    }
+    return cell;
   }
 }
 
@@ -123,15 +150,30 @@ export const LATENCY_BUCKETS = [
   10,
 ];
 
-interface HistogramSeries {
-  counts: number[];
-  sum: number;
-  count: number;
+/** One series of a histogram with its labels resolved once. */
+export interface HistogramSeries {
+  /** Record one observation. */
+  observe(value: number): void;
+}
+
+class HistogramCell implements HistogramSeries {
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+  constructor(readonly buckets: number[]) {
+    this.counts = new Array(buckets.length).fill(0);
+  }
+  observe(value: number): void {
+    const { buckets, counts } = this;
+    for (let i = 0; i < buckets.length; i++) if (value <= buckets[i]) counts[i]++;
+    this.sum += value;
+    this.count++;
+  }
 }
 
 /** A histogram with fixed buckets. */
 export class Histogram implements Metric {
-  #series = new Map<string, HistogramSeries>();
+  #series = new Map<string, HistogramCell>();
   /**
    * @param name metric name (seconds for latencies)
    * @param help description
@@ -144,15 +186,14 @@ export class Histogram implements Metric {
   ) {}
   /** Record one observation. */
   observe(value: number, labels: Labels = {}): void {
-    const key = labelKey(labels);
-    let s = this.#series.get(key);
-    if (!s) {
-      s = { counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 };
-      this.#series.set(key, s);
-    }
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) s.counts[i]++;
-    s.sum += value;
-    s.count++;
+    this.#cell(labelKey(labels)).observe(value);
+  }
+  /**
+   * The series with `labels`, resolved once: for a hot path that would
+   * otherwise build a label object and its key on every observation.
+   */
+  series(labels: Labels = {}): HistogramSeries {
+    return this.#cell(labelKey(labels));
   }
   /** Start a timer; call the returned function to observe the elapsed seconds. */
   startTimer(labels: Labels = {}): (more?: Labels) => number {
@@ -180,6 +221,14 @@ export class Histogram implements Metric {
       lines.push(series(`${this.name}_count`, key, s.count));
     }
     return lines.join("\n");
+  }
+  #cell(key: string): HistogramCell {
+    let cell = this.#series.get(key);
+    if (!cell) {
+      cell = new HistogramCell(this.buckets);
+      this.#series.set(key, cell);
+    }
+    return cell;
   }
 }
 

@@ -11,7 +11,8 @@
  * 7. with `DES_GATEWAY_AUDIT_REQUIRED`, a 503 when the read cannot be audited;
  *
  * then the handler: `/files` forwarding, `POST /names`, `/openapi.json`,
- * `/healthz`, `/readyz`, `/metrics`.
+ * `/healthz`, `/readyz`, `/metrics`. `GET|HEAD /files/{name}` takes the same
+ * steps as plain calls, without the router (`files_fast_path.ts`).
  *
  * @example
  * ```ts
@@ -37,8 +38,9 @@ import { callerHas, requireScope } from "./auth_middleware.ts";
 import type { Cidr } from "./client_address.ts";
 import { edgeHeaders } from "./edge_headers.ts";
 import { DesMethodNotAllowedError, edgeProblem, shortPath } from "./edge_problem.ts";
-import { filesHandler } from "./files_handler.ts";
-import type { GatewayEnv } from "./gateway_env.ts";
+import { filesFastPath } from "./files_fast_path.ts";
+import { FileServer, filesHandler } from "./files_handler.ts";
+import type { GatewayBindings, GatewayEnv } from "./gateway_env.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { namesHandler } from "./names_route.ts";
 import { openApiDocument } from "./openapi.ts";
@@ -101,13 +103,16 @@ export function createGatewayApp(options: GatewayOptions): Hono<GatewayEnv> {
     routing,
     options.auditRequired ? options.audit : undefined,
   );
-  const files = filesHandler({
+  const filesOptions = {
     routing,
     nameFormat: options.nameFormat,
-    fullMeta: (c) => callerHas(c, keys, "admin"),
+    fullMeta: (c: Parameters<Handler>[0]) => callerHas(c, keys, "admin"),
     metrics,
     log,
-  });
+    keysOn: keys.length > 0,
+  };
+  const fileServer = new FileServer(filesOptions);
+  const files = filesHandler(filesOptions, fileServer);
   const handlers: Record<string, Handler> = {
     getFile: files,
     headFile: files,
@@ -179,5 +184,23 @@ export function createGatewayApp(options: GatewayOptions): Hono<GatewayEnv> {
     c.set("failure", error);
     return edgeProblem(error, c.req.path);
   });
+  // Reads refused while the audit is down keep the Hono chain (its audit gate).
+  if (!options.auditRequired) {
+    const fast = filesFastPath({
+      files: fileServer,
+      routes: {
+        get: routes.find((r) => r.operationId === "getFile")!,
+        head: routes.find((r) => r.operationId === "headFile")!,
+      },
+      keys,
+      rateLimiter: options.rateLimiter,
+      addressRateLimiter: options.addressRateLimiter,
+      trustedProxies: options.trustedProxies ?? [],
+      access: { metrics, log, audit: options.audit },
+    });
+    const routed = app.fetch;
+    app.fetch = (request, env, ctx) =>
+      fast(request, env as GatewayBindings) ?? routed(request, env, ctx);
+  }
   return app;
 }

@@ -11,19 +11,20 @@
 
 import type { Context } from "hono";
 import { DesUnavailableError } from "../core/errors.ts";
-import { MAX_RANGE_HEADER_LENGTH } from "../core/http_range.ts";
+import { type HeaderSource, MAX_RANGE_HEADER_LENGTH } from "../core/http_range.ts";
 import type { Logger } from "../core/log.ts";
 import { LogThrottle } from "../core/log_throttle.ts";
 import { CLIENT_HEADER, RETRIEVER_HEADER } from "../core/read_path.ts";
 import { parseFilesPath } from "../core/read_path.ts";
-import { formatTraceparent } from "../core/trace.ts";
+import { formatTraceparent, type TraceContext } from "../core/trace.ts";
 import { type NameFormat, parseName } from "../naming/mod.ts";
+import { applyEdgeHeaders } from "./edge_headers.ts";
 import { genericServerProblem, RETRY_AFTER_UNAVAILABLE } from "./edge_problem.ts";
 import type { GatewayEnv } from "./gateway_env.ts";
 import { publicMetaView } from "./meta_view.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { RoutingTable } from "./routing_table.ts";
-import type { RetrieverTarget } from "./target.ts";
+import type { ResponseStyle, RetrieverTarget } from "./target.ts";
 
 /** Request headers passed on to the retriever. */
 export const FORWARDED_HEADERS = [
@@ -63,86 +64,216 @@ export interface FilesHandlerOptions {
   metrics: GatewayMetrics;
   /** Log. */
   log: Logger;
+  /** API keys configured (edge headers of in-process answers). */
+  keysOn?: boolean;
+}
+
+/** One `/files` call: what the handler reads, and what it learns for the access log. */
+export interface FileCall {
+  /** `GET`, `HEAD` or (admin) `DELETE`. */
+  method: "GET" | "HEAD" | "DELETE";
+  /** Request path (no query). */
+  path: string;
+  /** The gateway's span. */
+  trace: TraceContext;
+  /** Who the client is. */
+  client: string;
+  /** The name, once parsed. */
+  name?: string;
+  /** The retriever it was routed to. */
+  retriever?: string;
+  /** Why a 5xx was answered. */
+  failure?: unknown;
 }
 
 /**
- * The `/files/{name}` and `/files/{name}/meta` handler. A `DELETE` goes the
- * same way as a read: to the retriever owning the name's shard, which
- * writes the tombstone (it has the catalog and the store of the bytes).
+ * Serve `/files/{name}` and `/files/{name}/meta` calls: parse, route,
+ * forward (or, for a target in the same process, read directly), and make a
+ * retriever's 5xx generic. Every answer carries the edge headers. Shared by
+ * the Hono handler and the fast path.
+ */
+export class FileServer {
+  readonly #options: FilesHandlerOptions;
+  // An unavailable retriever fails every request routed to it: a few lines per retriever and
+  // window, with the count of the rest, instead of one line per request.
+  readonly #unavailable: LogThrottle;
+  readonly #styles = new Map<string, ResponseStyle>();
+  readonly #keysOn: boolean;
+
+  /** @param options routing, name format, metrics, log */
+  constructor(options: FilesHandlerOptions) {
+    this.#options = options;
+    this.#keysOn = options.keysOn ?? false;
+    this.#unavailable = new LogThrottle(options.log);
+  }
+
+  /**
+   * Answer `call` for the file named in its path (`meta`: its metadata, as
+   * the retriever sends it). Sync for a hot file of a target in the same
+   * process; throws the typed error of a bad name or an unavailable retriever.
+   */
+  serve(call: FileCall, headers: Headers, meta: boolean): Response | Promise<Response> {
+    const parsed = parseFilesPath(call.path);
+    const { shard } = parseName(parsed.name, this.#options.nameFormat);
+    call.name = parsed.name;
+    const target = this.#options.routing().ownerOf(shard);
+    call.retriever = target.id;
+    const method = call.method;
+    if (target.read && !meta && method !== "DELETE") {
+      const answer = target.read({
+        method,
+        name: parsed.name,
+        shard,
+        path: call.path,
+        headers: forwardedView(headers),
+        trace: call.trace,
+        clientId: call.client,
+        style: this.#styleOf(target.id),
+      });
+      if (answer instanceof Response) return this.#checked(call, target, answer);
+      return answer.then((r) => this.#checked(call, target, r), (e) => this.#failed(target, e));
+    }
+    return this.#forward(call, target, headers);
+  }
+
+  async #forward(call: FileCall, target: RetrieverTarget, headers: Headers): Promise<Response> {
+    let upstream: Response;
+    try {
+      upstream = await target.forward({
+        method: call.method,
+        path: call.path,
+        headers: forwardedHeaders(headers, call),
+        trace: call.trace,
+        clientId: call.client,
+      });
+    } catch (error) {
+      return this.#failed(target, error);
+    }
+    const checked = this.#checked(call, target, upstream);
+    return checked === upstream ? passThrough(upstream, target.id, this.#keysOn) : checked;
+  }
+
+  /** A retriever's 5xx becomes a generic problem (its details stay inside). */
+  #checked(call: FileCall, target: RetrieverTarget, upstream: Response): Response {
+    if (upstream.status < 500) return upstream;
+    upstream.body?.cancel().catch(() => {});
+    call.failure = `retriever ${target.id} answered ${upstream.status}`;
+    const problem = genericServerProblem(
+      upstream.status,
+      call.path,
+      upstream.status === 503 ? RETRY_AFTER_UNAVAILABLE : undefined,
+    );
+    applyEdgeHeaders(problem.headers, true, this.#keysOn);
+    return problem;
+  }
+
+  #failed(target: RetrieverTarget, error: unknown): never {
+    if (error instanceof DesUnavailableError) {
+      this.#options.metrics.upstreamErrors.inc({ retriever: target.id });
+      this.#unavailable.log("warn", target.id, "retriever unavailable", {
+        retriever: target.id,
+        error,
+      });
+    }
+    throw error;
+  }
+
+  #styleOf(retriever: string): ResponseStyle {
+    let style = this.#styles.get(retriever);
+    if (!style) {
+      const keysOn = this.#keysOn;
+      style = {
+        decorate: (h) => {
+          applyEdgeHeaders(h, true, keysOn);
+          if (!h.has(RETRIEVER_HEADER)) h.set(RETRIEVER_HEADER, retriever);
+        },
+      };
+      this.#styles.set(retriever, style);
+    }
+    return style;
+  }
+}
+
+/**
+ * The `/files/{name}` and `/files/{name}/meta` handler of the Hono app. A
+ * `DELETE` goes the same way as a read: to the retriever owning the name's
+ * shard, which writes the tombstone (it has the catalog and the store of the
+ * bytes).
  */
 export function filesHandler(
   options: FilesHandlerOptions,
+  files: FileServer = new FileServer(options),
 ): (c: Context<GatewayEnv>) => Promise<Response> {
-  // An unavailable retriever fails every request routed to it: a few lines per retriever and
-  // window, with the count of the rest, instead of one line per request.
-  const unavailable = new LogThrottle(options.log);
   return async (c) => {
     const request = c.req.raw;
-    const url = new URL(request.url);
-    const method = request.method === "HEAD" || request.method === "DELETE"
-      ? request.method
-      : "GET";
-    const parsed = parseFilesPath(url.pathname);
-    const { shard } = parseName(parsed.name, options.nameFormat);
-    c.set("name", parsed.name);
-    const target = options.routing().ownerOf(shard);
-    c.set("retriever", target.id);
-    const upstream = await forward(c, target, method, url.pathname, options, unavailable);
-    if (upstream.status >= 500) {
-      await upstream.body?.cancel().catch(() => {});
-      c.set("failure", `retriever ${target.id} answered ${upstream.status}`);
-      return genericServerProblem(
-        upstream.status,
-        url.pathname,
-        upstream.status === 503 ? RETRY_AFTER_UNAVAILABLE : undefined,
-      );
+    const call: FileCall = {
+      method: request.method === "HEAD" || request.method === "DELETE" ? request.method : "GET",
+      path: new URL(request.url).pathname,
+      trace: c.get("trace"),
+      client: c.get("client"),
+    };
+    const meta = call.path.endsWith("/meta");
+    let response: Response;
+    try {
+      response = await files.serve(call, request.headers, meta);
+    } finally {
+      if (call.name !== undefined) c.set("name", call.name);
+      if (call.retriever !== undefined) c.set("retriever", call.retriever);
+      if (call.failure !== undefined) c.set("failure", call.failure);
     }
-    const response = passThrough(upstream, target.id);
-    if (parsed.meta && response.status === 200 && !options.fullMeta(c)) {
+    if (meta && response.status === 200 && !options.fullMeta(c)) {
       return await publicMetaView(response);
     }
     return response;
   };
 }
 
-async function forward(
-  c: Context<GatewayEnv>,
-  target: RetrieverTarget,
-  method: "GET" | "HEAD" | "DELETE",
-  path: string,
-  options: FilesHandlerOptions,
-  unavailable: LogThrottle,
-): Promise<Response> {
+/**
+ * The forwarded headers of a request, as a `Headers` for the hop: with
+ * `traceparent`, and for a `DELETE` the client who asked.
+ */
+function forwardedHeaders(request: Headers, call: FileCall): Headers {
+  const view = forwardedView(request);
   const headers = new Headers();
-  const incoming = c.req.raw.headers;
   for (const h of FORWARDED_HEADERS) {
-    const v = incoming.get(h);
-    if (v === null) continue;
-    if (h === "range" && v.length > MAX_RANGE_HEADER_LENGTH) continue;
-    if (v.length > MAX_FORWARDED_HEADER_LENGTH) continue;
-    headers.set(h, v);
+    const v = view.get(h);
+    if (v !== null) headers.set(h, v);
   }
-  // Without a forwarded Range, an If-Range has nothing to guard.
-  if (!headers.has("range")) headers.delete("if-range");
-  const trace = c.get("trace");
-  headers.set("traceparent", formatTraceparent(trace));
-  const client = c.get("client");
-  if (method === "DELETE" && client) headers.set(CLIENT_HEADER, client);
-  try {
-    return await target.forward({ method, path, headers, trace, clientId: c.get("client") });
-  } catch (error) {
-    if (error instanceof DesUnavailableError) {
-      options.metrics.upstreamErrors.inc({ retriever: target.id });
-      unavailable.log("warn", target.id, "retriever unavailable", { retriever: target.id, error });
-    }
-    throw error;
-  }
+  headers.set("traceparent", formatTraceparent(call.trace));
+  if (call.method === "DELETE" && call.client) headers.set(CLIENT_HEADER, call.client);
+  return headers;
 }
 
-/** The retriever's answer without hop-by-hop headers; its headers are changed in place (see `RetrieverTarget.forward`). */
-function passThrough(upstream: Response, retrieverId: string): Response {
+const FORWARDED = new Set<string>(FORWARDED_HEADERS);
+
+/**
+ * The request's headers as a retriever may see them: only the allow list,
+ * no value over {@linkcode MAX_FORWARDED_HEADER_LENGTH} (nor a `Range` over
+ * `MAX_RANGE_HEADER_LENGTH`), and no `If-Range` without a `Range`. A view,
+ * read lazily: nothing is copied.
+ */
+export function forwardedView(request: Headers): HeaderSource {
+  const get = (name: string): string | null => {
+    if (!FORWARDED.has(name)) return null;
+    const v = request.get(name);
+    if (v === null) return null;
+    if (name === "range" && v.length > MAX_RANGE_HEADER_LENGTH) return null;
+    if (v.length > MAX_FORWARDED_HEADER_LENGTH) return null;
+    // Without a forwarded Range, an If-Range has nothing to guard.
+    if (name === "if-range" && get("range") === null) return null;
+    return v;
+  };
+  return { get };
+}
+
+/**
+ * The retriever's answer without hop-by-hop headers, with the edge headers;
+ * its headers are changed in place (see `RetrieverTarget.forward`).
+ */
+function passThrough(upstream: Response, retrieverId: string, keysOn: boolean): Response {
   const headers = upstream.headers;
   for (const h of HOP_BY_HOP) if (headers.has(h)) headers.delete(h);
   if (!headers.has(RETRIEVER_HEADER)) headers.set(RETRIEVER_HEADER, retrieverId);
+  applyEdgeHeaders(headers, true, keysOn);
   return upstream;
 }

@@ -12,7 +12,7 @@ import { DesUnavailableError } from "../core/errors.ts";
 import { withTimeout } from "../core/timeouts.ts";
 import type { TraceContext } from "../core/trace.ts";
 import type { ShardRange } from "../naming/shard_range.ts";
-import type { ForwardRequest, RetrieverTarget } from "./target.ts";
+import type { FileReadRequest, ForwardRequest, RetrieverTarget } from "./target.ts";
 
 /**
  * What the gateway needs of a retriever in its own process; the retriever
@@ -25,6 +25,8 @@ export interface LocalRetriever {
   readonly range: ShardRange;
   /** Answer one `/files/...` request. */
   handle(request: Request, context: { trace?: TraceContext; clientId?: string }): Promise<Response>;
+  /** Answer one parsed file read (a hot one at once, without a promise). */
+  read(request: FileReadRequest): Response | Promise<Response>;
   /** Readiness: whether it is ready and, per check, `ok` or what failed. */
   ready(): Promise<{ ready: boolean; checks: Record<string, string> }>;
 }
@@ -72,16 +74,30 @@ export class InProcessRetrieverTarget implements RetrieverTarget {
       trace: request.trace,
       clientId: request.clientId,
     });
-    // A late answer after the timeout is dropped; its body must not stay open.
-    const timedOut = () => {
+    return withTimeout(answer, this.#timeoutMs, () => {
       abort.abort();
-      answer.then((res) => res.body?.cancel().catch(() => {}), () => {});
-      return new DesUnavailableError(
-        `retriever ${this.id} did not answer within ${this.#timeoutMs} ms`,
-        { retriever: this.id },
-      );
-    };
-    return withTimeout(answer, this.#timeoutMs, timedOut);
+      return this.#late(answer);
+    });
+  }
+
+  /**
+   * Hand a parsed read to the retriever: a hot file is answered at once;
+   * otherwise the answer is bounded like {@linkcode forward} (the body of a
+   * late answer is cancelled).
+   */
+  read(request: FileReadRequest): Response | Promise<Response> {
+    const answer = this.retriever.read(request);
+    if (answer instanceof Response) return answer;
+    return withTimeout(answer, this.#timeoutMs, () => this.#late(answer));
+  }
+
+  /** The error of an answer past the timeout, which is dropped: its body must not stay open. */
+  #late(answer: Promise<Response>): DesUnavailableError {
+    answer.then((res) => res.body?.cancel().catch(() => {}), () => {});
+    return new DesUnavailableError(
+      `retriever ${this.id} did not answer within ${this.#timeoutMs} ms`,
+      { retriever: this.id },
+    );
   }
 
   /** The retriever's readiness, or what did not answer in time. */

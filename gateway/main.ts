@@ -20,6 +20,7 @@ import {
   parseDuration,
 } from "../core/config.ts";
 import { DesConfigError, DesError } from "../core/errors.ts";
+import { BufferedLogSink } from "../core/log_buffer.ts";
 import { Logger } from "../core/log.ts";
 import type { Db } from "../db/db.ts";
 import { openDb } from "../db/open_db.ts";
@@ -88,7 +89,9 @@ export async function main(args: string[]): Promise<number> {
   checkExposure(settings, values.host);
   const hop = await loadRetrieverHopSettings();
   const hopOptions = hopTargetOptions(hop);
-  const log = new Logger("gateway", { level: config.logLevel as "info" });
+  // One line per request: written in batches (flushed when stopping, and at exit).
+  const buffer = new BufferedLogSink();
+  const log = new Logger("gateway", { level: config.logLevel as "info", sink: buffer.sink });
   const shardCount = 2 ** config.shardBits;
   const fromDb = values["routes-from-db"];
   const inProcess = values["in-process"];
@@ -190,6 +193,7 @@ export async function main(args: string[]): Promise<number> {
   await local?.retriever.close();
   local?.stores.close();
   await db?.close();
+  buffer.close();
   return 0;
 }
 

@@ -4,7 +4,26 @@
  * @module
  */
 
-import { type Counter, type Gauge, type Histogram, Registry } from "../core/metrics.ts";
+import {
+  type Counter,
+  type CounterSeries,
+  type Gauge,
+  type Histogram,
+  type HistogramSeries,
+  Registry,
+} from "../core/metrics.ts";
+
+/** The series of one route, resolved once (see {@linkcode GatewayMetrics.route}). */
+export interface RouteSeries {
+  /** `des_gateway_requests_total` of this route and `status`. */
+  requests(status: number): CounterSeries;
+  /** Seconds to response headers. */
+  latency: HistogramSeries;
+  /** Seconds to the end of the body. */
+  duration: HistogramSeries;
+  /** Body bytes sent. */
+  bytes: CounterSeries;
+}
 
 /** The gateway's metric set. */
 export class GatewayMetrics {
@@ -30,6 +49,8 @@ export class GatewayMetrics {
   readonly auditRejected: Counter;
   /** Reads refused because the audit could not record them (`DES_GATEWAY_AUDIT_REQUIRED`). */
   readonly auditRefused: Counter;
+
+  readonly #routes = new Map<string, RouteSeries>();
 
   /** @param registry registry to add to (default: a new one) */
   constructor(registry = new Registry()) {
@@ -62,5 +83,25 @@ export class GatewayMetrics {
       "des_gateway_audit_refused_total",
       "Reads refused with 503 because the audit could not record them",
     );
+  }
+
+  /** The request series of `route` (an operation id), resolved once. */
+  route(route: string): RouteSeries {
+    let series = this.#routes.get(route);
+    if (!series) {
+      const byStatus = new Map<number, CounterSeries>();
+      series = {
+        requests: (status) => {
+          let s = byStatus.get(status);
+          if (!s) byStatus.set(status, s = this.requests.series({ route, status }));
+          return s;
+        },
+        latency: this.latency.series({ route }),
+        duration: this.duration.series({ route }),
+        bytes: this.bytes.series({ route }),
+      };
+      this.#routes.set(route, series);
+    }
+    return series;
   }
 }

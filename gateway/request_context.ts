@@ -9,10 +9,20 @@
 
 import type { MiddlewareHandler } from "hono";
 import { activeTrace } from "../core/spans.ts";
-import { childTrace, parseTraceparent } from "../core/trace.ts";
+import type { HeaderSource } from "../core/http_range.ts";
+import { childTrace, parseTraceparent, type TraceContext } from "../core/trace.ts";
 import { type Cidr, clientAddress } from "./client_address.ts";
 import type { GatewayEnv } from "./gateway_env.ts";
 import type { RouteDoc } from "./routes.ts";
+
+/**
+ * The gateway's span of a request: with OpenTelemetry on, the one Deno's
+ * server span already continued from the caller's `traceparent`; else a
+ * child of a valid `traceparent`, or a new trace.
+ */
+export function requestTrace(headers: HeaderSource): TraceContext {
+  return activeTrace() ?? childTrace(parseTraceparent(headers.get("traceparent")));
+}
 
 /**
  * Set `operation`, `started`, `trace`, `address`, `client` and `name` for
@@ -27,11 +37,7 @@ export function requestContext(
   return async (c, next) => {
     c.set("operation", c.req.method === "HEAD" && headRoute ? headRoute : route);
     c.set("started", performance.now());
-    // With OpenTelemetry on, Deno's server span already continues the caller's traceparent.
-    c.set(
-      "trace",
-      activeTrace() ?? childTrace(parseTraceparent(c.req.header("traceparent") ?? null)),
-    );
+    c.set("trace", requestTrace(c.req.raw.headers));
     const peer = c.env?.remoteAddr?.hostname ?? "anonymous";
     const address = clientAddress(peer, c.req.raw.headers, trustedProxies);
     c.set("address", address);

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { HeaderSource } from "../core/http_range.ts";
 import type { TraceContext } from "../core/trace.ts";
 import type { ShardRange } from "../naming/shard_range.ts";
 
@@ -28,6 +29,36 @@ export interface ForwardRequest {
   signal?: AbortSignal;
 }
 
+/**
+ * How the gateway wants a response dressed (its edge headers and
+ * `X-DES-Retriever`), so a target in the same process builds the headers
+ * once. `decorate` is idempotent.
+ */
+export interface ResponseStyle {
+  /** Add or rewrite the gateway's headers. */
+  decorate(headers: Headers): void;
+}
+
+/** A `GET|HEAD /files/{name}` already parsed and authorized by the gateway. */
+export interface FileReadRequest {
+  /** `GET` or `HEAD`. */
+  method: "GET" | "HEAD";
+  /** The percent-decoded name. */
+  name: string;
+  /** Its shard. */
+  shard: number;
+  /** The request path, for problem instances and logs. */
+  path: string;
+  /** The request's headers as the retriever may see them (the forwarded allow list). */
+  headers: HeaderSource;
+  /** The gateway's span. */
+  trace: TraceContext;
+  /** Authenticated client, if any. */
+  clientId?: string;
+  /** How to dress every response. */
+  style: ResponseStyle;
+}
+
 /** A retriever as the gateway sees it. */
 export interface RetrieverTarget {
   /** Retriever id, expected in `X-DES-Retriever`. */
@@ -43,6 +74,13 @@ export interface RetrieverTarget {
    * expected one; never returns another retriever's answer.
    */
   forward(request: ForwardRequest): Promise<Response>;
+  /**
+   * A target in the same process may answer a file read without a
+   * `Request`, and a hot one without a promise. The response is final:
+   * dressed by `request.style`, 5xx not yet made generic. Throws
+   * `DesUnavailableError` like `forward`.
+   */
+  read?(request: FileReadRequest): Response | Promise<Response>;
   /** `"ok"` when the retriever is ready, otherwise what is wrong. */
   ready(): Promise<string>;
 }

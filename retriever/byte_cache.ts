@@ -19,7 +19,7 @@
  */
 
 import type { Logger } from "../core/log.ts";
-import { type Counter, type Gauge, Registry } from "../core/metrics.ts";
+import { type Counter, type CounterSeries, type Gauge, Registry } from "../core/metrics.ts";
 import type { IndexEntry } from "../format/index.ts";
 import { SecondHitAdmission } from "./admission.ts";
 import type { OpenContainer } from "./container_readers.ts";
@@ -112,6 +112,8 @@ export class ByteCache {
   readonly #diskLimit: number;
   readonly #admission: SecondHitAdmission;
   readonly #counts = { lookups: 0, memory: 0, disk: 0 };
+  readonly #lookups: CounterSeries;
+  readonly #hits: Record<"memory" | "disk", CounterSeries>;
 
   private constructor(
     settings: ByteCacheSettings,
@@ -119,6 +121,11 @@ export class ByteCache {
     disk: DiskCache | undefined,
   ) {
     this.metrics = metrics;
+    this.#lookups = metrics.lookups.series();
+    this.#hits = {
+      memory: metrics.hits.series({ tier: "memory" }),
+      disk: metrics.hits.series({ tier: "disk" }),
+    };
     this.#memoryLimit = Math.min(MEMORY_ENTRY_LIMIT, Math.floor(settings.memoryBytes / 8));
     if (this.#memoryLimit > 0) {
       this.#memory = new LruCache<string, Uint8Array>({
@@ -182,7 +189,7 @@ export class ByteCache {
     if (!this.cacheable(entry)) return undefined;
     const key = cacheKey(open.container.id, open.etag, entry.name);
     this.#counts.lookups++;
-    this.metrics.lookups.inc();
+    this.#lookups.inc();
     const slice = (bytes: Uint8Array) => bytes.subarray(range.offset, range.offset + range.length);
     const inMemory = this.#memory?.get(key);
     if (inMemory) {
@@ -229,6 +236,27 @@ export class ByteCache {
     return held;
   }
 
+  /**
+   * The bytes of `range` of `entry` when the memory tier holds the file
+   * (counted as a lookup and a hit), else undefined and nothing counted: the
+   * caller then goes through {@linkcode ByteCache.read}. Synchronous.
+   */
+  memoryHit(
+    open: OpenContainer,
+    entry: IndexEntry,
+    range: { offset: number; length: number },
+  ): Uint8Array | undefined {
+    if (!this.#memory || entry.external || entry.size > this.#memoryLimit) return undefined;
+    const bytes = this.#memory.get(cacheKey(open.container.id, open.etag, entry.name));
+    if (!bytes) return undefined;
+    this.#counts.lookups++;
+    this.#lookups.inc();
+    this.#hit("memory");
+    return range.offset === 0 && range.length === bytes.byteLength
+      ? bytes
+      : bytes.subarray(range.offset, range.offset + range.length);
+  }
+
   /** Wait for background disk writes. */
   flush(): Promise<void> {
     return this.#disk?.flush() ?? Promise.resolve();
@@ -236,7 +264,7 @@ export class ByteCache {
 
   #hit(tier: "memory" | "disk"): void {
     this.#counts[tier]++;
-    this.metrics.hits.inc({ tier });
+    this.#hits[tier].inc();
   }
 
   /** Gauges are set when the registry is rendered, not on every read. */

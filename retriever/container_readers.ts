@@ -95,6 +95,11 @@ export class ContainerReaders {
     return { readers: this.#memory.size, bytes: this.#memory.weight };
   }
 
+  /** The container's reader when it is open in memory (no I/O, no promise), else undefined. */
+  peek(container: CatalogContainer): OpenContainer | undefined {
+    return this.#memory.get(memoryKey(container));
+  }
+
   /** The reader of `container`: from memory, else KV, else one suffix GET (two for huge indexes). */
   open(container: CatalogContainer): Promise<OpenResult> {
     const id = memoryKey(container);

@@ -66,6 +66,131 @@ export function representationOf(found: FoundFile): Representation {
 }
 
 /**
+ * How a caller in the same process wants every response dressed (the
+ * gateway's edge headers), so that headers are built once instead of built
+ * and then copied. `decorate` must be idempotent.
+ */
+export interface ResponseStyle {
+  /** Add or rewrite the caller's headers. */
+  decorate(headers: Headers): void;
+}
+
+/**
+ * What a GET or HEAD of a file comes to before any byte is read: either the
+ * whole answer (`done`: HEAD, 304, 412, 416) or the status, byte range and
+ * headers of a 200/206 whose body is still to be read.
+ */
+export type FilePlan =
+  | { done: Response }
+  | {
+    done?: undefined;
+    status: 200 | 206;
+    range: { offset: number; length: number };
+    /** Shared by every whole-file answer of this entry: copy, never modify. */
+    headers: Headers;
+  };
+
+const UNSTYLED: ResponseStyle = { decorate: () => {} };
+
+/** Headers of a whole-file 200, per style and index entry (a hot file reuses its entry). */
+const wholeFileHeaders = new WeakMap<ResponseStyle, WeakMap<IndexEntry, Headers>>();
+
+/**
+ * Plan the answer to a GET or HEAD of `found` (synchronous: no store
+ * access). With a `style`, every header set it returns is dressed.
+ */
+export function planFile(
+  method: "GET" | "HEAD",
+  requestHeaders: HeaderSource,
+  found: FoundFile,
+  instance: string,
+  style: ResponseStyle = UNSTYLED,
+): FilePlan {
+  const rep = representationOf(found);
+  const plan = planResponse(method, requestHeaders, rep);
+  const validators = validatorsOf(found.entry, rep);
+  const dressed = (headers: HeadersInit) => {
+    const h = new Headers(headers);
+    style.decorate(h);
+    return h;
+  };
+  if (plan.status === 304) {
+    return { done: new Response(null, { status: 304, headers: dressed(validators) }) };
+  }
+  if (plan.status === 412) {
+    const error = new DesError(`precondition ${plan.failed} failed`, {
+      code: "precondition-failed",
+      status: 412,
+      context: { name: found.entry.name, header: plan.failed },
+    });
+    return { done: styled(problemResponse(error, instance), style) };
+  }
+  if (plan.status === 416) {
+    const error = new DesError(`range not satisfiable for a file of ${rep.size} bytes`, {
+      code: "range-not-satisfiable",
+      status: 416,
+      context: { name: found.entry.name, size: rep.size },
+    });
+    const headers = { "content-range": `bytes */${rep.size}`, "accept-ranges": "bytes" };
+    return { done: styled(problemResponse(error, instance, headers), style) };
+  }
+  let headers: Headers;
+  let range: { offset: number; length: number };
+  if (plan.status === 206) {
+    range = { offset: plan.range.start, length: plan.range.end - plan.range.start + 1 };
+    headers = dressed({
+      ...fileHeaders(found, validators, range.length),
+      "content-range": `bytes ${plan.range.start}-${plan.range.end}/${rep.size}`,
+    });
+  } else {
+    range = { offset: 0, length: rep.size };
+    let byEntry = wholeFileHeaders.get(style);
+    if (!byEntry) wholeFileHeaders.set(style, byEntry = new WeakMap());
+    headers = byEntry.get(found.entry) ?? dressed(fileHeaders(found, validators, rep.size));
+    byEntry.set(found.entry, headers);
+  }
+  if (method === "HEAD") return { done: new Response(null, { status: plan.status, headers }) };
+  return { status: plan.status, range, headers };
+}
+
+function fileHeaders(
+  found: FoundFile,
+  validators: Record<string, string>,
+  length: number,
+): Record<string, string> {
+  return {
+    ...validators,
+    "accept-ranges": "bytes",
+    "content-type": found.meta.contentType ?? DEFAULT_CONTENT_TYPE,
+    "content-length": String(length),
+  };
+}
+
+/** `response` with its headers dressed by `style`. */
+export function styled(response: Response, style?: ResponseStyle): Response {
+  style?.decorate(response.headers);
+  return response;
+}
+
+/**
+ * The answer of a planned 200/206 when the byte cache's memory tier holds
+ * the file: no store access, no promise. Undefined otherwise.
+ */
+export function cachedFileResponse(
+  plan: FilePlan,
+  found: FoundFile,
+  cache?: ByteCache,
+): Response | undefined {
+  if (plan.done) return plan.done;
+  const bytes = cache?.memoryHit(found.open, found.entry, plan.range);
+  if (!bytes) return undefined;
+  return new Response(bytes as Uint8Array<ArrayBuffer>, {
+    status: plan.status,
+    headers: plan.headers,
+  });
+}
+
+/**
  * Answer a GET or HEAD of `found`. HEAD and 304/412/416 never touch the
  * store; 200/206 make exactly one range request, or none when `cache` holds
  * the file. A `DesConflictError` from that request (the object changed)
@@ -79,56 +204,22 @@ export async function fileResponse(
   instance: string,
   onStreamError: (error: unknown) => void = () => {},
   cache?: ByteCache,
+  style?: ResponseStyle,
 ): Promise<FileResponse> {
-  const rep = representationOf(found);
-  const plan = planResponse(method, requestHeaders, rep);
-  const validators = validatorsOf(found.entry, rep);
-  if (plan.status === 304) {
-    return { response: new Response(null, { status: 304, headers: validators }), dataRequests: 0 };
-  }
-  if (plan.status === 412) {
-    const error = new DesError(`precondition ${plan.failed} failed`, {
-      code: "precondition-failed",
-      status: 412,
-      context: { name: found.entry.name, header: plan.failed },
-    });
-    return { response: problemResponse(error, instance), dataRequests: 0 };
-  }
-  if (plan.status === 416) {
-    const error = new DesError(`range not satisfiable for a file of ${rep.size} bytes`, {
-      code: "range-not-satisfiable",
-      status: 416,
-      context: { name: found.entry.name, size: rep.size },
-    });
-    const headers = { "content-range": `bytes */${rep.size}`, "accept-ranges": "bytes" };
-    return { response: problemResponse(error, instance, headers), dataRequests: 0 };
-  }
-  const range = plan.status === 206
-    ? { offset: plan.range.start, length: plan.range.end - plan.range.start + 1 }
-    : { offset: 0, length: rep.size };
-  const headers: Record<string, string> = {
-    ...validators,
-    "accept-ranges": "bytes",
-    "content-type": found.meta.contentType ?? DEFAULT_CONTENT_TYPE,
-    "content-length": String(range.length),
-  };
-  if (plan.status === 206) {
-    headers["content-range"] = `bytes ${plan.range.start}-${plan.range.end}/${rep.size}`;
-  }
-  if (method === "HEAD") {
-    return { response: new Response(null, { status: plan.status, headers }), dataRequests: 0 };
-  }
+  const plan = planFile(method, requestHeaders, found, instance, style);
+  if (plan.done) return { response: plan.done, dataRequests: 0 };
+  const { status, range, headers } = plan;
   const cached = await cache?.read(found.open, found.entry, range);
   if (cached) {
     const body = cached.bytes as Uint8Array<ArrayBuffer>;
     return {
-      response: new Response(body, { status: plan.status, headers }),
+      response: new Response(body, { status, headers }),
       dataRequests: cached.dataRequests,
     };
   }
   return {
-    response: new Response(await responseBody(found, plan.status === 206, range, onStreamError), {
-      status: plan.status,
+    response: new Response(await responseBody(found, status === 206, range, onStreamError), {
+      status,
       headers,
     }),
     dataRequests: range.length > 0 ? 1 : 0,

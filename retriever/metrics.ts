@@ -4,7 +4,14 @@
  * @module
  */
 
-import { type Counter, type Gauge, type Histogram, Registry } from "../core/metrics.ts";
+import {
+  type Counter,
+  type CounterSeries,
+  type Gauge,
+  type Histogram,
+  type HistogramSeries,
+  Registry,
+} from "../core/metrics.ts";
 
 /** The retriever's metric set, registered in one {@linkcode Registry}. */
 export class RetrieverMetrics {
@@ -76,4 +83,51 @@ export class RetrieverMetrics {
       "Names of the owned shards not served because a copy is damaged or lost",
     );
   }
+}
+
+/**
+ * The series a read updates, resolved once per label combination, so a
+ * read builds no label object and no series key.
+ */
+export class ReadSeries {
+  /** Reads whose index came from memory. */
+  readonly memoryLookups: CounterSeries;
+  /** S3 requests per read. */
+  readonly s3RequestsPerRead: HistogramSeries;
+  /** Bytes of file content sent. */
+  readonly bytes: CounterSeries;
+  readonly #metrics: RetrieverMetrics;
+  /** Index: GET file, GET meta, HEAD file, HEAD meta. */
+  readonly #reads = [0, 1, 2, 3].map(() => new Map<number, CounterSeries>());
+  readonly #latency: HistogramSeries[];
+
+  /** @param metrics the retriever's metrics */
+  constructor(metrics: RetrieverMetrics) {
+    this.#metrics = metrics;
+    this.memoryLookups = metrics.indexLookups.series({ tier: "memory" });
+    this.s3RequestsPerRead = metrics.s3RequestsPerRead.series();
+    this.bytes = metrics.bytes.series();
+    this.#latency = [["GET", "file"], ["GET", "meta"], ["HEAD", "file"], ["HEAD", "meta"]]
+      .map(([method, kind]) => metrics.latency.series({ method, kind }));
+  }
+
+  /** `des_retriever_reads_total` of one method, kind and status. */
+  read(method: "GET" | "HEAD", kind: "file" | "meta", status: number): CounterSeries {
+    const byStatus = this.#reads[slot(method, kind)];
+    let series = byStatus.get(status);
+    if (!series) {
+      series = this.#metrics.reads.series({ method, kind, status });
+      byStatus.set(status, series);
+    }
+    return series;
+  }
+
+  /** `des_retriever_read_seconds` of one method and kind. */
+  latency(method: "GET" | "HEAD", kind: "file" | "meta"): HistogramSeries {
+    return this.#latency[slot(method, kind)];
+  }
+}
+
+function slot(method: "GET" | "HEAD", kind: "file" | "meta"): number {
+  return (method === "HEAD" ? 2 : 0) + (kind === "meta" ? 1 : 0);
 }

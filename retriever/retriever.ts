@@ -16,7 +16,8 @@ import { LogThrottle } from "../core/log_throttle.ts";
 import { asDesError, problemResponse } from "../core/problem.ts";
 import { type FilesRoute, parseFilesPath } from "../core/read_path.ts";
 import { withTimeout } from "../core/timeouts.ts";
-import { activeTrace, inSpan } from "../core/spans.ts";
+import { activeTrace, inSpan, TRACING } from "../core/spans.ts";
+import type { HeaderSource } from "../core/http_range.ts";
 import { parseTraceparent, type TraceContext } from "../core/trace.ts";
 import type { Db } from "../db/db.ts";
 import { type NameFormat, parseName } from "../naming/mod.ts";
@@ -30,8 +31,16 @@ import type { DesReader } from "../format/reader.ts";
 import type { IndexEntry } from "../format/index.ts";
 import type { FileMeta } from "../format/meta.ts";
 import { ContainerReaders, type OpenResult } from "./container_readers.ts";
-import { fileResponse, type FoundFile, metaResponse } from "./file_response.ts";
-import { RetrieverMetrics } from "./metrics.ts";
+import {
+  cachedFileResponse,
+  fileResponse,
+  type FoundFile,
+  metaResponse,
+  planFile,
+  type ResponseStyle,
+  styled,
+} from "./file_response.ts";
+import { ReadSeries, RetrieverMetrics } from "./metrics.ts";
 import { TailCache } from "./tail_cache.ts";
 import { TombstoneSync } from "./tombstone_sync.ts";
 import { damagedFileError, damagedNamesSource } from "./damaged_names.ts";
@@ -43,6 +52,26 @@ export interface RequestContext {
   trace?: TraceContext;
   /** Authenticated client id, for logs. */
   clientId?: string;
+}
+
+/** One read handed over by a caller in the same process, already parsed (see `Retriever.read`). */
+export interface FileRead {
+  /** `GET` or `HEAD`. */
+  method: "GET" | "HEAD";
+  /** The percent-decoded name. */
+  name: string;
+  /** Its shard, parsed with the same name format. */
+  shard: number;
+  /** The request path, for problem instances and the log. */
+  path: string;
+  /** The request's range and conditional headers (already filtered by the caller). */
+  headers: HeaderSource;
+  /** Trace of the request. */
+  trace?: TraceContext;
+  /** Authenticated client id, for logs. */
+  clientId?: string;
+  /** How every response is to be dressed (the caller's edge headers). */
+  style?: ResponseStyle;
 }
 
 /** Most remembered index entries with their meta records (about 0.5 KiB each). */
@@ -135,6 +164,7 @@ export class Retriever {
   readonly #log: Logger;
   /** Error lines of one repeating cause (an S3 outage fails every read) are rate-limited. */
   readonly #errors: LogThrottle;
+  readonly #series: ReadSeries;
   #readiness?: { at: number; value: Promise<Readiness> };
 
   private constructor(
@@ -160,6 +190,7 @@ export class Retriever {
     this.metrics = metrics;
     this.#log = log;
     this.#errors = new LogThrottle(log);
+    this.#series = new ReadSeries(metrics);
     this.#kv = kv;
     this.#bytes = bytes;
   }
@@ -286,17 +317,15 @@ export class Retriever {
    */
   async handle(request: Request, ctx: RequestContext = {}): Promise<Response> {
     const started = performance.now();
-    const url = new URL(request.url);
+    const path = new URL(request.url).pathname;
     const trace = ctx.trace ?? activeTrace() ??
       parseTraceparent(request.headers.get("traceparent"));
     const method = request.method === "HEAD" || request.method === "DELETE"
       ? request.method
       : "GET";
     let route: FilesRoute | undefined;
-    let response: Response;
-    let s3Requests = 0;
     try {
-      route = parseFilesPath(url.pathname);
+      route = parseFilesPath(path);
       const deletes = request.method === "DELETE" && !route.meta;
       if (request.method !== "GET" && request.method !== "HEAD" && !deletes) {
         throw new DesError(`method ${request.method} is not allowed`, {
@@ -304,8 +333,79 @@ export class Retriever {
           status: 405,
         });
       }
-      const shard = this.#shardOf(route.name);
-      if (deletes) return await this.#delete(route.name, shard, ctx.clientId);
+      if (deletes) {
+        return await this.#delete(route.name, this.#shardOf(route.name), ctx.clientId);
+      }
+    } catch (error) {
+      const response = this.#failed(error, path, route);
+      this.#record(
+        method,
+        route?.meta ? "meta" : "file",
+        response,
+        0,
+        started,
+        path,
+        trace,
+        ctx.clientId,
+      );
+      return response;
+    }
+    return await this.#answer({
+      method: method === "HEAD" ? "HEAD" : "GET",
+      name: route.name,
+      meta: route.meta,
+      path,
+      headers: request.headers,
+      trace,
+      clientId: ctx.clientId,
+    }, started);
+  }
+
+  /**
+   * Answer a `GET|HEAD /files/{name}` already parsed by a caller in the same
+   * process (the gateway): no `Request`, and for a hot file (index entry,
+   * container and bytes in memory) a `Response` built at once with no
+   * promise in between. Never throws: failures are problem+json responses,
+   * dressed by `read.style` like every other answer.
+   */
+  read(read: FileRead): Response | Promise<Response> {
+    const started = performance.now();
+    if (
+      !TRACING && this.#sync.loaded && inShardRange(this.range, read.shard) &&
+      !this.#tombstones.has(read.name)
+    ) {
+      const found = this.#locateInMemory(read.name, read.shard);
+      if (found) {
+        const plan = planFile(read.method, read.headers, found, read.path, read.style);
+        const response = cachedFileResponse(plan, found, this.#bytes);
+        if (response) {
+          this.#record(
+            read.method,
+            "file",
+            response,
+            0,
+            started,
+            read.path,
+            read.trace,
+            read.clientId,
+          );
+          return response;
+        }
+      }
+    }
+    return this.#answer({ ...read, meta: false }, started);
+  }
+
+  async #answer(
+    read: Omit<FileRead, "shard"> & { shard?: number; meta: boolean },
+    started: number,
+  ): Promise<Response> {
+    const { method, path, trace } = read;
+    const route: FilesRoute = { name: read.name, meta: read.meta };
+    let response: Response;
+    let s3Requests = 0;
+    try {
+      const shard = this.#shardOf(read.name, read.shard);
       if (this.#tombstones.has(route.name)) {
         throw new DesError(`${route.name} was deleted`, {
           code: "gone",
@@ -319,22 +419,21 @@ export class Retriever {
           this.metrics.streamErrors.inc();
           const code = error instanceof DesError ? error.code : "stream";
           this.#errors.log("error", `body:${code}`, "response body failed", {
-            path: url.pathname,
+            path,
             error,
             traceId: trace?.traceId,
           });
         };
-        const files = route;
-        const attributes = { "des.file.name": files.name, "des.shard": shard };
+        const attributes = { "des.file.name": route.name, "des.shard": shard };
         response = await inSpan("des.retriever.read", attributes, async (span) => {
           const answer = await this.#respond(
-            method === "HEAD" ? "HEAD" : "GET",
-            request.headers,
-            files,
+            method,
+            read.headers,
+            route,
             shard,
-            url.pathname,
+            path,
             cost,
-            { onStreamError },
+            { onStreamError, style: read.style },
           );
           span.setAttributes({
             "des.container.id": cost.container ?? "",
@@ -348,40 +447,75 @@ export class Retriever {
         s3Requests = cost.s3;
       }
     } catch (error) {
-      const e = asDesError(error);
-      if (e.status >= 500) {
-        this.#errors.log("error", `read:${e.code}`, "read failed", {
-          path: url.pathname,
-          error: e,
-          cause: e.cause,
-        });
-      }
-      const headers: Record<string, string> = e.status === 405
-        ? { allow: route?.meta ? "GET, HEAD" : "GET, HEAD, DELETE" }
-        : {};
-      if (e.status === 503) headers["retry-after"] = "1";
-      response = problemResponse(e, url.pathname, headers);
+      response = styled(this.#failed(error, path, route), read.style);
     }
-    const kind = route?.meta ? "meta" : "file";
+    this.#record(
+      method,
+      route.meta ? "meta" : "file",
+      response,
+      s3Requests,
+      started,
+      path,
+      trace,
+      read.clientId,
+    );
+    return response;
+  }
+
+  /** The problem response of a failed request (5xx logged, rate-limited per cause). */
+  #failed(error: unknown, path: string, route?: FilesRoute): Response {
+    const e = asDesError(error);
+    if (e.status >= 500) {
+      this.#errors.log("error", `read:${e.code}`, "read failed", {
+        path,
+        error: e,
+        cause: e.cause,
+      });
+    }
+    const headers: Record<string, string> = e.status === 405
+      ? { allow: route?.meta ? "GET, HEAD" : "GET, HEAD, DELETE" }
+      : {};
+    if (e.status === 503) headers["retry-after"] = "1";
+    return problemResponse(e, path, headers);
+  }
+
+  /** Metrics and the log line of one request. */
+  #record(
+    method: "GET" | "HEAD" | "DELETE",
+    kind: "file" | "meta",
+    response: Response,
+    s3Requests: number,
+    started: number,
+    path: string,
+    trace: TraceContext | undefined,
+    clientId: string | undefined,
+  ): void {
     const seconds = (performance.now() - started) / 1000;
-    const bytes = response.status < 300 && method === "GET" && response.status !== 204
+    const status = response.status;
+    const bytes = status < 300 && method === "GET" && status !== 204
       ? Number(response.headers.get("content-length") ?? 0)
       : 0;
-    this.metrics.reads.inc({ method, kind, status: response.status });
-    this.metrics.latency.observe(seconds, { method, kind });
-    this.metrics.s3RequestsPerRead.observe(s3Requests);
-    if (kind === "file") this.metrics.bytes.inc({}, bytes);
-    this.#log[this.#options.readLogLevel ?? "info"]("read", {
+    if (method === "DELETE") {
+      this.metrics.reads.inc({ method, kind, status });
+      this.metrics.latency.observe(seconds, { method, kind });
+    } else {
+      this.#series.read(method, kind, status).inc();
+      this.#series.latency(method, kind).observe(seconds);
+    }
+    this.#series.s3RequestsPerRead.observe(s3Requests);
+    if (kind === "file") this.#series.bytes.inc(bytes);
+    const level = this.#options.readLogLevel ?? "info";
+    if (!this.#log.enabled(level)) return;
+    this.#log.log(level, "read", {
       method,
-      path: url.pathname,
-      status: response.status,
+      path,
+      status,
       bytes,
       s3Requests,
       ms: Math.round(seconds * 10_000) / 10,
       traceId: trace?.traceId,
-      client: ctx.clientId,
+      client: clientId,
     });
-    return response;
   }
 
   /**
@@ -457,8 +591,9 @@ export class Retriever {
     return { ready: Object.values(checks).every((v) => v === "ok"), checks };
   }
 
-  #shardOf(name: string): number {
-    const { shard } = parseName(name, this.#options.nameFormat);
+  /** The name's shard (parsed unless the caller already did), 421 when not served here. */
+  #shardOf(name: string, known?: number): number {
+    const shard = known ?? parseName(name, this.#options.nameFormat).shard;
     if (!inShardRange(this.range, shard)) {
       throw new DesError(
         `shard ${shard} is not served by retriever ${this.id} (${formatShardRange(this.range)})`,
@@ -470,12 +605,12 @@ export class Retriever {
 
   async #respond(
     method: "GET" | "HEAD",
-    headers: Headers,
+    headers: HeaderSource,
     route: FilesRoute,
     shard: number,
     instance: string,
     cost: ReadCost,
-    hooks: { onStreamError: (error: unknown) => void },
+    hooks: { onStreamError: (error: unknown) => void; style?: ResponseStyle },
   ): Promise<Response> {
     if (!this.#sync.loaded) {
       throw new DesError("the container catalog is not loaded yet", {
@@ -485,7 +620,7 @@ export class Retriever {
     }
     if (this.#damaged.has(route.name)) throw damagedFileError(route.name);
     let found = await this.#locate(route.name, shard, cost);
-    if (route.meta) return metaResponse(found);
+    if (route.meta) return styled(metaResponse(found), hooks.style);
     try {
       const result = await fileResponse(
         method,
@@ -494,6 +629,7 @@ export class Retriever {
         instance,
         hooks.onStreamError,
         this.#bytes,
+        hooks.style,
       );
       cost.s3 += result.dataRequests;
       return result.response;
@@ -515,10 +651,34 @@ export class Retriever {
         instance,
         hooks.onStreamError,
         this.#bytes,
+        hooks.style,
       );
       cost.s3 += result.dataRequests;
       return result.response;
     }
+  }
+
+  /**
+   * The file when every container to look in is open in memory (no I/O),
+   * else undefined (the caller takes the asynchronous path, which also
+   * answers a 404).
+   */
+  #locateInMemory(name: string, shard: number): FoundFile | undefined {
+    for (const container of this.catalog.candidates(shard, name)) {
+      const open = this.#readers.peek(container);
+      if (!open) return undefined;
+      this.#series.memoryLookups.inc();
+      const key = `${container.id}\u0000${name}`;
+      const known = this.#located.get(key);
+      if (known?.reader === open.reader) return { open, entry: known.entry, meta: known.meta };
+      const entry = open.reader.find(name);
+      if (entry) {
+        const meta = open.reader.meta(entry);
+        this.#located.set(key, { reader: open.reader, entry, meta });
+        return { open, entry, meta };
+      }
+    }
+    return undefined;
   }
 
   async #locate(name: string, shard: number, cost: ReadCost): Promise<FoundFile> {

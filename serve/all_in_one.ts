@@ -17,6 +17,7 @@ import {
   indexCacheOf,
 } from "../core/config.ts";
 import { Logger, type LogLevel } from "../core/log.ts";
+import { BufferedLogSink } from "../core/log_buffer.ts";
 import { Registry } from "../core/metrics.ts";
 import type { Db } from "../db/db.ts";
 import { migrate } from "../db/migrate.ts";
@@ -85,10 +86,14 @@ export interface AllInOne {
 /** Start marker, packer, retriever and gateway in this process. */
 export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne> {
   const { config } = options;
-  const log = options.log ?? new Logger("serve", { level: config.logLevel as LogLevel });
+  // One line per request: written in batches (flushed last when closing, and at exit).
+  const buffer = options.log ? undefined : new BufferedLogSink();
+  const log = options.log ??
+    new Logger("serve", { level: config.logLevel as LogLevel, sink: buffer!.sink });
   const registry = new Registry();
   const shardCount = 2 ** config.shardBits;
   const closers: (() => Promise<void> | void)[] = [];
+  if (buffer) closers.push(() => buffer.close());
   const close = async () => {
     for (const c of closers.reverse()) await Promise.resolve(c()).catch(() => {});
   };
