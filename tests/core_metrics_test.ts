@@ -58,3 +58,22 @@ Deno.test("metrics: collectors run before every render; label values are escaped
   counter.inc({ b: 'say "hi"\n', a: "x\\y" });
   assertMatch(registry.render(), /^des_test_total\{a="x\\\\y",b="say \\"hi\\"\\n"\} 1$/m);
 });
+
+Deno.test("metrics: a resolved series is the same series as its labels", () => {
+  const r = new Registry({ processMetrics: false });
+  const reads = r.counter("des_reads_total", "Files read");
+  const ok = reads.series({ status: 200, method: "GET" });
+  ok.inc();
+  ok.inc(2);
+  reads.inc({ method: "GET", status: 200 });
+  assertEquals(reads.get({ status: 200, method: "GET" }), 4);
+  const h = r.histogram("des_read_seconds", "Read latency", [0.1, 1]);
+  const get = h.series({ method: "GET" });
+  get.observe(0.05);
+  h.observe(2, { method: "GET" });
+  assertEquals(h.count({ method: "GET" }), 2);
+  const text = r.render();
+  assertMatch(text, /^des_reads_total\{method="GET",status="200"\} 4$/m);
+  assertMatch(text, /^des_read_seconds_bucket\{method="GET",le="0.1"\} 1$/m);
+  assertMatch(text, /^des_read_seconds_bucket\{method="GET",le="\+Inf"\} 2$/m);
+});
