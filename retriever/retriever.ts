@@ -365,14 +365,15 @@ export class Retriever {
    * Answer a `GET|HEAD /files/{name}` already parsed by a caller in the same
    * process (the gateway): no `Request`, and for a hot file (index entry,
    * container and bytes in memory) a `Response` built at once with no
-   * promise in between. Never throws: failures are problem+json responses,
+   * promise in between (a tombstoned or damaged name takes the full path, which
+   * answers its problem). Never throws: failures are problem+json responses,
    * dressed by `read.style` like every other answer.
    */
   read(read: FileRead): Response | Promise<Response> {
     const started = performance.now();
     if (
       !TRACING && this.#sync.loaded && inShardRange(this.range, read.shard) &&
-      !this.#tombstones.has(read.name)
+      !this.#tombstones.has(read.name) && !this.#damaged.has(read.name)
     ) {
       const found = this.#locateInMemory(read.name, read.shard);
       if (found) {
