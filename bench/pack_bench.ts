@@ -12,6 +12,7 @@
  * @module
  */
 
+import { cpuUsage } from "node:process";
 import { parseArgs } from "node:util";
 import { Logger } from "../core/log.ts";
 import { migrate } from "../db/migrate.ts";
@@ -48,6 +49,8 @@ export interface PackBenchResult {
   packerFilesPerSecond: number;
   /** Median files/s of tar + upload. */
   tarFilesPerSecond: number;
+  /** Median CPU of the packer's process per packed file, in µs (user + system). */
+  packerCpuMicrosPerFile: number;
 }
 
 const quiet = new Logger("packer", { level: "error" });
@@ -110,6 +113,7 @@ export async function runPackBench(options: PackBenchOptions = {}): Promise<Pack
     await tarAndUpload();
     await pack();
     const packMs: number[] = [];
+    const packCpuMs: number[] = [];
     const tarMs: number[] = [];
     let containers = 0;
     for (let r = 0; r < rounds; r++) {
@@ -118,8 +122,11 @@ export async function runPackBench(options: PackBenchOptions = {}): Promise<Pack
         await reset();
         if (side === "pack") {
           const t0 = performance.now();
+          const cpu0 = cpuUsage();
           containers = await pack();
           packMs.push(performance.now() - t0);
+          const cpu = cpuUsage(cpu0);
+          packCpuMs.push((cpu.user + cpu.system) / 1000);
         } else {
           tarMs.push(await timeIt(tarAndUpload));
         }
@@ -135,16 +142,19 @@ export async function runPackBench(options: PackBenchOptions = {}): Promise<Pack
     const lines = [
       `${files} files × ${size} B (${mb.toFixed(1)} MB), ${2 ** shardBits} shards, ` +
       `${containers} containers, ${options.streamUpload ? "streamed" : "workdir"} upload, ` +
-      `${options.shardConcurrency ?? 2} shards at once, ` +
+      `${options.shardConcurrency ?? 4} shards at once, ` +
       `median of ${rounds}`,
       line("packer runOnce (end to end)", packer),
       line("tar -cf + one S3 put of the tar", tar),
+      `packer process CPU: ${Math.round(median(packCpuMs))} ms, ` +
+      `${Math.round((median(packCpuMs) * 1000) / files)} µs per file (user + system, median)`,
       `packer vs tar+upload: ${ratio(tar, packer)} (above 1 = packer faster)`,
     ];
     return {
       lines,
       packerFilesPerSecond: files / (packer / 1000),
       tarFilesPerSecond: files / (tar / 1000),
+      packerCpuMicrosPerFile: (median(packCpuMs) * 1000) / files,
     };
   } finally {
     await sources.close();

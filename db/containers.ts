@@ -148,25 +148,35 @@ export async function createContainer(db: DbQuery, c: NewContainer): Promise<Con
     const [row] = await db.query<ContainerRow>(
       `insert into des_containers (container_id, shard, source, bucket, key, owner)
        values ($1, $2, $3, $4, $5, $6) returning ${ROW_COLUMNS}`,
-      [c.containerId, c.shard, c.source, c.bucket, c.key, c.owner ?? null],
+      newContainerParams(c),
     );
     return row;
   } catch (err) {
-    const state = sqlStateOf(err);
-    if (state === "23505") {
-      throw new DesConflictError(
-        `container ${c.containerId} (or object ${c.bucket}/${c.key}) is already in the catalog`,
-        { containerId: c.containerId, bucket: c.bucket, key: c.key },
-      );
-    }
-    if (state === "23514") {
-      throw new DesInputError(`container ${c.containerId} has an invalid id or shard`, {
-        containerId: c.containerId,
-        shard: c.shard,
-      });
-    }
-    throw err;
+    throw createError(err, c);
   }
+}
+
+/** Parameters `$1`–`$6` of an insert of `c`: id, shard, source, bucket, key, owner. */
+export function newContainerParams(c: NewContainer): unknown[] {
+  return [c.containerId, c.shard, c.source, c.bucket, c.key, c.owner ?? null];
+}
+
+/** The typed error for a failed insert of `c` (a duplicate, a bad id or shard), else `err`. */
+export function createError(err: unknown, c: NewContainer): unknown {
+  const state = sqlStateOf(err);
+  if (state === "23505") {
+    return new DesConflictError(
+      `container ${c.containerId} (or object ${c.bucket}/${c.key}) is already in the catalog`,
+      { containerId: c.containerId, bucket: c.bucket, key: c.key },
+    );
+  }
+  if (state === "23514") {
+    return new DesInputError(`container ${c.containerId} has an invalid id or shard`, {
+      containerId: c.containerId,
+      shard: c.shard,
+    });
+  }
+  return err;
 }
 
 /**
@@ -183,6 +193,31 @@ export async function setContainerState(
   to: ContainerState,
   facts: ContainerFacts = {},
 ): Promise<boolean> {
+  const { sets, params } = stateChange(containerId, from, to, facts);
+  try {
+    const rows = await db.query(
+      `update des_containers set ${sets}
+       where container_id = $1 and state = $2 returning id`,
+      params,
+    );
+    return rows.length === 1;
+  } catch (err) {
+    throw stateChangeError(err, containerId, to);
+  }
+}
+
+/**
+ * The SET list of a move from `from` to `to` with `facts`, and its
+ * parameters: `$1` container id, `$2` from, `$3` to, the facts from `$4`.
+ * Throws `DesInputError` for a transition the state machine does not allow
+ * or an unknown fact.
+ */
+export function stateChange(
+  containerId: string,
+  from: ContainerState,
+  to: ContainerState,
+  facts: ContainerFacts = {},
+): { sets: string; params: unknown[] } {
   if (!isContainerState(from) || !isContainerState(to) || !canTransition(from, to)) {
     throw new DesInputError(`container state cannot go from ${from} to ${to}`, {
       containerId,
@@ -200,22 +235,18 @@ export async function setContainerState(
     sets.push(`${column} = $${params.length}`);
   }
   if (to === "committed") sets.push("committed_at = now()");
-  try {
-    const rows = await db.query(
-      `update des_containers set ${sets.join(", ")}
-       where container_id = $1 and state = $2 returning id`,
-      params,
+  return { sets: sets.join(", "), params };
+}
+
+/** The typed error for a failed state change (a check constraint), else `err`. */
+export function stateChangeError(err: unknown, containerId: string, to: ContainerState): unknown {
+  if (sqlStateOf(err) === "23514") {
+    return new DesInputError(
+      `container ${containerId} cannot become ${to}: a value is out of range, or size, file count or name range is missing`,
+      { containerId, to, constraint: (err as { constraint_name?: string }).constraint_name },
     );
-    return rows.length === 1;
-  } catch (err) {
-    if (sqlStateOf(err) === "23514") {
-      throw new DesInputError(
-        `container ${containerId} cannot become ${to}: a value is out of range, or size, file count or name range is missing`,
-        { containerId, to, constraint: (err as { constraint_name?: string }).constraint_name },
-      );
-    }
-    throw err;
   }
+  return err;
 }
 
 /** One container by id, or null. */

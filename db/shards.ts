@@ -199,20 +199,6 @@ export async function releaseShard(
   return rows.length === 1;
 }
 
-/** Add a committed container's counts to its shard's progress (run in the commit transaction). */
-export async function recordShardPacked(
-  db: DbQuery,
-  options: { shard: number; files: number; bytes: number },
-): Promise<void> {
-  checkShardNumber("shard", options.shard);
-  await db.query(
-    `update des_shards set last_packed_at = now(), packed_containers = packed_containers + 1,
-       packed_files = packed_files + $2, packed_bytes = packed_bytes + $3
-     where shard = $1`,
-    [options.shard, options.files, options.bytes],
-  );
-}
-
 /** The shard rows in `[rangeStart, rangeEnd]` (default: all), by shard. */
 export function listShards(
   db: DbQuery,

@@ -1,7 +1,9 @@
 /**
  * A {@linkcode ContainerSink} that writes a local file: bytes go to a
  * temporary file next to the target, which is synced and renamed into place
- * on close, so a half-written container never appears under its name.
+ * on close, so a half-written container never appears under its name. A
+ * staging file that is uploaded and deleted right after may skip the sync
+ * (`sync: false`): its durability comes from the upload, not from the disk.
  *
  * @module
  */
@@ -24,20 +26,25 @@ export class FileSink implements ContainerSink {
   /** Temporary path used until close. */
   readonly tempPath: string;
   readonly #file: Deno.FsFile;
+  readonly #sync: boolean;
   #size = 0;
   #done = false;
 
-  private constructor(path: string, tempPath: string, file: Deno.FsFile) {
+  private constructor(path: string, tempPath: string, file: Deno.FsFile, sync: boolean) {
     this.path = path;
     this.tempPath = tempPath;
     this.#file = file;
+    this.#sync = sync;
   }
 
-  /** Start writing `path` (its directory must exist). */
-  static async create(path: string): Promise<FileSink> {
+  /**
+   * Start writing `path` (its directory must exist). `options.sync: false`
+   * skips the `fdatasync` before the rename (default: synced).
+   */
+  static async create(path: string, options: { sync?: boolean } = {}): Promise<FileSink> {
     const tempPath = `${path}.partial-${crypto.randomUUID().slice(0, 8)}`;
     const file = await Deno.open(tempPath, { write: true, createNew: true });
-    return new FileSink(path, tempPath, file);
+    return new FileSink(path, tempPath, file, options.sync ?? true);
   }
 
   /** Bytes written so far. */
@@ -53,12 +60,12 @@ export class FileSink implements ContainerSink {
     this.#size += chunk.byteLength;
   }
 
-  /** Sync, close and rename the file into place. */
+  /** Sync (unless created with `sync: false`), close and rename the file into place. */
   async close(): Promise<FileSinkResult> {
     if (this.#done) throw new DesInputError("file sink is closed", { path: this.path });
     this.#done = true;
     try {
-      await this.#file.syncData();
+      if (this.#sync) await this.#file.syncData();
     } finally {
       this.#file.close();
     }

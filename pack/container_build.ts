@@ -9,7 +9,7 @@
  */
 
 import { contentTypeFor } from "../core/content_type.ts";
-import { createContainer } from "../db/containers.ts";
+import { createContainerFenced } from "../db/fenced_containers.ts";
 import { FileSink } from "../format/file_sink.ts";
 import type { ContainerSink } from "../format/sink.ts";
 import { DesWriter } from "../format/writer.ts";
@@ -24,12 +24,21 @@ import {
   type PackedFile,
 } from "./container_steps.ts";
 import { bigFilePrefixOf, containerKey } from "./layout.ts";
+import type { WriterFacts } from "./verify_upload.ts";
 import type { PackContext } from "./pack_context.ts";
 import type { ShardLease } from "./shard_lease.ts";
 import { inSpan } from "../core/spans.ts";
 
 /** Content type of container objects. */
 export const CONTAINER_CONTENT_TYPE = "application/vnd.des.container";
+
+/** A container recorded as `uploaded`, and the writer's facts its verification checks too. */
+export interface UploadedContainer {
+  /** The catalog record, state `uploaded`. */
+  record: ContainerRecord;
+  /** META checksum and tail length from the writer. */
+  check: WriterFacts;
+}
 
 /** How containers are built. */
 export interface BuildOptions {
@@ -81,8 +90,8 @@ export class ContainerBuild {
   ): Promise<ContainerBuild> {
     const containerId = randomContainerId();
     const key = containerKey(source, lease.shard, ctx.shardBits, containerId);
-    await lease.fenced((tx) =>
-      createContainer(tx, {
+    await lease.write((db, fence) =>
+      createContainerFenced(db, fence, {
         containerId,
         shard: lease.shard,
         source,
@@ -105,7 +114,9 @@ export class ContainerBuild {
     let sink: ContainerSink | undefined;
     try {
       sink = localPath
-        ? await FileSink.create(localPath)
+        // A staging file: uploaded, verified from the archive, then deleted;
+        // after a crash its container is aborted, never resumed from disk.
+        ? await FileSink.create(localPath, { sync: false })
         : await ctx.store.createWriter(key, { contentType: CONTAINER_CONTENT_TYPE });
       const writer = await DesWriter.create(sink, {
         bigFileThreshold: options.bigFileThreshold,
@@ -152,14 +163,14 @@ export class ContainerBuild {
   /**
    * Finish the container, upload it (unless it was streamed), and record
    * `uploaded` with its size, checksums and name range. Returns the record
-   * and the META checksum for verification.
+   * and what verification may check besides it.
    */
-  finishAndUpload(): Promise<{ record: ContainerRecord; metaCrc32c: number }> {
+  finishAndUpload(): Promise<UploadedContainer> {
     const attributes = { "des.container.id": this.containerId, "des.shard": this.#record.shard };
     return inSpan("des.packer.upload", attributes, () => this.#finishAndUpload());
   }
 
-  async #finishAndUpload(): Promise<{ record: ContainerRecord; metaCrc32c: number }> {
+  async #finishAndUpload(): Promise<UploadedContainer> {
     const summary = await this.#writer.finish();
     if (this.#localPath) {
       await uploadFile(this.#ctx, this.#record.key, this.#localPath, summary.size);
@@ -177,7 +188,7 @@ export class ContainerBuild {
     await advance(this.#ctx, this.#lease, this.containerId, "building", "uploaded", facts);
     return {
       record: { ...this.#record, ...facts, state: "uploaded" },
-      metaCrc32c: summary.metaCrc32c,
+      check: { metaCrc32c: summary.metaCrc32c, tailLength: summary.tailLength },
     };
   }
 

@@ -16,16 +16,14 @@
 import { DesConfigError, DesConflictError } from "../core/errors.ts";
 import type { ContainerState } from "../db/container_states.ts";
 import type { ContainerFacts, ContainerRow } from "../db/containers.ts";
-import { setContainerState } from "../db/containers.ts";
-import type { DbTx } from "../db/db.ts";
-import { recordShardPacked } from "../db/shards.ts";
+import { setContainerStateFenced, type ShardProgress } from "../db/fenced_containers.ts";
 import { removeContainerObjects } from "./container_cleanup.ts";
 import { containerLocation } from "./layout.ts";
 import type { PackContext } from "./pack_context.ts";
 import type { PackSource } from "./pack_sources.ts";
 import { releaseOriginals } from "./release_originals.ts";
 import type { ShardLease } from "./shard_lease.ts";
-import { verifyUpload } from "./verify_upload.ts";
+import { verifyUpload, type WriterFacts } from "./verify_upload.ts";
 import { inSpan } from "../core/spans.ts";
 
 /** A container left its expected state: another worker moved it first. */
@@ -58,10 +56,11 @@ export interface PackedFile {
 }
 
 /**
- * Record `from → to` for a container under the shard lease, with `facts` and
- * any extra writes `alsoInTx` makes in the same transaction, then tell the
- * transition hook. Throws {@linkcode ContainerMovedError} when the container
- * is no longer in `from`, and `LeaseLostError` when the lease is gone.
+ * Record `from → to` for a container under the shard lease, with `facts`
+ * (and, when committing, the container's counts added to its shard's
+ * progress) in one fenced statement, then tell the transition hook. Throws
+ * {@linkcode ContainerMovedError} when the container is no longer in
+ * `from`, and `LeaseLostError` when the lease is gone.
  */
 export async function advance(
   ctx: PackContext,
@@ -70,20 +69,19 @@ export async function advance(
   from: ContainerState,
   to: ContainerState,
   facts: ContainerFacts = {},
-  alsoInTx?: (tx: DbTx) => Promise<void>,
+  progress?: ShardProgress,
 ): Promise<void> {
   const attributes = {
     "des.container.id": containerId,
     "des.state.from": from,
     "des.state.to": to,
   };
-  await inSpan(`des.packer.step ${to}`, attributes, () =>
-    lease.fenced(async (tx) => {
-      if (!await setContainerState(tx, containerId, from, to, facts)) {
-        throw new ContainerMovedError(containerId, from, to);
-      }
-      await alsoInTx?.(tx);
-    }));
+  await inSpan(`des.packer.step ${to}`, attributes, async () => {
+    const { done } = await lease.write((db, fence) =>
+      setContainerStateFenced(db, fence, { containerId, from, to, facts, progress })
+    );
+    if (!done) throw new ContainerMovedError(containerId, from, to);
+  });
   ctx.log.debug("container state", { containerId, from, to });
   ctx.onTransition(to, containerId);
 }
@@ -118,7 +116,7 @@ export function completeContainer(
   lease: ShardLease,
   record: ContainerRecord,
   files: () => Promise<PackedFile[]>,
-  extra: { metaCrc32c?: number } = {},
+  extra: WriterFacts = {},
 ): Promise<ContainerState> {
   const attributes = {
     "des.container.id": record.containerId,
@@ -137,7 +135,7 @@ async function completeSteps(
   lease: ShardLease,
   record: ContainerRecord,
   files: () => Promise<PackedFile[]>,
-  extra: { metaCrc32c?: number } = {},
+  extra: WriterFacts = {},
 ): Promise<ContainerState> {
   let state = record.state;
   const id = record.containerId;
@@ -149,7 +147,7 @@ async function completeSteps(
       fileCount: need(record.fileCount, "fileCount", id),
       indexCrc32c: need(record.indexCrc32c, "indexCrc32c", id),
       footerCrc32c: need(record.footerCrc32c, "footerCrc32c", id),
-      metaCrc32c: extra.metaCrc32c,
+      ...extra,
     });
     if (!outcome.ok) {
       ctx.metrics.errors.inc({ kind: "verify" });
@@ -166,9 +164,7 @@ async function completeSteps(
   if (state === "verified") {
     const fileCount = need(record.fileCount, "fileCount", id);
     const bytes = record.dataBytes ?? 0;
-    await advance(ctx, lease, id, state, state = "committed", {}, async (tx) => {
-      await recordShardPacked(tx, { shard: record.shard, files: fileCount, bytes });
-    });
+    await advance(ctx, lease, id, state, state = "committed", {}, { files: fileCount, bytes });
     ctx.metrics.containersCommitted.inc({ source: record.source });
     ctx.metrics.files.inc({ source: record.source }, fileCount);
     ctx.metrics.bytes.inc({ source: record.source }, bytes);

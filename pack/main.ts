@@ -46,7 +46,7 @@ export async function packCommand(args: string[], env: EnvSource = Deno.env): Pr
       "max-container-bytes": { type: "string", default: "256MiB" },
       "max-container-files": { type: "string", default: "50000" },
       "fetch-concurrency": { type: "string", default: "16" },
-      "shard-concurrency": { type: "string", default: "2" },
+      "shard-concurrency": { type: "string", default: "4" },
       "stream-upload": { type: "boolean", default: false },
     },
   });

@@ -1,10 +1,11 @@
 /**
  * {@linkcode ShardLease}: a packer's hold on one shard. The lease is renewed
  * in the background while work goes on, and every catalog write about the
- * shard's containers runs through {@linkcode ShardLease.fenced}: in one
- * transaction that first locks the shard row and checks that the lease is
- * still ours. A packer that lost its lease (paused, cut off) therefore cannot
- * create or advance a container after another worker took the shard over.
+ * shard's containers runs through {@linkcode ShardLease.write}: one
+ * statement that first locks the shard row and checks that the lease is
+ * still ours (`db/fenced_containers.ts`). A packer that lost its lease
+ * (paused, cut off) therefore cannot create or advance a container after
+ * another worker took the shard over.
  * A lease that expired (renewals delayed by load or a database outage) but
  * that no other worker claimed still names this owner, because every claim
  * writes its owner: the fence then extends it and goes on.
@@ -14,7 +15,8 @@
 
 import { DesConflictError, DesUnavailableError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
-import type { Db, DbTx } from "../db/db.ts";
+import type { Db } from "../db/db.ts";
+import type { FencedOutcome, LeaseFence } from "../db/fenced_containers.ts";
 import { claimShards, releaseShard, renewLease } from "../db/shards.ts";
 
 const CLAIM_ATTEMPTS = 3;
@@ -88,27 +90,21 @@ export class ShardLease {
   }
 
   /**
-   * Run `fn` in a transaction that first locks the shard row, checks that
-   * the lease is still ours and extends it when it expired unclaimed. Throws
-   * {@linkcode LeaseLostError} (and writes nothing) when another worker took
-   * the shard.
+   * Run one fenced statement (`db/fenced_containers.ts`) under this lease.
+   * Throws {@linkcode LeaseLostError} when it found the lease gone (it then
+   * wrote nothing).
    */
-  fenced<T>(fn: (tx: DbTx) => Promise<T>): Promise<T> {
-    return this.#db.transaction(async (tx) => {
-      const rows = await tx.query(
-        `update des_shards
-         set lease_expires_at = greatest(lease_expires_at,
-           now() + $3::double precision * interval '1 millisecond')
-         where shard = $1 and lease_owner = $2
-         returning 1`,
-        [this.shard, this.owner, this.#leaseMs],
-      );
-      if (rows.length === 0) {
-        this.#lost = true;
-        throw new LeaseLostError(this.shard, this.owner);
-      }
-      return await fn(tx);
+  async write<T extends FencedOutcome>(run: (db: Db, fence: LeaseFence) => Promise<T>): Promise<T> {
+    const outcome = await run(this.#db, {
+      shard: this.shard,
+      owner: this.owner,
+      leaseMs: this.#leaseMs,
     });
+    if (!outcome.held) {
+      this.#lost = true;
+      throw new LeaseLostError(this.shard, this.owner);
+    }
+    return outcome;
   }
 
   /** Stop renewing and give the shard back (a lost lease is left alone). */

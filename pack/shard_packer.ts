@@ -182,7 +182,7 @@ async function finishContainer(
     lease,
     uploaded.record,
     () => Promise.resolve(build.files),
-    { metaCrc32c: uploaded.metaCrc32c },
+    uploaded.check,
   );
   const seconds = (performance.now() - build.startedAt) / 1000;
   ctx.metrics.containerSeconds.observe(seconds, { source: uploaded.record.source });

@@ -7,7 +7,7 @@
 /** Usage of `des pack`. */
 export const PACK_USAGE = "pack [--range A-B] [--once] [--sources configs/sources.yaml] " +
   "[--port 9472] [--host 0.0.0.0] [--interval 30s] [--max-container-bytes 256MiB] " +
-  "[--max-container-files 50000] [--fetch-concurrency 16] [--shard-concurrency 2] " +
+  "[--max-container-files 50000] [--fetch-concurrency 16] [--shard-concurrency 4] " +
   "[--lease 30s] [--stream-upload]";
 
 /** Usage of `des recover`. */

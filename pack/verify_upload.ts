@@ -1,13 +1,17 @@
 /**
  * Verification of an uploaded container before it may be committed: the
- * object has the recorded size (HEAD), opens as a DES container (one suffix
- * GET), and its footer, index and meta checksums, entry count and container
- * id are the ones the writer produced. Big files are HEADed for their size.
+ * object opens as a DES container, has the recorded size, and its footer,
+ * index and meta checksums, entry count and container id are the ones the
+ * writer produced. It costs one ranged GET of the container's tail (META,
+ * INDEX and FOOTER: exactly its length when the writer reported it, else
+ * the reader's default suffix, and at most one more read for a larger
+ * index); that answer also gives the object's size and ETag, so no HEAD is
+ * sent. DATA is not downloaded again. Big files are HEADed for their size.
  *
  * @module
  */
 
-import { DesError } from "../core/errors.ts";
+import { DesError, DesNotFoundError } from "../core/errors.ts";
 import { DesReader } from "../format/reader.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 import { StoreRangeSource } from "../store/range_source.ts";
@@ -28,7 +32,12 @@ export interface ExpectedContainer {
   footerCrc32c: number;
   /** CRC-32C of META, when known (the footer checksum covers it anyway). */
   metaCrc32c?: number;
+  /** Length of META + INDEX + FOOTER, when known: the one suffix read asks for exactly that. */
+  tailLength?: number;
 }
+
+/** What only the writer knows (not recorded in the catalog): checked when given. */
+export type WriterFacts = Pick<ExpectedContainer, "metaCrc32c" | "tailLength">;
 
 /** The outcome: `ok`, or why the upload cannot be committed. */
 export type VerifyOutcome = { ok: true; etag: string } | { ok: false; reason: string };
@@ -42,27 +51,26 @@ export async function verifyUpload(
   store: ObjectStore,
   expected: ExpectedContainer,
 ): Promise<VerifyOutcome> {
-  const info = await store.head(expected.key);
-  if (!info) return { ok: false, reason: `object ${expected.key} is missing` };
-  if (info.size !== expected.size) {
-    return {
-      ok: false,
-      reason: `object ${expected.key} has ${info.size} bytes, the writer wrote ${expected.size}`,
-    };
-  }
+  const source = new StoreRangeSource(store, expected.key, { pinFirst: true });
   let reader: DesReader;
   try {
-    reader = await DesReader.open(
-      new StoreRangeSource(store, expected.key, { etag: info.etag || undefined, size: info.size }),
-      { bigFiles: store },
-    );
+    reader = await DesReader.open(source, {
+      bigFiles: store,
+      suffixBytes: expected.tailLength,
+    });
   } catch (error) {
+    if (error instanceof DesNotFoundError) {
+      return { ok: false, reason: `object ${expected.key} is missing` };
+    }
+    const size = source.firstAnswer?.size;
+    if (size !== undefined && size !== expected.size) return wrongSize(expected, size);
     if (error instanceof DesError && error.status >= 500 && error.status !== 502) throw error;
     return {
       ok: false,
       reason: `object ${expected.key} does not open: ${(error as Error).message}`,
     };
   }
+  if (reader.size !== expected.size) return wrongSize(expected, reader.size);
   const mismatch = compareFooter(reader, expected);
   if (mismatch) return { ok: false, reason: `object ${expected.key}: ${mismatch}` };
   for (const entry of reader.entries()) {
@@ -76,7 +84,14 @@ export async function verifyUpload(
       };
     }
   }
-  return { ok: true, etag: info.etag };
+  return { ok: true, etag: source.firstAnswer?.etag ?? "" };
+}
+
+function wrongSize(expected: ExpectedContainer, size: number): VerifyOutcome {
+  return {
+    ok: false,
+    reason: `object ${expected.key} has ${size} bytes, the writer wrote ${expected.size}`,
+  };
 }
 
 function compareFooter(reader: DesReader, expected: ExpectedContainer): string | undefined {

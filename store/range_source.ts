@@ -3,13 +3,16 @@
  * over an object of an {@linkcode ObjectStore}. Each method is exactly one
  * store request; with a pinned ETag every request carries If-Match, so a
  * replaced object fails with `DesConflictError` instead of mixing versions.
+ * Without one, `pinFirst` pins the version the first answer described, and
+ * {@linkcode StoreRangeSource.firstAnswer} tells its size and ETag: a HEAD
+ * is then never needed before the reads.
  *
  * @module
  */
 
 import { DesFormatError } from "../core/errors.ts";
 import type { RangeSource, SuffixRead } from "../format/range_source.ts";
-import type { GetResult, ObjectStore, RangeRequest } from "./object_store.ts";
+import type { GetResult, ObjectInfo, ObjectStore, RangeRequest } from "./object_store.ts";
 import { readAll } from "./object_store.ts";
 import { DesRangeNotSatisfiableError } from "./range.ts";
 
@@ -19,12 +22,15 @@ export interface StoreRangeSourceOptions {
   etag?: string;
   /** Known size: reads past it fail before any request is made. */
   size?: number;
+  /** Without `etag`: pin the ETag of the first answer for the requests after it. */
+  pinFirst?: boolean;
 }
 
 /** Byte ranges of one object of a store. */
 export class StoreRangeSource implements RangeSource {
   /** `STORE_URL/KEY`. */
   readonly url: string;
+  #first?: ObjectInfo;
 
   /**
    * @param store where the object lives
@@ -37,6 +43,11 @@ export class StoreRangeSource implements RangeSource {
     private readonly options: StoreRangeSourceOptions = {},
   ) {
     this.url = `${store.url.replace(/\/$/, "")}/${key}`;
+  }
+
+  /** The object as the first answered request described it (size, ETag), if any was answered. */
+  get firstAnswer(): ObjectInfo | undefined {
+    return this.#first;
   }
 
   /** The last `length` bytes (all of a smaller object) and the object's size: one ranged GET. */
@@ -72,8 +83,14 @@ export class StoreRangeSource implements RangeSource {
   }
 
   async #get(range: RangeRequest): Promise<GetResult> {
+    const pinned = this.options.pinFirst ? this.#first?.etag || undefined : undefined;
     try {
-      return await this.store.get(this.key, { range, ifMatch: this.options.etag });
+      const result = await this.store.get(this.key, {
+        range,
+        ifMatch: this.options.etag ?? pinned,
+      });
+      this.#first ??= result.info;
+      return result;
     } catch (error) {
       if (error instanceof DesRangeNotSatisfiableError) {
         throw this.#error("a read outside the object", { ...error.context });

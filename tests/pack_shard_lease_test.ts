@@ -5,12 +5,15 @@
  */
 
 import { Logger } from "../core/log.ts";
+import { getContainer } from "../db/containers.ts";
+import { createContainerFenced } from "../db/fenced_containers.ts";
 import { claimShards, ensureShards } from "../db/shards.ts";
 import { LeaseLostError, ShardLease } from "../pack/shard_lease.ts";
 import { assert, assertEquals } from "./_helpers/assert.ts";
 import { createTestDatabase } from "./_helpers/pg.ts";
 
 const log = new Logger("test", { level: "error" });
+const NEW_CONTAINER = { containerId: "00aa", shard: 1, source: "s", bucket: "b", key: "k/00aa" };
 
 Deno.test("shard lease: an expired lease nobody claimed is extended by the fence", async () => {
   await using t = await createTestDatabase({ migrate: true });
@@ -21,7 +24,10 @@ Deno.test("shard lease: an expired lease nobody claimed is extended by the fence
     await t.db.query(
       "update des_shards set lease_expires_at = now() - interval '5 seconds' where shard = 1",
     );
-    assertEquals(await claim.lease.fenced((tx) => tx.query("select 1 as one")), [{ one: 1 }]);
+    const written = await claim.lease.write((db, fence) =>
+      createContainerFenced(db, fence, NEW_CONTAINER)
+    );
+    assertEquals(written, { held: true, done: true });
     const [{ live }] = await t.db.query<{ live: boolean }>(
       "select lease_expires_at > now() + interval '30 seconds' as live from des_shards where shard = 1",
     );
@@ -47,16 +53,15 @@ Deno.test("shard lease: a lease another worker claimed fails the fence and write
       leaseMs: 60_000,
     });
     assertEquals(taken.takenOverFrom, "a");
-    await t.db.exec("create table written (n int)");
     let error: unknown;
     try {
-      await claim.lease.fenced((tx) => tx.query("insert into written values (1)"));
+      await claim.lease.write((db, fence) => createContainerFenced(db, fence, NEW_CONTAINER));
     } catch (e) {
       error = e;
     }
     assert(error instanceof LeaseLostError, String(error));
     assert(claim.lease.lost);
-    assertEquals(await t.db.query("select count(*)::int as n from written"), [{ n: 0 }]);
+    assertEquals(await getContainer(t.db, NEW_CONTAINER.containerId), null);
   } finally {
     await claim.lease.release();
   }
