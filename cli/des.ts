@@ -10,6 +10,7 @@
 
 import { DesConfigError, DesError, DesInputError } from "../core/errors.ts";
 import { REBUILD_CATALOG_USAGE } from "./commands/rebuild_catalog_usage.ts";
+import { ERASURE_REPORT_USAGE } from "./commands/erasure_report_usage.ts";
 import { MARK_USAGE, REAP_USAGE } from "../mark/usage.ts";
 import { PACK_USAGE, RECOVER_USAGE } from "../pack/usage.ts";
 import { SCRUB_USAGE } from "../scrub/usage.ts";
@@ -110,6 +111,11 @@ export const COMMANDS: Record<string, CommandSpec> = {
     usage:
       "status [--json] [--sources configs/sources.yaml] [--trend-window 1h] [--database-url URL]",
     summary: "the archive at a glance; exit 1 when something needs attention",
+  },
+  "erasure-report": {
+    run: async (a) => (await import("./commands/erasure_report.ts")).erasureReportCommand(a),
+    usage: ERASURE_REPORT_USAGE,
+    summary: "when a deleted name's bytes left storage; exit 1 while they are still stored",
   },
   env: {
     run: async (a) => (await import("./commands/env.ts")).envCommand(a),

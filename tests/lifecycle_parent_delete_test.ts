@@ -4,7 +4,8 @@
  * its byte cache holding the name hot) and by a separate retriever: the
  * reaper in the serve loop tombstones the name, and both answer GET and
  * HEAD with 410 from then on; the big file's object is deleted and its row
- * purged.
+ * purged. `des erasure-report` tells the two apart: erased (exit 0) and
+ * still stored awaiting compaction (exit 1).
  */
 
 import { loadConfig } from "../core/config.ts";
@@ -12,13 +13,25 @@ import { Logger } from "../core/log.ts";
 import { loadGatewaySettings } from "../gateway/gateway_config.ts";
 import { Retriever } from "../retriever/retriever.ts";
 import { startAllInOne } from "../serve/all_in_one.ts";
-import { assert, assertEquals } from "./_helpers/assert.ts";
+import { assert, assertEquals, assertMatch } from "./_helpers/assert.ts";
 import { createDeleteWorld, DELETE_STATUSES } from "./_helpers/delete_world.ts";
 import { archiveKeys } from "./_helpers/pack_world.ts";
 import { s3TestIgnore } from "./_helpers/s3.ts";
 
 /** A generous bound: NOTIFY arrives within a second; this only catches a hang. */
 const PROPAGATION_BOUND_MS = 15_000;
+
+const CLI = new URL("../cli/des.ts", import.meta.url).pathname;
+
+async function erasureReport(args: string[], env: Record<string, string>) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, "erasure-report", ...args],
+    env: { NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stdout: new TextDecoder().decode(out.stdout) };
+}
 
 async function eventually(probe: () => Promise<boolean>): Promise<boolean> {
   const deadline = Date.now() + PROPAGATION_BOUND_MS;
@@ -103,6 +116,27 @@ Deno.test({
       assertEquals((await w.row(w.bigRow.id)).status, DELETE_STATUSES.purged);
       assertEquals((await w.row(hot.id)).status, DELETE_STATUSES.deleted);
       assert(!(await archiveKeys(w.world)).some((k) => k.includes("_bigFiles/")));
+
+      const cliEnv = {
+        DES_DATABASE_URL: w.world.meta.url,
+        DES_SHARD_BITS: String(w.world.shardBits),
+      };
+      const erased = await erasureReport([w.bigRow.name], cliEnv);
+      assertEquals(erased.code, 0, erased.stdout);
+      assertMatch(erased.stdout, /deleted: +\S+ by parent \(docs-fs\)/);
+      assertMatch(erased.stdout, /erased: +\S+ \(big-file-deleted\)/);
+      assertMatch(erased.stdout, /purged: +\d{4}-/);
+      const stored = await erasureReport([hot.name], cliEnv);
+      assertEquals(stored.code, 1, stored.stdout);
+      assertMatch(stored.stdout, /still stored in container [0-9a-f]+ .*\(awaiting compaction\)/);
+      assertMatch(stored.stdout, /purged: +not yet/);
+      const json = await erasureReport([hot.name, "--json"], cliEnv);
+      const report = JSON.parse(json.stdout);
+      assertEquals([report.bytes, report.tombstone.bytes], ["stored", hot.size]);
+      assertEquals(report.tombstone.origin, "parent");
+      const never = await erasureReport([kept.name], cliEnv);
+      assertEquals([never.code, never.stdout.includes("not deleted")], [1, true]);
+      assertEquals((await erasureReport(["not-a-name"], cliEnv)).code, 2);
     } finally {
       for (const close of closers.reverse()) await close().catch(() => {});
       await w.close();
