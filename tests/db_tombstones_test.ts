@@ -3,8 +3,11 @@ import { createContainer, getContainer } from "../db/containers.ts";
 import {
   addTombstone,
   getTombstone,
+  markErased,
+  markPurged,
   TOMBSTONE_CHANNEL,
   tombstonedNames,
+  tombstonesOf,
 } from "../db/tombstones.ts";
 import { TEST_ENGINES } from "./_helpers/pg.ts";
 
@@ -61,5 +64,28 @@ for (const engine of TEST_ENGINES) {
     } finally {
       await stop();
     }
+  });
+}
+
+for (const engine of TEST_ENGINES) {
+  Deno.test(`${engine.kind}: erasure and purge are recorded once; purge needs an erasure`, async () => {
+    await using t = await engine.create({ migrate: true });
+    const a = "0a-0af7w66jn0a01";
+    const b = "0b-0af7w66jn0a02";
+    await addTombstone(t.db, { name: a, shard: 10, origin: "parent", actor: "docs" });
+    await addTombstone(t.db, { name: b, shard: 11, origin: "api" });
+    assert.equal(await markPurged(t.db, [a, b]), 0, "nothing is purged before its erasure");
+    assert.equal(await markErased(t.db, a, "big-file-deleted"), true);
+    assert.equal(await markErased(t.db, "0c-0af7w66jn0a03", "x"), false);
+    const first = (await getTombstone(t.db, a))!.erasedAt;
+    await markErased(t.db, a, "compaction");
+    const again = (await getTombstone(t.db, a))!;
+    assert.deepEqual([again.erasedAt, again.erasedBy], [first, "big-file-deleted"]);
+    assert.equal(await markPurged(t.db, [a, b]), 1);
+    const found = await tombstonesOf(t.db, [a, b, "0c-0af7w66jn0a03"]);
+    assert.deepEqual([...found.keys()].sort(), [a, b]);
+    assert.ok(found.get(a)!.purgedAt);
+    assert.equal(found.get(b)!.purgedAt, null);
+    assert.equal((await tombstonesOf(t.db, [])).size, 0);
   });
 }
