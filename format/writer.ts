@@ -13,7 +13,7 @@ import { DesInputError } from "../core/errors.ts";
 import { fromHex, toHex, viewOf } from "./binary.ts";
 import { bigFileKey } from "./big_file_key.ts";
 import type { BigFileStore } from "./big_file_store.ts";
-import { BufferedSink, DEFAULT_SINK_CHUNK } from "./buffered_sink.ts";
+import { BufferedSink } from "./buffered_sink.ts";
 import { Crc32c, crc32c, sha256 } from "./checksum.ts";
 import {
   CONTAINER_ID_BYTES,
@@ -279,7 +279,7 @@ export class DesWriter {
    * the big-file threshold, meta record, capacity); a `DesInputError` leaves
    * the writer usable and nothing of the run written. `checksums`, when
    * given, must have been computed over exactly each body. `data` shorter
-   * than {@linkcode DEFAULT_SINK_CHUNK} is copied, so its buffer may be
+   * than `DEFAULT_SINK_CHUNK` (1 MiB, `buffered_sink.ts`) is copied, so its buffer may be
    * reused once the returned promise resolves; longer `data` goes to the
    * sink as is and the sink may keep it.
    */
