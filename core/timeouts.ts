@@ -6,8 +6,13 @@
  * accepts a connection and then says nothing costs a bounded wait, never a
  * hung request.
  *
+ * The clocks are the coarse deadlines of `deadlines.ts` (one interval
+ * timer per process, not one timer per call).
+ *
  * @module
  */
+
+import { type Deadline, deadline } from "./deadlines.ts";
 
 /**
  * `work`, or a rejection with `onTimeout()` when it has not settled within
@@ -22,12 +27,12 @@
  * ```
  */
 export function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: Deadline | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), ms);
+    timer = deadline(ms, () => reject(onTimeout()));
   });
   work.catch(() => {});
-  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+  return Promise.race([work, expired]).finally(() => timer?.cancel());
 }
 
 /**
@@ -46,9 +51,9 @@ export function idleTimeout(
   const reader = body.getReader();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let timer: Deadline | undefined;
       const expired = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(onIdle()), ms);
+        timer = deadline(ms, () => reject(onIdle()));
       });
       const read = reader.read();
       read.catch(() => {});
@@ -61,7 +66,7 @@ export function idleTimeout(
         onExpire?.();
         controller.error(error);
       } finally {
-        clearTimeout(timer);
+        timer?.cancel();
       }
     },
     cancel(reason) {

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { deadline } from "../core/deadlines.ts";
 import { DesUnavailableError } from "../core/errors.ts";
 import { bodyWithin, declaredLength, idleTimeout } from "../core/timeouts.ts";
 import { RETRIEVER_HEADER } from "../core/read_path.ts";
@@ -73,10 +74,10 @@ export class HttpRetrieverTarget implements RetrieverTarget {
     // One controller for the headers timeout, a stalled body and the caller's signal.
     const abort = new AbortController();
     let timedOut = false;
-    const timer = setTimeout(() => {
+    const timer = deadline(this.#timeoutMs, () => {
       timedOut = true;
       abort.abort();
-    }, this.#timeoutMs);
+    });
     const signal = request.signal ? AbortSignal.any([request.signal, abort.signal]) : abort.signal;
     const headers = request.headers;
     if (this.#authorization) headers.set("authorization", this.#authorization);
@@ -95,7 +96,7 @@ export class HttpRetrieverTarget implements RetrieverTarget {
         cause,
       );
     } finally {
-      clearTimeout(timer);
+      timer.cancel();
     }
     const answeredBy = response.headers.get(RETRIEVER_HEADER);
     if (answeredBy !== this.id || response.status === 421) {

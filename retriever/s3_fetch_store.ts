@@ -23,6 +23,7 @@
  * @module
  */
 
+import { deadline } from "../core/deadlines.ts";
 import { DesUnavailableError } from "../core/errors.ts";
 import { redactCredentials } from "../core/redact.ts";
 import { bodyWithin, declaredLength, idleTimeout, withTimeout } from "../core/timeouts.ts";
@@ -170,10 +171,10 @@ export class S3FetchGetStore implements ObjectStore {
       const headersMs = this.#settings.headersTimeoutMs ?? DEFAULT_S3_HEADERS_TIMEOUT_MS;
       const abort = new AbortController();
       let timedOut = false;
-      const timer = setTimeout(() => {
+      const timer = deadline(headersMs, () => {
         timedOut = true;
         abort.abort();
-      }, headersMs);
+      });
       let response: Response;
       try {
         response = await fetch(this.#urlOf(path), {
@@ -193,7 +194,7 @@ export class S3FetchGetStore implements ObjectStore {
           cause,
         );
       } finally {
-        clearTimeout(timer);
+        timer.cancel();
       }
       if (response.ok) {
         return this.#result(key, response, range !== undefined, where, () => abort.abort());
