@@ -27,9 +27,14 @@ export interface UploadTarget {
   endpoint: string;
 }
 
-/** A started multipart upload; parts are uploaded one at a time, in order. */
+/**
+ * A started multipart upload. Each part takes the next number when its
+ * upload starts, so several may be in flight at once; `complete` lists
+ * them in number order.
+ */
 export class S3MultipartUpload {
   readonly #parts: { PartNumber: number; ETag: string }[] = [];
+  #next = 1;
   #finished = false;
 
   private constructor(
@@ -59,14 +64,17 @@ export class S3MultipartUpload {
     }
   }
 
-  /** Number of parts uploaded so far. */
+  /** Number of parts whose upload finished. */
   get partCount(): number {
     return this.#parts.length;
   }
 
-  /** Upload the next part (every part but the last must be at least 5 MiB). */
+  /**
+   * Upload the next part (every part but the last must be at least 5 MiB);
+   * its number is taken at the call, before the first `await`.
+   */
   async uploadPart(bytes: Uint8Array): Promise<void> {
-    const partNumber = this.#parts.length + 1;
+    const partNumber = this.#next++;
     if (partNumber > MAX_PARTS) {
       throw new DesInputError(`object ${this.key} needs more than ${MAX_PARTS} parts`, {
         key: this.key,
@@ -101,7 +109,7 @@ export class S3MultipartUpload {
           Bucket: this.target.bucket,
           Key: this.key,
           UploadId: this.uploadId,
-          MultipartUpload: { Parts: this.#parts },
+          MultipartUpload: { Parts: this.#parts.toSorted((a, b) => a.PartNumber - b.PartNumber) },
           ...(ifNoneMatch ? { IfNoneMatch: "*" } : {}),
         }),
       );

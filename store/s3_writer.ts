@@ -1,7 +1,9 @@
 /**
- * {@linkcode S3ObjectWriter}: a streaming writer to S3 with memory bounded by
- * one part. An object that ends within its first part is sent as one PUT;
- * a larger one becomes a multipart upload, aborted on failure or `abort()`.
+ * {@linkcode S3ObjectWriter}: a streaming writer to S3. An object that ends
+ * within its first part is sent as one PUT; a larger one becomes a
+ * multipart upload whose parts go up {@linkcode PARTS_IN_FLIGHT} at a time
+ * while the next part fills (memory bounded by that many parts plus the one
+ * filling), aborted on failure or `abort()`.
  *
  * @module
  */
@@ -22,11 +24,15 @@ export interface S3WriterHost extends UploadTarget {
 
 const FIRST_BUFFER = 64 * 1024;
 
+/** Parts of one object uploaded at once. */
+export const PARTS_IN_FLIGHT = 4;
+
 /** Buffers up to one part, uploads it when more bytes arrive, completes on `close()`. */
 export class S3ObjectWriter implements ObjectWriter {
   #buffer = new Uint8Array(0);
   #filled = 0;
   #upload?: S3MultipartUpload;
+  readonly #sending = new Set<Promise<void>>();
   #state: "open" | "closed" | "aborted" | "failed" = "open";
 
   /** @param host the store @param key object key (validated) @param options put options */
@@ -62,7 +68,8 @@ export class S3ObjectWriter implements ObjectWriter {
     try {
       const rest = this.#buffer.subarray(0, this.#filled);
       if (!this.#upload) return await this.host.putBytes(this.key, rest, this.options);
-      await this.#upload.uploadPart(rest);
+      this.#send(rest);
+      while (this.#sending.size > 0) await Promise.race(this.#sending);
       if (this.options.ifNoneMatch && await this.host.head(this.key)) {
         throw new DesConflictError(`object ${this.key} already exists`, { key: this.key });
       }
@@ -77,6 +84,7 @@ export class S3ObjectWriter implements ObjectWriter {
       }
       return info;
     } catch (error) {
+      await this.#settle();
       await this.#upload?.abort().catch(() => {});
       throw error;
     } finally {
@@ -89,13 +97,27 @@ export class S3ObjectWriter implements ObjectWriter {
     if (this.#state !== "open") return;
     this.#state = "aborted";
     this.#release();
+    await this.#settle();
     await this.#upload?.abort();
   }
 
+  /** Start uploading the full buffer as the next part; wait while too many are in flight. */
   async #flushPart(): Promise<void> {
     this.#upload ??= await S3MultipartUpload.start(this.host, this.key, this.options.contentType);
-    await this.#upload.uploadPart(this.#buffer.subarray(0, this.#filled));
+    this.#send(this.#buffer);
+    // More bytes are coming (that is why the part was flushed): a whole part.
+    this.#buffer = new Uint8Array(this.host.partSize);
     this.#filled = 0;
+    while (this.#sending.size >= PARTS_IN_FLIGHT) await Promise.race(this.#sending);
+  }
+
+  /** Upload `part` in the background; a failure rejects the next wait on `#sending`. */
+  #send(part: Uint8Array): void {
+    const sending: Promise<void> = this.#upload!.uploadPart(part).then(() => {
+      this.#sending.delete(sending);
+    });
+    sending.catch(() => {}); // observed by the Promise.race of write or close
+    this.#sending.add(sending);
   }
 
   #reserve(size: number): void {
@@ -112,7 +134,13 @@ export class S3ObjectWriter implements ObjectWriter {
   async #fail(): Promise<void> {
     this.#state = "failed";
     this.#release();
+    await this.#settle();
     await this.#upload?.abort().catch(() => {});
+  }
+
+  /** Wait for the parts in flight to end, so that an abort frees them all. */
+  async #settle(): Promise<void> {
+    await Promise.allSettled([...this.#sending]);
   }
 
   #release(): void {
