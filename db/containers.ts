@@ -328,6 +328,21 @@ export function visibleContainersCovering(
   );
 }
 
+/**
+ * Whether a packer may be writing `shard` right now: its lease is held, or
+ * one of its containers is between `building` and `verified`. A name no
+ * visible container holds may still land in such a container.
+ */
+export async function shardPackingInFlight(db: DbQuery, shard: number): Promise<boolean> {
+  const [row] = await db.query<{ busy: boolean }>(
+    `select exists(select 1 from des_shards where shard = $1 and lease_expires_at > now())
+         or exists(select 1 from des_containers
+                    where shard = $1 and state in ('building', 'uploaded', 'verified')) as busy`,
+    [shard],
+  );
+  return row.busy;
+}
+
 /** The NOTIFY channel raised when a container becomes committed. */
 export const CONTAINER_COMMITTED_CHANNEL = "des_container_committed";
 

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { shardPackingInFlight } from "../db/containers.ts";
 import type { Db } from "../db/db.ts";
 import {
   addTombstone,
@@ -46,7 +47,8 @@ export interface DeleteRequest {
   actor?: string;
   /**
    * A name no container holds: `tombstone` it anyway as never stored (a
-   * parent row that was marked but not packed), or report it `unknown`.
+   * parent row that was marked but not packed) — or `pending` while a
+   * packer may be writing its shard — or report it `unknown`.
    */
   notStored: "tombstone" | "unknown";
 }
@@ -58,7 +60,9 @@ export type DeleteOutcome =
   /** The name was tombstoned before: nothing changed. */
   | { kind: "already" }
   /** No container holds the name and `notStored` was `unknown`. */
-  | { kind: "unknown" };
+  | { kind: "unknown" }
+  /** No visible container holds the name yet, but its shard is being packed: ask again later. */
+  | { kind: "pending" };
 
 /**
  * Delete `request.name`: idempotent (a tombstoned name is `already`), and
@@ -69,6 +73,8 @@ export async function deleteName(deps: DeleteDeps, request: DeleteRequest): Prom
   if (await getTombstone(deps.db, request.name)) return { kind: "already" };
   const stored = await findStoredFile(deps.db, deps.storeFor, request.name, request.shard);
   if (!stored && request.notStored === "unknown") return { kind: "unknown" };
+  // Tombstoned as never stored, its bytes could still land in a container being written.
+  if (!stored && await shardPackingInFlight(deps.db, request.shard)) return { kind: "pending" };
   const stone: NewTombstone = {
     name: request.name,
     shard: request.shard,

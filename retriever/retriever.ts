@@ -531,7 +531,9 @@ export class Retriever {
         { db: this.#options.db, storeFor: this.#options.storeFor },
         { name, shard, origin: "api", actor, notStored: "unknown" },
       );
-      if (outcome.kind === "unknown") throw new DesNotFoundError(`no file named ${name}`, { name });
+      if (outcome.kind === "unknown" || outcome.kind === "pending") {
+        throw new DesNotFoundError(`no file named ${name}`, { name });
+      }
       this.#log.info("file deleted", { name, actor, outcome: outcome.kind });
       this.#tombstones.add(name, shard);
     }

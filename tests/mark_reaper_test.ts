@@ -3,12 +3,14 @@
  * the S3 server): rows set to the deleted status are tombstoned with the
  * container and stored size of their file (dead bytes counted), a big file
  * is deleted from the bucket and its row purged, a row never packed is
- * purged at once, a bad row moves to failed without stopping the batch, and
+ * purged (once no packer holds its shard), a bad row moves to failed without
+ * stopping the batch, and
  * a row whose bytes compaction erased is purged on the next pass.
  */
 
 import { Logger } from "../core/log.ts";
 import { getContainer } from "../db/containers.ts";
+import { claimShards, releaseShard } from "../db/shards.ts";
 import { getTombstone } from "../db/tombstones.ts";
 import { ERASED_BIG_FILE, ERASED_NOT_STORED } from "../lifecycle/delete_name.ts";
 import { Reaper } from "../mark/reaper.ts";
@@ -47,12 +49,25 @@ Deno.test({
         batchSize: 2,
         logger: new Logger("reaper", { level: "error" }),
       });
-      const first = await reaper.runOnce();
+      // While a packer holds the shard of the row never packed, its name could still be
+      // packed: it waits.
+      const [lease] = await claimShards(db, {
+        owner: "packer-busy",
+        rangeStart: w.unpackedRow.shard,
+        rangeEnd: w.unpackedRow.shard,
+        leaseMs: 600_000,
+      });
+      assertEquals(lease.shard, w.unpackedRow.shard);
+      const busy = await reaper.runOnce();
       assertEquals(
-        { tombstoned: first.tombstoned, purged: first.purged, failed: first.failed },
-        { tombstoned: 3, purged: 2, failed: 1 },
+        { tombstoned: busy.tombstoned, purged: busy.purged, failed: busy.failed },
+        { tombstoned: 2, purged: 1, failed: 1 },
       );
-      assertEquals(first.waiting, 1);
+      assertEquals(busy.waiting, 2);
+      assertEquals((await w.row(w.unpackedRow.id)).status, DELETE_STATUSES.deleted);
+      await releaseShard(db, { owner: "packer-busy", shard: w.unpackedRow.shard });
+      const first = await reaper.runOnce();
+      assertEquals([first.tombstoned, first.purged, first.failed, first.waiting], [1, 1, 0, 1]);
 
       assertEquals((await w.row(small.id)).status, DELETE_STATUSES.deleted);
       assertEquals((await w.row(w.bigRow.id)).status, DELETE_STATUSES.purged);

@@ -29,6 +29,8 @@ export interface WorldRow {
   status: string;
   /** DES name. */
   name: string;
+  /** Shard of the name. */
+  shard: number;
   /** Size of the original. */
   size: number;
   /** Failure note. */
@@ -103,7 +105,8 @@ export async function createDeleteWorld(rows = 12): Promise<DeleteWorld> {
     await world.markAll();
     const readRows = () =>
       fixture.db.query<WorldRow>(
-        `select doc_id::text as id, state as status, archive_name as name, byte_size::int as size,
+        `select doc_id::text as id, state as status, archive_name as name, archive_shard as shard,
+           byte_size::int as size,
            failure_note as error
          from ${fixture.table} where archive_name is not null order by doc_id`,
       );
