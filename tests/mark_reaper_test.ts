@@ -14,7 +14,9 @@ import { claimShards, releaseShard } from "../db/shards.ts";
 import { getTombstone } from "../db/tombstones.ts";
 import { ERASED_BIG_FILE, ERASED_NOT_STORED } from "../lifecycle/delete_name.ts";
 import { Reaper } from "../mark/reaper.ts";
-import { assert, assertEquals } from "./_helpers/assert.ts";
+import { reapCommand } from "../mark/main.ts";
+import { DesConfigError } from "../core/errors.ts";
+import { assert, assertEquals, assertRejects } from "./_helpers/assert.ts";
 import { createDeleteWorld, DELETE_STATUSES } from "./_helpers/delete_world.ts";
 import { archiveKeys } from "./_helpers/pack_world.ts";
 import { FIXTURE_STATUSES } from "./_helpers/parent_fixture.ts";
@@ -111,6 +113,56 @@ Deno.test({
       assertEquals([after.purged, after.waiting], [1, 0]);
       assertEquals((await w.row(small.id)).status, DELETE_STATUSES.purged);
       assert((await getTombstone(db, small.name))!.purgedAt, "purged_at is recorded");
+    } finally {
+      await w.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "reaper: delete_where asks for deletes too; deno task reap --once runs the rule",
+  ignore: s3TestIgnore(),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const w = await createDeleteWorld(6);
+    try {
+      const fixture = w.world.sources.get("docs-fs")!.fixture;
+      const [asked, failedRow] = w.packedRows;
+      await fixture.db.query(
+        `update ${fixture.table} set tenant = 'erase-me' where doc_id = any($1::bigint[])`,
+        [[asked.id, failedRow.id]],
+      );
+      // A dead-lettered row is done, whatever delete_where says.
+      await fixture.db.query(`update ${fixture.table} set state = $2 where doc_id = $1`, [
+        failedRow.id,
+        FIXTURE_STATUSES.failed,
+      ]);
+      const yaml = (await Deno.readTextFile(w.sourcesPath)).replace(
+        "    originals:",
+        `    delete_where: "tenant = 'erase-me'"\n    originals:`,
+      );
+      const sourcesPath = `${w.world.dir}/sources-delete-where.yaml`;
+      await Deno.writeTextFile(sourcesPath, yaml);
+      const env = new Map(Object.entries({ ...w.world.env, DES_LOG_LEVEL: "error" }));
+      assertEquals(await reapCommand(["--once", "--sources", sourcesPath], env), 0);
+      const stone = await getTombstone(w.world.meta.db, asked.name);
+      assertEquals([stone?.origin, stone?.bytes], ["parent", asked.size]);
+      assertEquals(await getTombstone(w.world.meta.db, failedRow.name), null);
+      assertEquals((await w.row(asked.id)).status, FIXTURE_STATUSES.packed, "waits for erasure");
+
+      await w.world.meta.db.query(
+        "update des_tombstones set erased_at = now(), erased_by = 'compaction' where name = $1",
+        [asked.name],
+      );
+      assertEquals(await reapCommand(["--once", "--sources", sourcesPath], env), 0);
+      assertEquals((await w.row(asked.id)).status, DELETE_STATUSES.purged);
+
+      await assertRejects(
+        () => reapCommand(["--once", "--sources", w.world.sourcesPath], env),
+        DesConfigError,
+        "no source has a deletion rule",
+      );
     } finally {
       await w.close();
     }
