@@ -21,7 +21,12 @@ const DEPLOY = `${ROOT}/deploy`;
 /** Variables the retriever unit reads from its per-instance env file, not DES settings. */
 const UNIT_VARIABLES = ["DES_RETRIEVER_HOST", "DES_RETRIEVER_PORT", "DES_RETRIEVER_URL"];
 /** Operator docs whose metric names must exist too. */
-const DOCS = ["docs/runbook.md", "docs/deployment.md", "docs/disaster-recovery.md"];
+const DOCS = [
+  "docs/runbook.md",
+  "docs/deployment.md",
+  "docs/disaster-recovery.md",
+  "docs/lifecycle.md",
+];
 
 async function filesUnder(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -59,8 +64,9 @@ async function registeredMetrics(): Promise<Map<string, string>> {
 
 /** Any `des_*` name (dashboard and alert rules name nothing else). */
 const ANY_DES_NAME = /\bdes_[a-z0-9_]+/g;
-/** Names of the metric families (docs also name tables such as `des_containers`). */
-const METRIC_FAMILY_NAME = /\bdes_(?:gateway|retriever|packer|marker)_[a-z0-9_]+/g;
+/** Names of the metric families (docs also name tables such as `des_containers`, `des_scrub_results`). */
+const METRIC_FAMILY_NAME =
+  /\bdes_(?:(?:gateway|retriever|packer|marker)_|scrub_(?!results\b))[a-z0-9_]+/g;
 
 /** The metric names `pattern` finds in a text that are not registered (histogram series resolved). */
 function unknownMetrics(text: string, registered: Map<string, string>, pattern: RegExp): string[] {

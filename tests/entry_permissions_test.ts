@@ -6,12 +6,13 @@
  * task — against a real PostgreSQL catalog and Ceph RGW bucket.
  */
 
-import { assert, assertEquals } from "./_helpers/assert.ts";
+import { assert, assertEquals, assertMatch } from "./_helpers/assert.ts";
 import { commitContainer, fixtureBytes, NameSource } from "./_helpers/archive_fixture.ts";
 import { createParentFixture } from "./_helpers/parent_fixture.ts";
 import { createTestDatabase } from "./_helpers/pg.ts";
 import { removeTestS3Store, s3TestIgnore, testS3Store, withTestS3Env } from "./_helpers/s3.ts";
 import { type ServiceProcess, startService } from "./_helpers/service_process.ts";
+import { until } from "./_helpers/until.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DENO_JSON = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)) as {
@@ -199,6 +200,32 @@ Deno.test({
           ),
         );
       });
+
+      await t.step(
+        "scrub (service mode) checks every container and exports its metrics",
+        async () => {
+          const s = await spawn(
+            "scrub",
+            ["--sources", sources, "--rate", "8MiB/s", "--port", "0", "--host", "127.0.0.1"],
+            env,
+            "scrubber listening",
+          );
+          children.push(s);
+          await ready(`http://127.0.0.1:${s.port}`);
+          let metrics = "";
+          await until(
+            async () => {
+              metrics = await (await fetch(`http://127.0.0.1:${s.port}/metrics`)).text();
+              return /^des_scrub_last_full_pass_timestamp_seconds \d/m.test(metrics);
+            },
+            "the first scrub pass to end",
+            60_000,
+          );
+          assertMatch(metrics, /^des_scrub_containers_total\{result="ok"\} [1-9]/m);
+          assertMatch(metrics, /^des_scrub_bytes_total [1-9]/m);
+          assertEquals(/result="(damaged|error)"/.test(metrics), false, metrics);
+        },
+      );
 
       await t.step("serve", async () => {
         const s = await spawn(
