@@ -120,7 +120,7 @@ export class Repairer implements Repair {
         lease,
         uploaded.record,
         () => Promise.resolve(build.files),
-        { metaCrc32c: uploaded.metaCrc32c },
+        uploaded.check,
       );
       if (state === "aborted") {
         return [
