@@ -64,6 +64,8 @@ export class BucketStores {
     for (const store of this.#stores.values()) {
       const inner = store instanceof S3FetchGetStore ? store.inner : store;
       if (inner instanceof S3ObjectStore) inner.close();
+      // Cached read handles of a filesystem store: closed once their reads are done.
+      if (inner instanceof FsObjectStore) inner.close();
     }
     this.#stores.clear();
   }

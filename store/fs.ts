@@ -25,7 +25,11 @@ import type {
   RequestHook,
   StoreRequest,
 } from "./object_store.ts";
-import { resolveRange } from "./range.ts";
+import { isSuffixRange, resolveRange } from "./range.ts";
+import { ReadHandles } from "./fs_read_handles.ts";
+
+/** Ranges up to this size are read through a cached open handle (see `fs_read_handles.ts`). */
+export const HANDLE_READ_LIMIT = 1024 * 1024;
 
 /** Options of {@linkcode FsObjectStore}. */
 export interface FsObjectStoreOptions {
@@ -43,6 +47,7 @@ export class FsObjectStore implements ObjectStore {
   /** `file://` URL of the root. */
   readonly url: string;
   readonly #onRequest?: RequestHook;
+  readonly #handles = new ReadHandles();
 
   /** @param root directory holding the objects (created on first write) @param options hook */
   constructor(root: string, options: FsObjectStoreOptions = {}) {
@@ -80,23 +85,37 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
-  /** An object or a range of it, streamed from the file. */
+  /**
+   * An object or a range of it, streamed from the file. A bounded range (up
+   * to {@linkcode HANDLE_READ_LIMIT}) is read through a cached open handle.
+   */
   async get(key: string, options: GetOptions = {}): Promise<GetResult> {
     const path = this.pathOf(key);
     options.signal?.throwIfAborted();
     this.#report({ op: "get", key, ranged: options.range !== undefined });
+    const range = options.range;
+    if (
+      range && !isSuffixRange(range) && range.length !== undefined &&
+      range.length <= HANDLE_READ_LIMIT
+    ) {
+      try {
+        const read = await this.#handles.read(path, key, (info) => {
+          checkIfMatch(key, options.ifMatch, info);
+          const { start, end } = resolveRange(range, info.size, key);
+          return { start, length: end - start };
+        });
+        const { bytes } = read;
+        return { info: read.info, start: read.start, length: bytes.length, body: oneChunk(bytes) };
+      } catch (error) {
+        throw fsError(error, "read", path);
+      }
+    }
     const file = await openForRead(path, key);
     try {
       const stat = await file.stat();
       if (!stat.isFile) throw new DesNotFoundError(`no object ${key}`, { key, path });
       const info = fileInfo(key, stat);
-      if (options.ifMatch !== undefined && options.ifMatch !== info.etag) {
-        throw new DesConflictError(`object ${key} changed`, {
-          key,
-          expected: options.ifMatch,
-          actual: info.etag,
-        });
-      }
+      checkIfMatch(key, options.ifMatch, info);
       const { start, end } = resolveRange(options.range, info.size, key);
       if (start > 0) await file.seek(start, Deno.SeekMode.Start);
       return { info, start, length: end - start, body: fileRangeStream(file, end - start, path) };
@@ -169,9 +188,35 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
+  /** Close the cached read handles (after the reads under way). */
+  close(): Promise<void> {
+    return this.#handles.close();
+  }
+
   #report(request: StoreRequest): void {
     this.#onRequest?.(request);
   }
+}
+
+/** `DesConflictError` unless the object still has the ETag asked for. */
+function checkIfMatch(key: string, ifMatch: string | undefined, info: ObjectInfo): void {
+  if (ifMatch !== undefined && ifMatch !== info.etag) {
+    throw new DesConflictError(`object ${key} changed`, {
+      key,
+      expected: ifMatch,
+      actual: info.etag,
+    });
+  }
+}
+
+/** A stream of one chunk. */
+function oneChunk(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (bytes.length > 0) controller.enqueue(bytes);
+      controller.close();
+    },
+  });
 }
 
 async function openForRead(path: string, key: string): Promise<Deno.FsFile> {
