@@ -42,7 +42,7 @@ import {
 } from "./file_response.ts";
 import { ReadSeries, RetrieverMetrics } from "./metrics.ts";
 import { TailCache } from "./tail_cache.ts";
-import { TombstoneSync } from "./tombstone_sync.ts";
+import { TOMBSTONE_NAMES } from "./tombstone_names.ts";
 import { damagedFileError, damagedNamesSource } from "./damaged_names.ts";
 import { WatchedNames } from "./watched_names.ts";
 
@@ -157,7 +157,8 @@ export class Retriever {
   /** Recently found index entries and decoded meta records, so a hot read decodes neither. */
   readonly #located = new LruCache<string, LocatedFile>({ maxEntries: LOCATED_ENTRIES });
   readonly #sync: CatalogSync;
-  readonly #tombstones: TombstoneSync;
+  /** Deleted names: answered 410 before any lookup or cache. */
+  readonly #tombstones: WatchedNames;
   /** Names with a damaged or lost copy: answered with a problem before any lookup or cache. */
   readonly #damaged: WatchedNames;
   readonly #kv?: Deno.Kv;
@@ -172,7 +173,7 @@ export class Retriever {
     catalog: ContainerCatalog,
     readers: ContainerReaders,
     sync: CatalogSync,
-    tombstones: TombstoneSync,
+    tombstones: WatchedNames,
     damaged: WatchedNames,
     metrics: RetrieverMetrics,
     log: Logger,
@@ -224,10 +225,10 @@ export class Retriever {
     });
     // The retriever exists only after the start-up load; names tombstoned later drop their bytes.
     const late: { retriever?: Retriever } = {};
-    const tombstones = new TombstoneSync(options.db, options.range, {
+    const tombstones = new WatchedNames(options.db, options.range, TOMBSTONE_NAMES, {
       refreshMs: options.catalogRefreshMs,
       log,
-      onTombstone: (name) => {
+      onAdded: (name) => {
         if (late.retriever) late.retriever.#forget(name);
       },
     });

@@ -1,22 +1,28 @@
 /**
  * {@linkcode WatchedNames}: a retriever's in-memory set of names of its
- * shards that must be answered specially before any lookup or cache tier —
- * damaged files (5xx), and any other per-name state kept in the metadata DB
- * and announced by NOTIFY (tombstones fit the same shape). The set is loaded
- * at start, follows NOTIFY (each announced name's membership is re-read
- * from the DB, so the order of notifications does not matter), and is
- * reloaded periodically as a safety net for missed notifications.
+ * shards that are answered before any lookup or cache tier — tombstoned
+ * names (410) and damaged files (502). Each set lives in a table of the
+ * metadata DB and is announced by NOTIFY ({@linkcode NameSetSource}). The
+ * set is loaded at start; an announced name's membership is re-read from the
+ * DB, so the order of notifications does not matter and a set may shrink
+ * (a repaired file) as well as grow; the whole set is reloaded after every
+ * reconnect of the subscription and periodically, as the safety net for
+ * notifications lost while the connection was down.
+ *
+ * Memory: one JavaScript string per name in a `Set` — about 80 bytes per
+ * name of 15 characters (measured: see docs/lifecycle.md).
  *
  * @module
  */
 
+import { DesUnavailableError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { Db } from "../db/db.ts";
 import { inShardRange, type ShardRange } from "../naming/shard_range.ts";
 
 /** Where a set of names lives in the metadata DB. */
 export interface NameSetSource {
-  /** What the set holds, for log lines (`damaged files`). */
+  /** What the set holds, for messages (`tombstones`, `damaged files`). */
   what: string;
   /** NOTIFY channel announcing changes; its payload is JSON with `shard` and `name`. */
   channel: string;
@@ -30,12 +36,14 @@ export interface NameSetSource {
 
 /** Options of {@linkcode WatchedNames}. */
 export interface WatchedNamesOptions {
-  /** Full reload interval in ms (default 60 000; 0 = never). */
+  /** Full reload interval in ms (default 60 000; 0 = only after (re)subscribing). */
   refreshMs?: number;
   /** Logger. */
   log?: Logger;
   /** Called after each change with the set's size. */
   onChange?: (size: number) => void;
+  /** Called once for every name that joins the set after the start-up load. */
+  onAdded?: (name: string) => void;
 }
 
 /** A followed set of names of one shard range. */
@@ -49,12 +57,13 @@ export class WatchedNames {
   #timer?: ReturnType<typeof setInterval>;
   #refreshing?: Promise<number>;
   #changedDuringRefresh: Map<string, boolean> | undefined;
+  #loaded = false;
 
   /**
    * @param db metadata DB
    * @param range the shards followed
    * @param source the set's table, channel and queries
-   * @param options reload interval, logger, change callback
+   * @param options reload interval, logger, callbacks
    */
   constructor(db: Db, range: ShardRange, source: NameSetSource, options: WatchedNamesOptions = {}) {
     this.#db = db;
@@ -73,12 +82,39 @@ export class WatchedNames {
     return this.#names.size;
   }
 
-  /** Subscribe, then load (so no change falls in between), then start the timer. */
+  /** Whether the first full load has completed. */
+  get loaded(): boolean {
+    return this.#loaded;
+  }
+
+  /**
+   * Add a name this process just made a member (it is answered for at once,
+   * before its own notification comes back). Names outside the range are ignored.
+   */
+  add(name: string, shard: number): void {
+    if (!inShardRange(this.#range, shard)) return;
+    this.#changedDuringRefresh?.set(name, true);
+    this.#set(name, true);
+  }
+
+  /** Subscribe, load everything (again after every reconnect), then start the timer. */
   async start(): Promise<void> {
+    let first = true;
     this.#unlisten = await this.#db.listen(
       this.#source.channel,
       (payload) => this.#onNotify(payload),
+      {
+        onListen: () => {
+          if (first) return;
+          this.refresh().catch((error) =>
+            this.#options.log?.warn(`reload of ${this.#source.what} after reconnect failed`, {
+              error,
+            })
+          );
+        },
+      },
     );
+    first = false;
     await this.refresh();
     const every = this.#options.refreshMs ?? 60_000;
     if (every > 0) {
@@ -106,13 +142,28 @@ export class WatchedNames {
   async #reload(): Promise<number> {
     this.#changedDuringRefresh = new Map();
     try {
-      const names = new Set(await this.#source.load(this.#db, this.#range.start, this.#range.end));
-      // Changes announced while the query ran may be missing from its snapshot.
+      let loaded: string[];
+      try {
+        loaded = await this.#source.load(this.#db, this.#range.start, this.#range.end);
+      } catch (cause) {
+        throw new DesUnavailableError(
+          `could not load the ${this.#source.what} from ${this.#db.location}`,
+          { database: this.#db.location },
+          cause,
+        );
+      }
+      const names = new Set(loaded);
+      // Changes announced (or made here) while the query ran may be missing from its snapshot.
       for (const [name, member] of this.#changedDuringRefresh) {
         if (member) names.add(name);
         else names.delete(name);
       }
+      // A name missed while disconnected still has its callback to run.
+      if (this.#loaded && this.#options.onAdded) {
+        for (const name of names) if (!this.#names.has(name)) this.#options.onAdded(name);
+      }
       this.#names = names;
+      this.#loaded = true;
       this.#options.onChange?.(names.size);
       return names.size;
     } finally {
@@ -136,10 +187,7 @@ export class WatchedNames {
     this.#apply(name, event).catch((error) =>
       this.#options.log?.warn(
         `could not follow a change of ${this.#source.what}; the next reload will`,
-        {
-          name,
-          error,
-        },
+        { name, error },
       )
     );
   }
@@ -148,10 +196,15 @@ export class WatchedNames {
     await this.#source.beforeChange?.(event);
     const member = await this.#source.contains(this.#db, name);
     this.#changedDuringRefresh?.set(name, member);
+    this.#set(name, member);
+  }
+
+  #set(name: string, member: boolean): void {
     if (member === this.#names.has(name)) return;
     if (member) this.#names.add(name);
     else this.#names.delete(name);
-    this.#options.log?.info(`${this.#source.what} changed`, { name, member });
+    this.#options.log?.debug(`${this.#source.what} changed`, { name, member });
+    if (member) this.#options.onAdded?.(name);
     this.#options.onChange?.(this.#names.size);
   }
 }
