@@ -8,7 +8,13 @@ import { DesFormatError, DesNotFoundError } from "../core/errors.ts";
 import type { RangeSource, SuffixRead } from "./range_source.ts";
 import { checkLength, STREAM_CHUNK_BYTES } from "./source_checks.ts";
 
-/** A source over a local file, read with seek + read (serialized per source). */
+/** Reads up to this many bytes are made with synchronous calls (see `#readAt`). */
+const SYNC_READ_BYTES = 64 * 1024;
+
+/**
+ * A source over a local file, read with seek + read (serialized per source);
+ * reads up to 64 KiB synchronously, larger ones asynchronously.
+ */
 export class FileRangeSource implements RangeSource {
   /** `file://` URL of the file. */
   readonly url: string;
@@ -82,21 +88,34 @@ export class FileRangeSource implements RangeSource {
 
   async #readAt(offset: number, length: number, size?: number): Promise<Uint8Array> {
     const out = new Uint8Array(length);
-    await this.#file.seek(offset, Deno.SeekMode.Start);
     let filled = 0;
+    if (length <= SYNC_READ_BYTES) {
+      // A small read of a local file costs a few µs in the calling thread and
+      // far more as two trips through the runtime's blocking pool (seek, read).
+      this.#file.seekSync(offset, Deno.SeekMode.Start);
+      while (filled < length) {
+        const n = this.#file.readSync(out.subarray(filled));
+        if (n === null) throw this.#shortRead(offset, length, size ?? offset + filled);
+        filled += n;
+      }
+      return out;
+    }
+    await this.#file.seek(offset, Deno.SeekMode.Start);
     while (filled < length) {
       const n = await this.#file.read(out.subarray(filled));
-      if (n === null) {
-        throw new DesFormatError("short read: range beyond the end of the file", {
-          source: this.url,
-          offset,
-          length,
-          size: size ?? offset + filled,
-        });
-      }
+      if (n === null) throw this.#shortRead(offset, length, size ?? offset + filled);
       filled += n;
     }
     return out;
+  }
+
+  #shortRead(offset: number, length: number, size: number): DesFormatError {
+    return new DesFormatError("short read: range beyond the end of the file", {
+      source: this.url,
+      offset,
+      length,
+      size,
+    });
   }
 
   #locked<T>(operation: () => Promise<T>): Promise<T> {

@@ -5,7 +5,12 @@
  */
 
 import assert from "node:assert/strict";
-import { DesChecksumError, DesInputError, DesNotFoundError } from "../core/errors.ts";
+import {
+  DesChecksumError,
+  DesFormatError,
+  DesInputError,
+  DesNotFoundError,
+} from "../core/errors.ts";
 import {
   type ContainerSink,
   DesReader,
@@ -398,4 +403,26 @@ Deno.test("writer: entries returned by add describe what the reader finds", asyn
   assert.deepEqual(reader.descriptor.attrs, { k: "v" });
   assert.equal(reader.descriptor.containerId, writer.containerId);
   assert.equal(reader.descriptor.createdAt, writer.createdAt);
+});
+
+Deno.test("FileRangeSource: small (synchronous) and large reads give the file's bytes; past the end is a DesFormatError", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "des-file-source-" });
+  const path = `${dir}/f.bin`;
+  const bytes = new Uint8Array(300_000);
+  for (let at = 0; at < bytes.length; at += 65536) {
+    crypto.getRandomValues(bytes.subarray(at, at + 65536));
+  }
+  await Deno.writeFile(path, bytes);
+  const source = await FileRangeSource.open(path);
+  try {
+    for (const [offset, length] of [[0, 10], [123_456, 65536], [5, 200_000], [299_990, 10]]) {
+      assert.deepEqual(await source.read(offset, length), bytes.subarray(offset, offset + length));
+    }
+    await assert.rejects(() => source.read(299_990, 11), DesFormatError);
+    await assert.rejects(() => source.read(100_000, 200_001), DesFormatError);
+    assert.deepEqual(await source.read(0, 4), bytes.subarray(0, 4), "usable after a short read");
+  } finally {
+    source.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
