@@ -26,6 +26,7 @@ import {
   TEST_NAME_FORMAT,
 } from "./_helpers/archive_fixture.ts";
 import { createTestDatabase } from "./_helpers/pg.ts";
+import { until } from "./_helpers/until.ts";
 import { removeTestS3Store, s3TestIgnore, testS3Store } from "./_helpers/s3.ts";
 
 const TOKEN = "hop-token-0123456789abcdef0123";
@@ -33,16 +34,6 @@ const ADMIN = "admin-secret-0123456789";
 const READER = "reader-secret-0123456789";
 /** A generous bound: NOTIFY arrives within a second; this only catches a hang. */
 const PROPAGATION_BOUND_MS = 15_000;
-
-/** Poll `probe` until it returns true or the bound passes; returns whether it did. */
-async function eventually(probe: () => Promise<boolean>): Promise<boolean> {
-  const deadline = Date.now() + PROPAGATION_BOUND_MS;
-  while (Date.now() < deadline) {
-    if (await probe()) return true;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return false;
-}
 
 Deno.test({
   name: "DELETE /files/<name>: admin only, idempotent, audited; then 410 on every path",
@@ -185,18 +176,20 @@ Deno.test({
             assertEquals(JSON.parse(viaGateway.text).status, 410);
           }
           assertEquals((await direct(owner, method, hot.name)).status, 410, `owner ${method}`);
-          assert(
-            await eventually(async () => (await direct(replica, method, hot.name)).status === 410),
+          await until(
+            async () => (await direct(replica, method, hot.name)).status === 410,
             `the replica answers 410 to ${method} within the bound`,
+            PROPAGATION_BOUND_MS,
           );
         }
         assertEquals((await call("GET", `/files/${hot.name}/meta`)).status, 410);
-        assert(
-          await eventually(async () => {
+        await until(
+          async () => {
             await replica.byteCache!.flush();
             return replica.byteCache!.memoryBytes === 0 && replica.byteCache!.diskBytes === 0;
-          }),
+          },
           "the replica dropped the name's cached bytes",
+          PROPAGATION_BOUND_MS,
         );
         assertEquals((await call("GET", `/files/${files[1].name}`)).status, 200, "others stay");
       });

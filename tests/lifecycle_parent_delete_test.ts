@@ -17,6 +17,7 @@ import { assert, assertEquals, assertMatch } from "./_helpers/assert.ts";
 import { createDeleteWorld, DELETE_STATUSES } from "./_helpers/delete_world.ts";
 import { archiveKeys } from "./_helpers/pack_world.ts";
 import { s3TestIgnore } from "./_helpers/s3.ts";
+import { until } from "./_helpers/until.ts";
 
 /** A generous bound: NOTIFY arrives within a second; this only catches a hang. */
 const PROPAGATION_BOUND_MS = 15_000;
@@ -31,15 +32,6 @@ async function erasureReport(args: string[], env: Record<string, string>) {
     stderr: "piped",
   }).output();
   return { code: out.code, stdout: new TextDecoder().decode(out.stdout) };
-}
-
-async function eventually(probe: () => Promise<boolean>): Promise<boolean> {
-  const deadline = Date.now() + PROPAGATION_BOUND_MS;
-  while (Date.now() < deadline) {
-    if (await probe()) return true;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return false;
 }
 
 Deno.test({
@@ -102,13 +94,15 @@ Deno.test({
 
       for (const name of [hot.name, w.bigRow.name]) {
         for (const method of ["GET", "HEAD"]) {
-          assert(
-            await eventually(async () => (await viaServe(method, name)) === 410),
+          await until(
+            async () => (await viaServe(method, name)) === 410,
             `serve answers 410 to ${method} ${name}`,
+            PROPAGATION_BOUND_MS,
           );
-          assert(
-            await eventually(async () => (await direct(method, name)) === 410),
+          await until(
+            async () => (await direct(method, name)) === 410,
             `the retriever answers 410 to ${method} ${name}`,
+            PROPAGATION_BOUND_MS,
           );
         }
       }
