@@ -37,7 +37,13 @@ import type { ApiKey } from "./auth.ts";
 import { callerHas, requireScope } from "./auth_middleware.ts";
 import type { Cidr } from "./client_address.ts";
 import { edgeHeaders } from "./edge_headers.ts";
-import { DesMethodNotAllowedError, edgeProblem, shortPath } from "./edge_problem.ts";
+import {
+  DesMethodNotAllowedError,
+  edgeProblem,
+  FILE_METHODS,
+  META_METHODS,
+  shortPath,
+} from "./edge_problem.ts";
 import { filesFastPath } from "./files_fast_path.ts";
 import { FileServer, filesHandler } from "./files_handler.ts";
 import type { GatewayBindings, GatewayEnv } from "./gateway_env.ts";
@@ -166,7 +172,8 @@ export function createGatewayApp(options: GatewayOptions): Hono<GatewayEnv> {
     on(route.method.toUpperCase(), honoPath(route.path), ...edge(route), handler);
   }
   const methodNotAllowed: Handler = (c) => {
-    throw new DesMethodNotAllowedError(c.req.method);
+    const meta = c.req.path.endsWith("/meta");
+    throw new DesMethodNotAllowedError(c.req.method, meta ? META_METHODS : FILE_METHODS);
   };
   const notAllowed: RouteDoc = { ...GATEWAY_ROUTES[0], operationId: "fileMethodNotAllowed" };
   for (

@@ -19,17 +19,27 @@ export const RETRY_AFTER_UNAVAILABLE = "5";
 /** Longest request path echoed in a problem's `instance`. */
 export const MAX_ECHOED_PATH = 120;
 
-/** Methods a file answers. */
-export const FILE_METHODS = "GET, HEAD";
+/** Methods a file answers (DELETE needs the `admin` scope). */
+export const FILE_METHODS = "GET, HEAD, DELETE";
 
-/** A method other than GET or HEAD on a file (HTTP 405). */
+/** Methods a file's metadata answers. */
+export const META_METHODS = "GET, HEAD";
+
+/** A method a file or its metadata does not answer (HTTP 405). */
 export class DesMethodNotAllowedError extends DesError {
-  /** @param method the method used */
-  constructor(method: string) {
-    super(`method ${method.slice(0, 16)} is not allowed on a file; use ${FILE_METHODS}`, {
+  /** The methods that are allowed, for the `Allow` header. */
+  readonly allow: string;
+
+  /**
+   * @param method the method used
+   * @param allow the methods allowed there
+   */
+  constructor(method: string, allow: string = FILE_METHODS) {
+    super(`method ${method.slice(0, 16)} is not allowed here; use ${allow}`, {
       code: "method-not-allowed",
       status: 405,
     });
+    this.allow = allow;
   }
 }
 
@@ -65,7 +75,9 @@ export function edgeProblem(error: unknown, path: string): Response {
     "cache-control": "no-store",
   };
   if (e.status === 401) headers["www-authenticate"] = 'Bearer realm="des"';
-  if (e.status === 405) headers["allow"] = FILE_METHODS;
+  if (e.status === 405) {
+    headers["allow"] = error instanceof DesMethodNotAllowedError ? error.allow : FILE_METHODS;
+  }
   if (error instanceof DesRateLimitedError) {
     headers["retry-after"] = String(error.retryAfterSeconds);
   }

@@ -159,7 +159,8 @@ Deno.test({
                 body: method === "DELETE" ? undefined : "x",
               });
               assertEquals(r.res.status, 405, `${method} ${path}`);
-              assertEquals(r.res.headers.get("allow"), "GET, HEAD");
+              const allow = path.endsWith("/meta") ? "GET, HEAD" : "GET, HEAD, DELETE";
+              assertEquals(r.res.headers.get("allow"), allow, `${method} ${path}`);
               assertEquals(r.res.headers.get("content-type"), "application/problem+json");
             }
           }
