@@ -8,27 +8,10 @@
  * @module
  */
 
-/** One committed container, as the retriever needs it. */
-export interface CatalogContainer {
-  /** Container id (catalog primary key). */
-  id: string;
-  /** Shard of every name in it. */
-  shard: number;
-  /** Bucket (or store directory) holding the object. */
-  bucket: string;
-  /** Object key in that bucket. */
-  key: string;
-  /** Size in bytes. */
-  size: number;
-  /** ETag recorded at commit, when known; reads are pinned to it. */
-  etag?: string;
-  /** Smallest name in it. */
-  firstName: string;
-  /** Largest name in it. */
-  lastName: string;
-  /** Commit order; among candidates the latest commit is checked first. */
-  committedAt: number;
-}
+import type { CatalogRow } from "../db/catalog_load.ts";
+
+/** One committed container, as the retriever needs it (loaded by `db/catalog_load.ts`). */
+export type CatalogContainer = CatalogRow;
 
 interface ShardList {
   /** Sorted by `firstName`, then `committedAt`. */
@@ -60,15 +43,29 @@ export class ContainerCatalog {
 
   /** Replace the whole catalog with `containers`. */
   replaceAll(containers: readonly CatalogContainer[]): void {
+    this.#shards.clear();
+    this.#byId.clear();
+    this.replaceShards([], containers);
+  }
+
+  /**
+   * Replace the containers of `shards` and of every shard in `containers`
+   * with `containers`; other shards keep theirs.
+   */
+  replaceShards(shards: Iterable<number>, containers: readonly CatalogContainer[]): void {
     const groups = new Map<number, CatalogContainer[]>();
+    for (const shard of shards) groups.set(shard, []);
     for (const c of containers) {
       const list = groups.get(c.shard) ?? [];
       list.push(c);
       groups.set(c.shard, list);
     }
-    this.#shards.clear();
-    this.#byId.clear();
     for (const [shard, list] of groups) {
+      for (const old of this.#shards.get(shard)?.containers ?? []) this.#byId.delete(old.id);
+      if (list.length === 0) {
+        this.#shards.delete(shard);
+        continue;
+      }
       this.#shards.set(shard, buildShard(list));
       for (const c of list) this.#byId.set(c.id, c);
     }

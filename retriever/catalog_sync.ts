@@ -1,9 +1,15 @@
 /**
  * Keeps a retriever's {@linkcode ContainerCatalog} in step with the metadata
- * DB: a full load of its shards at start, one container at a time on
- * `NOTIFY des_container_committed`, and a periodic full reload as a safety
- * net for missed notifications (reconnects). New containers become readable
- * without a restart.
+ * DB: shard by shard after start (in the background, and at once for a
+ * shard a read needs first: {@linkcode CatalogSync.ensureShard}), one
+ * container at a time on `NOTIFY des_container_committed`, and a periodic
+ * full reload as a safety net for missed notifications (reconnects). New
+ * containers become readable without a restart.
+ *
+ * Start-up does not wait for the catalog: it is ready once it follows the
+ * commits, whatever the number of containers; a read of a shard not loaded
+ * yet waits for that shard's one query (its containers only), and every
+ * later read finds its container without a query.
  *
  * @module
  */
@@ -11,12 +17,8 @@
 import { DesUnavailableError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import { VISIBLE_STATES } from "../db/container_states.ts";
-import {
-  type CommittedContainer,
-  committedContainersForShards,
-  type ContainerRow,
-  getContainer,
-} from "../db/containers.ts";
+import { loadCatalogRows } from "../db/catalog_load.ts";
+import { type ContainerRow, getContainer } from "../db/containers.ts";
 import type { Db } from "../db/db.ts";
 import type { CatalogContainer, ContainerCatalog } from "./catalog.ts";
 import { inShardRange, type ShardRange } from "../naming/shard_range.ts";
@@ -35,7 +37,7 @@ export interface CatalogSyncOptions {
 }
 
 /** Convert a catalog row to the retriever's view. */
-export function toCatalogContainer(row: CommittedContainer | ContainerRow): CatalogContainer {
+export function toCatalogContainer(row: ContainerRow): CatalogContainer {
   return {
     id: row.containerId,
     shard: row.shard,
@@ -58,7 +60,13 @@ export class CatalogSync {
   #unlisten?: () => Promise<void>;
   #timer?: ReturnType<typeof setInterval>;
   #refreshing?: Promise<number>;
-  #changedDuringRefresh: CatalogContainer[] | undefined;
+  /** Notified containers collected by each load in flight (re-applied after it). */
+  readonly #collectors = new Set<CatalogContainer[]>();
+  /** Shards whose containers are in the catalog. */
+  readonly #loaded = new Set<number>();
+  /** Loads of single shards in flight. */
+  readonly #loading = new Map<number, Promise<void>>();
+  #following = false;
   #loadedAt = 0;
 
   /**
@@ -79,20 +87,29 @@ export class CatalogSync {
     this.#options = options;
   }
 
-  /** Whether a full load has completed. */
+  /** Whether commits are followed: reads may be served (each shard loads on first use). */
   get loaded(): boolean {
-    return this.#loadedAt > 0;
+    return this.#following;
   }
 
-  /** Time of the last completed full load (epoch ms; 0 = never). */
+  /** Whether every shard of the range has been loaded at least once. */
+  get complete(): boolean {
+    return this.#loaded.size === this.#range.end - this.#range.start + 1;
+  }
+
+  /** Time of the last completed full reload (epoch ms; 0 = never). */
   get loadedAt(): number {
     return this.#loadedAt;
   }
 
-  /** Subscribe to commits, then load everything (so no commit falls in between), then start the timer. */
+  /**
+   * Subscribe to commits (so that no commit is missed by the loads after it),
+   * then load the shards one by one in the background and start the timer.
+   */
   async start(): Promise<void> {
     this.#unlisten = await this.#db.listen(COMMIT_CHANNEL, (payload) => this.#onNotify(payload));
-    await this.refresh();
+    this.#following = true;
+    this.#loadInBackground();
     const every = this.#options.refreshMs ?? 60_000;
     if (every > 0) {
       this.#timer = setInterval(() => {
@@ -103,40 +120,86 @@ export class CatalogSync {
     }
   }
 
+  /** Whether `shard`'s containers are in the catalog. */
+  shardLoaded(shard: number): boolean {
+    return this.#loaded.has(shard);
+  }
+
+  /**
+   * `undefined` when `shard`'s containers are in the catalog; otherwise the
+   * load of that shard (started now unless one is running), which rejects
+   * with `DesUnavailableError` when the database does not answer.
+   */
+  ensureShard(shard: number): Promise<void> | undefined {
+    if (this.#loaded.has(shard) || !inShardRange(this.#range, shard)) return undefined;
+    let loading = this.#loading.get(shard);
+    if (!loading) {
+      loading = this.#load(shard, shard).then(() => {}).finally(() => this.#loading.delete(shard));
+      this.#loading.set(shard, loading);
+    }
+    return loading;
+  }
+
   /** Reload the whole catalog of the range; returns the number of containers. */
   refresh(): Promise<number> {
-    this.#refreshing ??= this.#reload().finally(() => (this.#refreshing = undefined));
+    this.#refreshing ??= this.#load(this.#range.start, this.#range.end)
+      .then((size) => {
+        this.#loadedAt = Date.now();
+        return size;
+      })
+      .finally(() => (this.#refreshing = undefined));
     return this.#refreshing;
   }
 
   /** Stop listening and reloading. */
   async close(): Promise<void> {
+    this.#following = false;
     clearInterval(this.#timer);
     await this.#unlisten?.().catch(() => {});
     this.#unlisten = undefined;
   }
 
-  async #reload(): Promise<number> {
-    this.#changedDuringRefresh = [];
-    try {
-      let rows: CommittedContainer[];
+  /** Load the shards one at a time, skipping those a read loaded first. */
+  async #loadInBackground(): Promise<void> {
+    for (let shard = this.#range.start; shard <= this.#range.end; shard++) {
+      if (!this.#following) return;
       try {
-        rows = await committedContainersForShards(this.#db, this.#range.start, this.#range.end);
+        await this.ensureShard(shard);
+      } catch (error) {
+        this.#options.log?.warn("catalog shard load failed; reads and the next reload retry", {
+          shard,
+          error,
+        });
+      }
+    }
+  }
+
+  /** Replace shards `start..end` from one query; returns the catalog size. */
+  async #load(start: number, end: number): Promise<number> {
+    const changed: CatalogContainer[] = [];
+    this.#collectors.add(changed);
+    try {
+      let rows: CatalogContainer[];
+      try {
+        rows = await loadCatalogRows(this.#db, start, end);
       } catch (cause) {
         throw new DesUnavailableError(
           `could not load the container catalog from ${this.#db.location}`,
-          { database: this.#db.location },
+          { database: this.#db.location, shards: `${start}-${end}` },
           cause,
         );
       }
-      this.#catalog.replaceAll(rows.map(toCatalogContainer));
+      const shards = Array.from({ length: end - start + 1 }, (_, i) => start + i);
+      this.#catalog.replaceShards(shards, rows);
       // Commits announced while the query ran may be missing from its snapshot.
-      for (const c of this.#changedDuringRefresh) this.#catalog.upsert(c);
-      this.#loadedAt = Date.now();
+      for (const c of changed) {
+        if (c.shard >= start && c.shard <= end) this.#catalog.upsert(c);
+      }
+      for (const shard of shards) this.#loaded.add(shard);
       this.#options.onChange?.(this.#catalog.size);
       return this.#catalog.size;
     } finally {
-      this.#changedDuringRefresh = undefined;
+      this.#collectors.delete(changed);
     }
   }
 
@@ -168,7 +231,7 @@ export class CatalogSync {
       return;
     }
     const container = toCatalogContainer(row);
-    this.#changedDuringRefresh?.push(container);
+    for (const changed of this.#collectors) changed.push(container);
     if (this.#catalog.upsert(container)) {
       this.#options.log?.info("container committed", {
         containerId,

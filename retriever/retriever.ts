@@ -373,7 +373,7 @@ export class Retriever {
   read(read: FileRead): Response | Promise<Response> {
     const started = performance.now();
     if (
-      !TRACING && this.#sync.loaded && inShardRange(this.range, read.shard) &&
+      !TRACING && this.#sync.shardLoaded(read.shard) && inShardRange(this.range, read.shard) &&
       !this.#tombstones.has(read.name) && !this.#damaged.has(read.name)
     ) {
       const found = this.#locateInMemory(read.name, read.shard);
@@ -551,6 +551,11 @@ export class Retriever {
     } catch {
       return;
     }
+    const shardLoad = this.#sync.ensureShard(shard);
+    if (shardLoad) {
+      shardLoad.then(() => this.#forget(name), () => {});
+      return;
+    }
     for (const container of this.catalog.candidates(shard, name)) {
       this.#readers.open(container).then(
         ({ open }) => bytes.drop(container.id, open.etag, name),
@@ -623,6 +628,9 @@ export class Retriever {
       });
     }
     if (this.#damaged.has(route.name)) throw damagedFileError(route.name);
+    // The first read of a shard whose catalog is not loaded yet waits for it.
+    const shardLoad = this.#sync.ensureShard(shard);
+    if (shardLoad) await shardLoad;
     let found = await this.#locate(route.name, shard, cost);
     if (route.meta) return styled(metaResponse(found), hooks.style);
     try {

@@ -63,3 +63,15 @@ Deno.test("upsert adds and replaces, remove forgets", () => {
   cat.replaceAll([]);
   assertEquals(ids(cat.candidates(1, "c")), []);
 });
+
+Deno.test("replaceShards: replaces the named shards only, and empties a shard with no rows", () => {
+  const cat = new ContainerCatalog();
+  cat.replaceAll([c("a", 1, "b", "d"), c("b", 2, "f", "h"), c("c", 3, "j", "m")]);
+  cat.replaceShards([1, 2], [c("n", 1, "x", "y")]);
+  assertEquals(ids(cat.candidates(1, "b")), []);
+  assertEquals(ids(cat.candidates(1, "x")), ["n"]);
+  assertEquals(ids(cat.candidates(2, "g")), []);
+  assertEquals(ids(cat.candidates(3, "k")), ["c"]);
+  assertEquals(cat.get("a"), undefined);
+  assertEquals(cat.size, 2);
+});
