@@ -217,3 +217,63 @@ export function cpuMillisOfTree(pid: number): number {
   } catch { /* no children file */ }
   return total;
 }
+
+/** A Deno script running as a child process on a free port (see {@linkcode startDenoService}). */
+export interface DenoService {
+  /** Its port on 127.0.0.1. */
+  port: number;
+  /** Its process id (for CPU accounting). */
+  pid: number;
+  /** The child process. */
+  child: Deno.ChildProcess;
+  /** SIGTERM and wait for the exit (a second call does nothing). */
+  stop(): Promise<void>;
+}
+
+/** Options of {@linkcode startDenoService}. */
+export interface DenoServiceOptions {
+  /** Environment added to this process's. */
+  env?: Record<string, string>;
+  /** Working directory. */
+  cwd?: string;
+  /** Write a CPU profile into this directory (`--cpu-prof`). */
+  profileDir?: string;
+  /** Where its stderr goes (default: discarded). */
+  stderr?: "inherit" | "null";
+}
+
+/**
+ * Run `deno run -A --unstable-kv [--cpu-prof] script ...args --port N` on
+ * a free port and wait until its `/healthz` answers.
+ */
+export async function startDenoService(
+  script: string,
+  args: string[],
+  options: DenoServiceOptions = {},
+): Promise<DenoService> {
+  const port = freePort();
+  const prof = options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] : [];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--unstable-kv", ...prof, script, ...args, "--port", String(port)],
+    env: options.env,
+    cwd: options.cwd,
+    stdin: "null",
+    stdout: "null",
+    stderr: options.stderr ?? "null",
+  }).spawn();
+  await waitForHttp(`http://127.0.0.1:${port}/healthz`, child);
+  let stopped = false;
+  return {
+    port,
+    pid: child.pid,
+    child,
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      try {
+        child.kill("SIGTERM");
+      } catch { /* gone */ }
+      await child.status;
+    },
+  };
+}

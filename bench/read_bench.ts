@@ -31,6 +31,7 @@ import { readAll } from "../store/object_store.ts";
 import { S3ObjectStore } from "../store/s3.ts";
 import { S3FetchGetStore } from "../retriever/s3_fetch_store.ts";
 import { percentile } from "./stats.ts";
+import { cpuMillisOf, type DenoService, startDenoService } from "./http_tools.ts";
 import { profileClockMicros, type ProfileWindow } from "./profile_stages.ts";
 
 /** Options of {@linkcode runReadBench}. */
@@ -125,7 +126,7 @@ export async function runReadBench(options: ReadBenchOptions = {}): Promise<Read
   const dbUrl = Object.assign(new URL(adminUrl), { pathname: `/${dbName}` }).toString();
   const db = await openDb(dbUrl);
   const store = new S3ObjectStore({ ...s3, bucket });
-  const services: { child: Deno.ChildProcess; profile?: string }[] = [];
+  const services: DenoService[] = [];
   const kvDir = await Deno.makeTempDir({ prefix: "des-read-bench-" });
   const profiles: Record<string, string> = {};
   try {
@@ -159,7 +160,12 @@ export async function runReadBench(options: ReadBenchOptions = {}): Promise<Read
       extra: Record<string, string>,
       label: string,
     ) => {
-      const service = await spawn(script, args, { ...env, ...extra }, profileOf(label));
+      const service = await startDenoService(`${ROOT}${script}`, args, {
+        env: { ...env, ...extra },
+        cwd: ROOT,
+        profileDir: profileOf(label),
+        stderr: "inherit",
+      });
       services.push(service);
       return service;
     };
@@ -281,12 +287,7 @@ export async function runReadBench(options: ReadBenchOptions = {}): Promise<Read
       profiles,
     };
   } finally {
-    for (const { child } of services) {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* gone */ }
-      await child.status;
-    }
+    for (const service of services) await service.stop();
     await emptyBucket(store).catch(() => {});
     store.close();
     await db.close();
@@ -402,24 +403,9 @@ async function load(
   };
 }
 
-const CLOCK_TICKS = Number(
-  new TextDecoder().decode(new Deno.Command("getconf", { args: ["CLK_TCK"] }).outputSync().stdout)
-    .trim(),
-) || 100;
-
 /** User + system CPU milliseconds of each process so far (from /proc). */
 function cpuMillis(pids: Record<string, number>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [label, pid] of Object.entries(pids)) {
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      out[label] = ((Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS) * 1000;
-    } catch {
-      out[label] = NaN;
-    }
-  }
-  return out;
+  return Object.fromEntries(Object.entries(pids).map(([label, pid]) => [label, cpuMillisOf(pid)]));
 }
 
 /** Pids of the local Ceph RGW and OSD, when `RGW_DATA_DIR` names the rgw-up.sh directory. */
@@ -443,49 +429,6 @@ async function s3PerRead(url: string): Promise<{ sum: number; count: number }> {
     sum: value("des_retriever_s3_requests_per_read_sum"),
     count: value("des_retriever_s3_requests_per_read_count"),
   };
-}
-
-/** Start a service on a free port with `logLevel`, wait until its `/healthz` answers. */
-async function spawn(
-  script: string,
-  args: string[],
-  env: Record<string, string>,
-  profileDir?: string,
-) {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  const prof = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--unstable-kv",
-      ...prof,
-      `${ROOT}${script}`,
-      ...args,
-      "--port",
-      String(port),
-    ],
-    env,
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
-      await res.body?.cancel();
-      if (res.ok) return { child, port };
-    } catch { /* not up yet */ }
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`${script} did not answer /healthz on port ${port}`);
-    }
-    await new Promise((ok) => setTimeout(ok, 100));
-  }
 }
 
 async function emptyBucket(store: S3ObjectStore): Promise<void> {

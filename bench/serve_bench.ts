@@ -6,7 +6,9 @@
  *
  * The archive is built in this process (a parent table of N files of 4 KiB,
  * marked and packed by the all-in-one service), then `serve/main.ts` runs
- * as a child on it, optionally under `--cpu-prof`.
+ * as a child on it, optionally under `--cpu-prof`. A third side is the
+ * floor: `bench/hello_server.ts`, `Deno.serve` answering a fixed 4 KiB body
+ * with no work at all, measured the same way in the same rounds.
  *
  * Run alone: `deno run -A --unstable-kv bench/serve_bench.ts [--files 2000]
  * [--connections 32] [--seconds 10] [--profile DIR]`.
@@ -26,10 +28,9 @@ import {
   cpuMillisOf,
   cpuMillisOfTree,
   ensureHttpTools,
-  freePort,
   runWrk,
+  startDenoService,
   startNginx,
-  waitForHttp,
   type WrkResult,
 } from "./http_tools.ts";
 import { profileClockMicros, type ProfileWindow } from "./profile_stages.ts";
@@ -72,6 +73,8 @@ export interface ServeBenchResult {
   nginx: ServeSide;
   /** `deno task serve`. */
   serve: ServeSide;
+  /** `Deno.serve` answering a fixed body: the HTTP server's own cost (the floor). */
+  floor: ServeSide;
   /** The `.cpuprofile` written, when asked for. */
   profile?: string;
   /** Requests and window of the last measured serve run (what the profile is read for). */
@@ -111,15 +114,20 @@ export async function runServeBench(options: ServeBenchOptions = {}): Promise<Se
     const nginxPid = Number((await Deno.readTextFile(join(dir, "nginx.pid"))).trim());
     const serve = await startServe(dir, env, options.profileDir);
     stops.push(serve.stop);
+    const floor = await startDenoService(`${ROOT}bench/hello_server.ts`, [
+      "--bytes",
+      String(fileBytes),
+    ]);
+    stops.push(floor.stop);
     const desBase = `http://127.0.0.1:${serve.port}`;
     const nginxBase = `http://127.0.0.1:${nginx.port}`;
     say("serve bench: warming up (every name twice; checking bytes)");
     await warm(desBase, names.map((n) => `/files/${n}`), paths, dir);
     await warm(nginxBase, paths, paths, dir);
-    let best: { nginx?: ServeSide; serve?: ServeSide } = {};
+    let best: { nginx?: ServeSide; serve?: ServeSide; floor?: ServeSide } = {};
     let lastServe = { requests: 0, window: { from: 0, to: 0 }, cpuMicrosPerRequest: 0 };
     for (let r = 0; r < rounds; r++) {
-      say(`serve bench: round ${r + 1}/${rounds}: nginx, then serve (${seconds} s each)`);
+      say(`serve bench: round ${r + 1}/${rounds}: nginx, serve, floor (${seconds} s each)`);
       const n = await measure(nginxBase, paths, () => cpuMillisOfTree(nginxPid), {
         connections,
         seconds,
@@ -137,9 +145,16 @@ export async function runServeBench(options: ServeBenchOptions = {}): Promise<Se
         window: { from, to: profileClockMicros() },
         cpuMicrosPerRequest: s.cpuMsPerRequest * 1000,
       };
+      const f = await measure(
+        `http://127.0.0.1:${floor.port}`,
+        names.map((x) => `/files/${x}`),
+        () => cpuMillisOf(floor.pid),
+        { connections, seconds, dir },
+      );
       best = {
         nginx: !best.nginx || n.rps > best.nginx.rps ? n : best.nginx,
         serve: !best.serve || s.rps > best.serve.rps ? s : best.serve,
+        floor: !best.floor || f.rps > best.floor.rps ? f : best.floor,
       };
     }
     await serve.stop();
@@ -148,6 +163,7 @@ export async function runServeBench(options: ServeBenchOptions = {}): Promise<Se
       params: { files, fileBytes, connections, seconds },
       nginx: best.nginx!,
       serve: best.serve!,
+      floor: best.floor!,
       profile: options.profileDir ? await newestProfile(options.profileDir) : undefined,
       lastServe,
     };
@@ -246,46 +262,21 @@ async function buildArchive(dir: string, count: number, size: number, databaseUr
 }
 
 /** `deno task serve` on the archive, loops off, defaults otherwise. */
-async function startServe(dir: string, env: Record<string, string>, profileDir?: string) {
-  const port = freePort();
-  const prof = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--unstable-kv",
-      ...prof,
-      `${ROOT}serve/main.ts`,
-      "--port",
-      String(port),
-      "--sources",
-      join(dir, "sources.yaml"),
-      "--mark-interval",
-      "0",
-      "--pack-interval",
-      "0",
-    ],
+function startServe(dir: string, env: Record<string, string>, profileDir?: string) {
+  return startDenoService(`${ROOT}serve/main.ts`, [
+    "--sources",
+    join(dir, "sources.yaml"),
+    "--mark-interval",
+    "0",
+    "--pack-interval",
+    "0",
+  ], {
     cwd: dir,
     env: { ...env, PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "/root" },
-    stdin: "null",
-    stdout: "null",
     // The access log is part of the cost measured (as nginx's is); it goes nowhere.
     stderr: "null",
-  }).spawn();
-  await waitForHttp(`http://127.0.0.1:${port}/healthz`, child);
-  let stopped = false;
-  return {
-    port,
-    pid: child.pid,
-    stop: async () => {
-      if (stopped) return;
-      stopped = true;
-      try {
-        child.kill("SIGTERM");
-      } catch { /* gone */ }
-      await child.status;
-    },
-  };
+    profileDir,
+  });
 }
 
 /** Read every path twice (the byte cache admits on the second miss); check bytes of a sample. */
@@ -330,7 +321,11 @@ export function formatServeResult(r: ServeBenchResult): string[] {
     `hot reads, ${r.params.files} names × ${r.params.fileBytes} B, wrk ${r.params.connections} connections, ${r.params.seconds} s (best of rounds):`,
     row("nginx (original files)", r.nginx),
     row("deno task serve", r.serve),
-    `  serve / nginx: ${(r.serve.rps / r.nginx.rps).toFixed(2)}× req/s (goal ≥ 0.5×)`,
+    row("floor: Deno.serve alone", r.floor),
+    `  serve / nginx: ${(r.serve.rps / r.nginx.rps).toFixed(2)}× req/s (goal ≥ 0.5×); ` +
+    `floor / nginx: ${(r.floor.rps / r.nginx.rps).toFixed(2)}×; serve CPU above the floor: ${
+      ((r.serve.cpuMsPerRequest - r.floor.cpuMsPerRequest) * 1000).toFixed(0)
+    } µs/req`,
     ...(r.profile ? [`  CPU profile: ${r.profile}`] : []),
   ];
 }
