@@ -29,7 +29,7 @@ import { isSuffixRange, resolveRange } from "./range.ts";
 import { ReadHandles } from "./fs_read_handles.ts";
 
 /** Ranges up to this size are read through a cached open handle (see `fs_read_handles.ts`). */
-export const HANDLE_READ_LIMIT = 1024 * 1024;
+export const HANDLE_READ_LIMIT = 256 * 1024;
 
 /** Options of {@linkcode FsObjectStore}. */
 export interface FsObjectStoreOptions {

@@ -1,18 +1,20 @@
 /**
  * Open read handles of the filesystem store, so that a read of a small
  * range costs a `stat` of the path, a seek and a read instead of an open,
- * a `stat`, a seek, a read and a close.
+ * a `stat`, a seek, a read and a close — and no hop through the runtime's
+ * blocking thread pool: for ranges this small (at most
+ * `HANDLE_READ_LIMIT`, from the page cache in the common case) the
+ * synchronous calls are far cheaper than the hand-offs, and being
+ * synchronous, a seek and its read can never interleave with another read
+ * of the same handle.
  *
  * - **Bounded**: an LRU of at most `maxHandles` open files; an evicted
- *   handle is closed once the reads queued on it are done, and
- *   {@linkcode ReadHandles.close} closes them all.
+ *   handle is closed at once, and {@linkcode ReadHandles.close} closes them
+ *   all.
  * - **Safe when a file is replaced**: every read first `stat`s the path; a
  *   handle is used only while the path still names the very file it has
  *   open (size, mtime and inode, the object's ETag). A replaced or deleted
  *   object is reopened or reported missing, exactly as a fresh open would.
- * - **Positional**: reads of one handle are serialized by a per-handle
- *   queue (seek then read), so concurrent reads never see each other's
- *   position.
  *
  * @module
  */
@@ -27,10 +29,7 @@ export const DEFAULT_READ_HANDLES = 64;
 interface Handle {
   file: Deno.FsFile;
   info: ObjectInfo;
-  /** The last read queued on this handle (reads run one after another). */
-  queue: Promise<unknown>;
-  /** Out of the map: takes no new reads, closes after the queued ones. */
-  retired: boolean;
+  closed: boolean;
 }
 
 /** The bytes of one ranged read and the object they came from. */
@@ -68,21 +67,36 @@ export class ReadHandles {
    */
   async read(path: string, key: string, choose: RangeChoice): Promise<HandleRead> {
     for (let attempt = 0;; attempt++) {
-      const handle = await this.#current(path, key);
-      // Retired while this read waited for it (replaced or evicted): look again.
-      if (handle.retired) {
+      const etag = this.#currentEtag(path, key);
+      let handle = this.#open.get(path);
+      if (handle && handle.info.etag === etag) {
+        // Most recently used last.
+        this.#open.delete(path);
+        this.#open.set(path, handle);
+      } else {
+        handle = await this.#reopen(path, key);
+      }
+      // Evicted while this read waited for its open: look again.
+      if (handle.closed) {
         if (attempt < 10) continue;
-        throw new DesConflictError(`${key} keeps changing while being read`, { key });
+        throw new DesConflictError(`${key} could not be kept open while being read`, { key });
       }
       const { start, length } = choose(handle.info);
-      return { info: handle.info, start, bytes: await this.#readAt(handle, start, length) };
+      return { info: handle.info, start, bytes: readAt(handle, start, length) };
     }
   }
 
-  async #current(path: string, key: string): Promise<Handle> {
+  /** Close every handle. */
+  close(): Promise<void> {
+    for (const handle of this.#open.values()) retire(handle);
+    this.#open.clear();
+    return Promise.resolve();
+  }
+
+  #currentEtag(path: string, key: string): string {
     let stat: Deno.FileInfo;
     try {
-      stat = await Deno.stat(path);
+      stat = Deno.statSync(path);
     } catch (error) {
       this.#forget(path);
       if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
@@ -91,44 +105,7 @@ export class ReadHandles {
       throw fsError(error, "stat", path);
     }
     if (!stat.isFile) throw new DesNotFoundError(`no object ${key}`, { key, path });
-    const etag = fileInfo(key, stat).etag;
-    const held = this.#open.get(path);
-    if (held && held.info.etag === etag) {
-      // Most recently used last.
-      this.#open.delete(path);
-      this.#open.set(path, held);
-      return held;
-    }
-    return await this.#reopen(path, key);
-  }
-
-  /** `length` bytes of the file of `handle` from `start`, read under its queue. */
-  #readAt(handle: Handle, start: number, length: number): Promise<Uint8Array> {
-    const run = handle.queue.then(async () => {
-      const bytes = new Uint8Array(length);
-      await handle.file.seek(start, Deno.SeekMode.Start);
-      let at = 0;
-      while (at < length) {
-        const n = await handle.file.read(bytes.subarray(at));
-        if (n === null) {
-          throw new DesConflictError(`${handle.info.key} became shorter while being read`, {
-            key: handle.info.key,
-            remaining: length - at,
-          });
-        }
-        at += n;
-      }
-      return bytes;
-    });
-    handle.queue = run.catch(() => {});
-    return run;
-  }
-
-  /** Close every handle (after the reads queued on it). */
-  async close(): Promise<void> {
-    const handles = [...this.#open.values()];
-    this.#open.clear();
-    await Promise.all(handles.map((h) => this.#retire(h)));
+    return fileInfo(key, stat).etag;
   }
 
   #reopen(path: string, key: string): Promise<Handle> {
@@ -158,15 +135,15 @@ export class ReadHandles {
       file.close();
       throw fsError(error, "stat", path);
     }
-    const handle: Handle = { file, info, queue: Promise.resolve(), retired: false };
+    const handle: Handle = { file, info, closed: false };
     const old = this.#open.get(path);
     this.#open.delete(path);
-    if (old) this.#retire(old);
+    if (old) retire(old);
     this.#open.set(path, handle);
     while (this.#open.size > this.#max) {
       const [oldest, evicted] = this.#open.entries().next().value!;
       this.#open.delete(oldest);
-      this.#retire(evicted);
+      retire(evicted);
     }
     return handle;
   }
@@ -175,16 +152,33 @@ export class ReadHandles {
     const held = this.#open.get(path);
     if (!held) return;
     this.#open.delete(path);
-    this.#retire(held);
+    retire(held);
   }
+}
 
-  /** Close a handle no longer in the map once its queued reads are done. */
-  #retire(handle: Handle): Promise<void> {
-    handle.retired = true;
-    return handle.queue.then(() => {
-      try {
-        handle.file.close();
-      } catch { /* already closed */ }
-    });
+/** `length` bytes of the file of `handle` from `start` (synchronous: nothing can move its position between). */
+function readAt(handle: Handle, start: number, length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  handle.file.seekSync(start, Deno.SeekMode.Start);
+  let at = 0;
+  while (at < length) {
+    const n = handle.file.readSync(bytes.subarray(at));
+    if (n === null) {
+      throw new DesConflictError(`${handle.info.key} became shorter while being read`, {
+        key: handle.info.key,
+        remaining: length - at,
+      });
+    }
+    at += n;
   }
+  return bytes;
+}
+
+/** Close a handle that left the map. */
+function retire(handle: Handle): void {
+  if (handle.closed) return;
+  handle.closed = true;
+  try {
+    handle.file.close();
+  } catch { /* already closed */ }
 }
