@@ -18,6 +18,16 @@ export const RETRIEVER_HEADER = "x-des-retriever";
  */
 export const CLIENT_HEADER = "x-des-client";
 
+/**
+ * Header of a retriever's 5xx whose problem type the gateway may show its
+ * client: only `damaged-file` (the name is the client's own, nothing
+ * internal is revealed).
+ */
+export const PROBLEM_HEADER = "x-des-problem";
+
+/** Problem code of a file whose stored copy is damaged (a 502 on every read of it). */
+export const DAMAGED_FILE_CODE = "damaged-file";
+
 /** The name in a `/files/...` path and whether `/meta` was asked. */
 export interface FilesRoute {
   /** The percent-decoded name. */

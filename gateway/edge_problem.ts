@@ -11,6 +11,7 @@
 
 import { DesError } from "../core/errors.ts";
 import { asDesError, PROBLEM_CONTENT_TYPE } from "../core/problem.ts";
+import { DAMAGED_FILE_CODE } from "../core/read_path.ts";
 import { DesRateLimitedError } from "./rate_limit.ts";
 
 /** Seconds a client should wait after a 503. */
@@ -96,13 +97,25 @@ export function edgeProblem(error: unknown, path: string): Response {
   return new Response(JSON.stringify(body), { status: e.status, headers });
 }
 
-/** A generic problem answer of `status` for a failed upstream response. */
-export function genericServerProblem(status: number, path: string, retryAfter?: string): Response {
+/** What the client is told of a damaged file (`PROBLEM_HEADER` of the retriever's answer). */
+const DAMAGED_FILE_DETAIL = "the file is damaged in storage and is not served until it is repaired";
+
+/**
+ * A generic problem answer of `status` for a failed upstream response; with
+ * `problem` `damaged-file` (the retriever's `X-DES-Problem`), that type.
+ */
+export function genericServerProblem(
+  status: number,
+  path: string,
+  retryAfter?: string,
+  problem?: string | null,
+): Response {
+  const damaged = problem === DAMAGED_FILE_CODE;
   const body = {
-    type: "https://des.dev/problems/upstream",
+    type: `https://des.dev/problems/${damaged ? DAMAGED_FILE_CODE : "upstream"}`,
     title: "DesError",
     status,
-    detail: GENERIC_DETAIL[status] ?? "server error",
+    detail: damaged ? DAMAGED_FILE_DETAIL : GENERIC_DETAIL[status] ?? "server error",
     instance: shortPath(path),
   };
   return new Response(JSON.stringify(body), {

@@ -14,7 +14,7 @@ import { DesUnavailableError } from "../core/errors.ts";
 import { type HeaderSource, MAX_RANGE_HEADER_LENGTH } from "../core/http_range.ts";
 import type { Logger } from "../core/log.ts";
 import { LogThrottle } from "../core/log_throttle.ts";
-import { CLIENT_HEADER, RETRIEVER_HEADER } from "../core/read_path.ts";
+import { CLIENT_HEADER, PROBLEM_HEADER, RETRIEVER_HEADER } from "../core/read_path.ts";
 import { parseFilesPath } from "../core/read_path.ts";
 import { formatTraceparent, type TraceContext } from "../core/trace.ts";
 import { type NameFormat, parseName } from "../naming/mod.ts";
@@ -162,6 +162,7 @@ export class FileServer {
       upstream.status,
       call.path,
       upstream.status === 503 ? RETRY_AFTER_UNAVAILABLE : undefined,
+      upstream.headers.get(PROBLEM_HEADER),
     );
     applyEdgeHeaders(problem.headers, true, this.#keysOn);
     return problem;

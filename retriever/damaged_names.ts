@@ -10,11 +10,9 @@
  */
 
 import { DesError } from "../core/errors.ts";
+import { DAMAGED_FILE_CODE } from "../core/read_path.ts";
 import { FILE_DAMAGED_CHANNEL, isUnserved, unservedNames } from "../db/damaged_files.ts";
 import type { NameSetSource } from "./watched_names.ts";
-
-/** Problem code (type `https://des.dev/problems/damaged-file`) of a damaged file. */
-export const DAMAGED_FILE_CODE = "damaged-file";
 
 /**
  * The set source of damaged names; `loadContainer` loads a container into

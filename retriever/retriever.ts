@@ -14,7 +14,12 @@ import { deleteName } from "../lifecycle/delete_name.ts";
 import { Logger } from "../core/log.ts";
 import { LogThrottle } from "../core/log_throttle.ts";
 import { asDesError, problemResponse } from "../core/problem.ts";
-import { type FilesRoute, parseFilesPath } from "../core/read_path.ts";
+import {
+  DAMAGED_FILE_CODE,
+  type FilesRoute,
+  parseFilesPath,
+  PROBLEM_HEADER,
+} from "../core/read_path.ts";
 import { withTimeout } from "../core/timeouts.ts";
 import { activeTrace, inSpan, TRACING } from "../core/spans.ts";
 import type { HeaderSource } from "../core/http_range.ts";
@@ -478,6 +483,7 @@ export class Retriever {
       ? { allow: route?.meta ? "GET, HEAD" : "GET, HEAD, DELETE" }
       : {};
     if (e.status === 503) headers["retry-after"] = "1";
+    if (e.code === DAMAGED_FILE_CODE) headers[PROBLEM_HEADER] = e.code;
     return problemResponse(e, path, headers);
   }
 

@@ -53,3 +53,47 @@ Deno.test("files handler: a retriever that is down costs a few log lines, not on
   const warned = lines.filter((l) => l.includes('"retriever unavailable"'));
   assert(warned.length >= 1 && warned.length <= 5, `${warned.length} lines for 50 failures`);
 });
+
+Deno.test("files handler: a retriever's damaged-file 502 keeps its type; other 5xx stay generic", async () => {
+  const answers: Response[] = [];
+  const target: RetrieverTarget = {
+    id: "r0",
+    range: { start: 0, end: 15 },
+    location: "http://127.0.0.1:9",
+    forward: () => Promise.resolve(answers.shift()!),
+    ready: () => Promise.resolve("ok"),
+  };
+  const routing = RoutingTable.build([target], 16);
+  const app = new Hono<GatewayEnv>();
+  app.use("*", async (c, next) => {
+    c.set("trace", childTrace());
+    c.set("client", "test");
+    await next();
+  });
+  app.get(
+    "/files/:name",
+    filesHandler({
+      routing: () => routing,
+      nameFormat: TEST_NAME_FORMAT,
+      fullMeta: () => false,
+      metrics: new GatewayMetrics(),
+      log: new Logger("gateway", { level: "error" }),
+    }),
+  );
+  const names = new NameGenerator({ ...TEST_NAME_FORMAT, nodeId: 1 });
+  const secret = JSON.stringify({ detail: "s3://bucket/internal/key.des" });
+  answers.push(
+    new Response(secret, { status: 502, headers: { "x-des-problem": "damaged-file" } }),
+    new Response(secret, { status: 502 }),
+  );
+  const damaged = await app.request(`/files/${names.next()}`);
+  assertEquals(damaged.status, 502);
+  const problem = await damaged.json();
+  assertEquals(problem.type, "https://des.dev/problems/damaged-file");
+  assert(!JSON.stringify(problem).includes("internal"), JSON.stringify(problem));
+  const other = await app.request(`/files/${names.next()}`);
+  assertEquals([other.status, (await other.json()).type], [
+    502,
+    "https://des.dev/problems/upstream",
+  ]);
+});

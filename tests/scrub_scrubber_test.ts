@@ -160,6 +160,7 @@ Deno.test({
         );
         assertEquals(response.status, 502);
         assertEquals(response.headers.get("content-type"), "application/problem+json");
+        assertEquals(response.headers.get("x-des-problem"), "damaged-file");
         const problem = await response.json();
         assertEquals(problem.type, "https://des.dev/problems/damaged-file");
         assertMatch(problem.detail, new RegExp(a.entry.name));
