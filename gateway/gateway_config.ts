@@ -17,9 +17,10 @@
  */
 
 import { DesConfigError } from "../core/errors.ts";
+import { isLoopbackHost } from "../core/loopback.ts";
 import { loadTlsFiles, type TlsFiles } from "../core/tls_files.ts";
 import { type ApiKey, parseApiKeys } from "./auth.ts";
-import { type Cidr, parseCidrs, parseIp } from "./client_address.ts";
+import { type Cidr, parseCidrs } from "./client_address.ts";
 
 /** One edge setting as `des env` lists it. */
 export interface EdgeSettingDoc {
@@ -159,14 +160,6 @@ export async function loadGatewaySettings(env: EnvLike = Deno.env): Promise<Gate
     audit,
     auditRequired,
   };
-}
-
-/** Whether `host` (a listen address) is a loopback address or `localhost`. */
-export function isLoopbackHost(host: string): boolean {
-  if (host === "localhost") return true;
-  const ip = parseIp(host);
-  if (!ip) return false;
-  return ip.family === 4 ? ip.value >> 24n === 127n : ip.value === 1n;
 }
 
 /**

@@ -19,6 +19,7 @@ import { DesConfigError } from "../core/errors.ts";
 import type { EnvSource } from "../core/config.ts";
 import { hopTokenOf } from "../core/hop_token.ts";
 import type { Logger } from "../core/log.ts";
+import { isLoopbackUrl } from "../core/loopback.ts";
 import type { RetrieverRecord } from "../db/retriever_records.ts";
 import type { HttpTargetOptions } from "./http_target.ts";
 
@@ -93,11 +94,9 @@ export function hopTargetOptions(settings: RetrieverHopSettings): HttpTargetOpti
   return { token: settings.token, client };
 }
 
-const LOOPBACK = /^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/i;
-
 /** Whether a registration URL is on the allow-list (loopback only when the list is empty). */
 export function urlAllowed(url: string, allowedUrls: readonly string[]): boolean {
-  if (allowedUrls.length === 0) return LOOPBACK.test(url);
+  if (allowedUrls.length === 0) return isLoopbackUrl(url);
   const clean = url.replace(/\/+$/, "");
   return allowedUrls.some((prefix) => clean === prefix || clean.startsWith(`${prefix}/`));
 }

@@ -19,6 +19,7 @@
 import { DesConfigError } from "../core/errors.ts";
 import type { EnvSource } from "../core/config.ts";
 import { hopTokenOf, RETRIEVER_TOKEN_ENV } from "../core/hop_token.ts";
+import { isLoopbackHost } from "../core/loopback.ts";
 import { loadTlsFiles, type TlsFiles } from "../core/tls_files.ts";
 
 /** Something that reads environment variables. */
@@ -56,18 +57,12 @@ export async function loadRetrieverSettings(
   return { token, tls, allowUnauthenticated: ["true", "1"].includes(allowRaw) };
 }
 
-/** Whether `host` is a loopback address or `localhost`. */
-export function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
-  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
-}
-
 /**
  * Refuse to listen on `host` when that would serve files to the network
  * without a token and without the explicit opt-out.
  */
 export function checkExposure(host: string, settings: RetrieverSettings): void {
-  if (isLoopback(host) || settings.token || settings.allowUnauthenticated) return;
+  if (isLoopbackHost(host) || settings.token || settings.allowUnauthenticated) return;
   throw new DesConfigError(
     `refusing to serve files on ${host} without ${RETRIEVER_TOKEN_ENV}: set the token (and the ` +
       `same on the gateway), listen on loopback, or set ${ALLOW_UNAUTHENTICATED_ENV}=true`,

@@ -17,7 +17,8 @@ import { DesConfigError } from "../core/errors.ts";
 import { HopTokenCheck, parseHopToken } from "../core/hop_token.ts";
 import { registerRetriever } from "../db/retriever_records.ts";
 import { allowedRecords, urlAllowed } from "../gateway/retriever_hop.ts";
-import { checkExposure, isLoopback } from "../retriever/retriever_config.ts";
+import { checkExposure } from "../retriever/retriever_config.ts";
+import { isLoopbackHost } from "../core/loopback.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const TOKEN = "hop-token-0123456789abcdefghij";
@@ -37,7 +38,7 @@ Deno.test("hop token: parsed strictly, compared exactly, never echoed", () => {
 Deno.test("retriever exposure: beyond loopback only with a token or the explicit opt-out", () => {
   const open = { allowUnauthenticated: false };
   for (const host of ["127.0.0.1", "localhost", "::1", "[::1]"]) {
-    assert(isLoopback(host), host);
+    assert(isLoopbackHost(host), host);
     checkExposure(host, open);
   }
   for (const host of ["0.0.0.0", "10.0.0.5", "::"]) {
