@@ -77,3 +77,12 @@ Deno.test("metrics: a resolved series is the same series as its labels", () => {
   assertMatch(text, /^des_read_seconds_bucket\{method="GET",le="0.1"\} 1$/m);
   assertMatch(text, /^des_read_seconds_bucket\{method="GET",le="\+Inf"\} 2$/m);
 });
+
+Deno.test("log: a bigint nested in a field is written as a string", () => {
+  const lines: string[] = [];
+  const log = new Logger("test", { level: "info", sink: (l) => lines.push(l) });
+  log.info("nested", { deep: { n: 2n, list: [3n] }, flat: 4n });
+  const obj = JSON.parse(lines[0]);
+  assertEquals(obj.deep, { n: "2", list: ["3"] });
+  assertEquals(obj.flat, "4");
+});
