@@ -157,8 +157,9 @@ export async function runServeBench(options: ServeBenchOptions = {}): Promise<Se
         floor: !best.floor || f.rps > best.floor.rps ? f : best.floor,
       };
     }
+    // Stopped before the result is read: the profile is written at exit (stop is idempotent).
     await serve.stop();
-    stops.pop();
+    await floor.stop();
     return {
       params: { files, fileBytes, connections, seconds },
       nginx: best.nginx!,
