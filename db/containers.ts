@@ -287,6 +287,11 @@ export function listContainers(
   );
 }
 
+/** The columns of a {@linkcode CommittedContainer}, as a select list. */
+const COMMITTED_COLUMNS = `container_id as "containerId", shard, bucket, key, size,
+  file_count as "fileCount", first_name as "firstName", last_name as "lastName", etag,
+  index_crc32c as "indexCrc32c", footer_crc32c as "footerCrc32c", committed_at as "committedAt"`;
+
 /**
  * The visible containers (committed and later states) of shards
  * `[rangeStart, rangeEnd]`, ordered by shard, then first name: what a
@@ -298,9 +303,7 @@ export function committedContainersForShards(
   rangeEnd: number,
 ): Promise<CommittedContainer[]> {
   return db.query<CommittedContainer>(
-    `select container_id as "containerId", shard, bucket, key, size, file_count as "fileCount",
-       first_name as "firstName", last_name as "lastName", etag, index_crc32c as "indexCrc32c",
-       footer_crc32c as "footerCrc32c", committed_at as "committedAt"
+    `select ${COMMITTED_COLUMNS}
      from des_containers
      where shard between $1 and $2 and state = any($3::text[])
      order by shard, first_name, container_id`,
@@ -318,9 +321,7 @@ export function visibleContainersCovering(
   name: string,
 ): Promise<CommittedContainer[]> {
   return db.query<CommittedContainer>(
-    `select container_id as "containerId", shard, bucket, key, size, file_count as "fileCount",
-       first_name as "firstName", last_name as "lastName", etag, index_crc32c as "indexCrc32c",
-       footer_crc32c as "footerCrc32c", committed_at as "committedAt"
+    `select ${COMMITTED_COLUMNS}
      from des_containers
      where shard = $1 and state = any($3::text[]) and first_name <= $2 and last_name >= $2
      order by committed_at desc nulls last, container_id`,
