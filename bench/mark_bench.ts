@@ -5,12 +5,12 @@
  * the same rows with names computed in SQL, on two identical tables of the
  * same database, alternating which goes first.
  *
- * The marker runs with its default of 2 batches in flight; besides wall
+ * The marker runs with its default of 3 batches in flight; besides wall
  * time, the CPU seconds of this process plus the database backends are
  * reported, which is the fairer figure on a shared machine.
  *
  * Run alone:
- * `deno run -A bench/mark_bench.ts [--rows 200000] [--rounds 3] [--batch 5000] [--concurrency 2]`.
+ * `deno run -A bench/mark_bench.ts [--rows 200000] [--rounds 3] [--batch 5000] [--concurrency 3]`.
  *
  * @module
  */
@@ -110,7 +110,7 @@ export async function runMarkBench(
   const rows = options.rows ?? 200_000;
   const rounds = options.rounds ?? 3;
   const batch = options.batch ?? 5_000;
-  const concurrency = options.concurrency ?? 2;
+  const concurrency = options.concurrency ?? 3;
   const temp = await createTestDatabase({ max: concurrency + 1 });
   const db = temp.db;
   try {

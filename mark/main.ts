@@ -60,7 +60,7 @@ function parseMarkArgs(args: string[], mode: RunMode): MarkArgs {
         default: String(mode === "mark" ? DEFAULT_MARKER_PORT : DEFAULT_REAPER_PORT),
       },
       host: { type: "string", default: "0.0.0.0" },
-      concurrency: { type: "string", default: "2" },
+      concurrency: { type: "string", default: "3" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,

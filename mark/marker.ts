@@ -24,7 +24,7 @@ export interface MarkerOptions {
   /** Rows per transaction (default `DES_MARKER_BATCH_SIZE`'s default, 5000). */
   batchSize?: number;
   /**
-   * Batches in flight at once, each in its own transaction (default 2). While
+   * Batches in flight at once, each in its own transaction (default 3). While
    * one batch waits for the database the next one is being named and selected.
    */
   concurrency?: number;
@@ -80,7 +80,7 @@ export class Marker {
   constructor(options: MarkerOptions) {
     this.#o = options;
     this.#batchSize = options.batchSize ?? DEFAULT_BATCH;
-    this.#concurrency = Math.max(1, Math.floor(options.concurrency ?? 2));
+    this.#concurrency = Math.max(1, Math.floor(options.concurrency ?? 3));
     const source = options.table.source.name;
     this.#labels = { source };
     this.#log = (options.logger ?? new Logger("marker")).child({ source });

@@ -6,7 +6,7 @@
 
 /** Usage text of the mark command. */
 export const MARK_USAGE = "mark [--once | --interval 60s] [--sources configs/sources.yaml] " +
-  "[--concurrency 2] [--port 9471] [--host 0.0.0.0]";
+  "[--concurrency 3] [--port 9471] [--host 0.0.0.0]";
 
 /** Usage text of the reap command. */
 export const REAP_USAGE = "reap [--once | --interval 60s] [--sources configs/sources.yaml] " +
