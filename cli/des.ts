@@ -12,7 +12,7 @@ import { DesConfigError, DesError, DesInputError } from "../core/errors.ts";
 import { REBUILD_CATALOG_USAGE } from "./commands/rebuild_catalog_usage.ts";
 import { ERASURE_REPORT_USAGE } from "./commands/erasure_report_usage.ts";
 import { MARK_USAGE, REAP_USAGE } from "../mark/usage.ts";
-import { PACK_USAGE, RECOVER_USAGE } from "../pack/usage.ts";
+import { COMPACT_USAGE, PACK_USAGE, RECOVER_USAGE } from "../pack/usage.ts";
 import { SCRUB_USAGE } from "../scrub/usage.ts";
 import { SERVE_USAGE } from "../serve/usage.ts";
 
@@ -85,7 +85,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
   recover: {
     run: async (a) => (await import("../pack/main.ts")).recoverCommand(a),
     usage: RECOVER_USAGE,
-    summary: "finish or clean up what crashed packers left",
+    summary: "finish or clean up what crashed packers and compactors left",
+  },
+  compact: {
+    run: async (a) => (await import("../pack/compact_main.ts")).compactCommand(a),
+    usage: COMPACT_USAGE,
+    summary: "rewrite containers with many deleted files; delete retired objects after grace",
   },
   scrub: {
     run: async (a) =>

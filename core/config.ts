@@ -163,6 +163,10 @@ export interface Settings {
   auditPartitionsAhead: SettingSpec<number>;
   /** `auditMaintenanceInterval` */
   auditMaintenanceInterval: SettingSpec<number>;
+  /** `compactThreshold` */
+  compactThreshold: SettingSpec<number>;
+  /** `compactGrace` */
+  compactGrace: SettingSpec<number>;
 }
 
 /** Every setting DES reads, in the order the README documents them. */
@@ -337,7 +341,29 @@ export const SETTINGS: Settings = {
     defaultValue: "1h",
     parse: durationBetween(60_000, 86_400_000),
   },
+  compactThreshold: {
+    env: "DES_COMPACT_THRESHOLD",
+    description: "Compact a container once dead bytes / data bytes exceed this ratio (0.01–1).",
+    defaultValue: "0.3",
+    parse: ratio(0.01, 1),
+  },
+  compactGrace: {
+    env: "DES_COMPACT_GRACE",
+    description: "Time a compacted container's old object stays readable before it is deleted.",
+    defaultValue: "10m",
+    parse: durationBetween(0, 30 * 86_400_000),
+  },
 };
+
+function ratio(min: number, max: number): (raw: string) => number {
+  return (raw) => {
+    const n = Number(raw.trim());
+    if (!/^\s*\d*\.?\d+\s*$/.test(raw) || !(n >= min && n <= max)) {
+      throw new Error(`expected a ratio from ${min} to ${max}, e.g. 0.3 for 30 % dead bytes`);
+    }
+    return n;
+  };
+}
 
 function byteSizeAtMost(max: number): (raw: string) => number {
   return (raw) => {

@@ -57,6 +57,18 @@ export interface ContainerRow {
   updatedAt: Date;
   /** When it became visible. */
   committedAt: Date | null;
+  /** Files whose names are tombstoned. */
+  deadFiles: number;
+  /** Stored bytes of those files. */
+  deadBytes: number;
+  /** Compaction: the container that replaced this one (null: none, or retired without one). */
+  replacedBy: string | null;
+  /** Compaction: the containers this one replaced (null: packed from originals). */
+  compactedFrom: string[] | null;
+  /** When compaction retired it. */
+  retiredAt: Date | null;
+  /** When its object was deleted after the grace period. */
+  objectDeletedAt: Date | null;
 }
 
 /** A committed container, as the retriever loads it. */
@@ -97,6 +109,8 @@ export interface NewContainer {
   key: string;
   /** Owning worker. */
   owner?: string;
+  /** Compaction: the containers the new one replaces. */
+  compactedFrom?: readonly string[];
 }
 
 /** Facts recorded along with a state change. Omitted fields are left as they are. */
@@ -121,6 +135,8 @@ export interface ContainerFacts {
   owner?: string;
   /** Error text (for `aborted`). */
   error?: string;
+  /** Compaction: the replacing container (for `retired`). */
+  replacedBy?: string;
 }
 
 const FACT_COLUMNS: Record<keyof ContainerFacts, string> = {
@@ -134,20 +150,23 @@ const FACT_COLUMNS: Record<keyof ContainerFacts, string> = {
   etag: "etag",
   owner: "owner",
   error: "error",
+  replacedBy: "replaced_by",
 };
 
 const ROW_COLUMNS = `id, container_id as "containerId", shard, source, bucket, key, size,
   file_count as "fileCount", data_bytes as "dataBytes", first_name as "firstName",
   last_name as "lastName", index_crc32c as "indexCrc32c", footer_crc32c as "footerCrc32c",
   etag, state, owner, error, created_at as "createdAt", updated_at as "updatedAt",
-  committed_at as "committedAt"`;
+  committed_at as "committedAt", dead_files as "deadFiles", dead_bytes as "deadBytes",
+  replaced_by as "replacedBy", compacted_from as "compactedFrom", retired_at as "retiredAt",
+  object_deleted_at as "objectDeletedAt"`;
 
 /** Insert a container in state `building`. Throws `DesConflictError` if its id or bucket/key exists. */
 export async function createContainer(db: DbQuery, c: NewContainer): Promise<ContainerRow> {
   try {
     const [row] = await db.query<ContainerRow>(
-      `insert into des_containers (container_id, shard, source, bucket, key, owner)
-       values ($1, $2, $3, $4, $5, $6) returning ${ROW_COLUMNS}`,
+      `insert into des_containers (container_id, shard, source, bucket, key, owner, compacted_from)
+       values ($1, $2, $3, $4, $5, $6, $7::text[]) returning ${ROW_COLUMNS}`,
       newContainerParams(c),
     );
     return row;
@@ -156,9 +175,20 @@ export async function createContainer(db: DbQuery, c: NewContainer): Promise<Con
   }
 }
 
-/** Parameters `$1`–`$6` of an insert of `c`: id, shard, source, bucket, key, owner. */
+/**
+ * Parameters `$1`–`$7` of an insert of `c`: id, shard, source, bucket, key,
+ * owner, compacted_from.
+ */
 export function newContainerParams(c: NewContainer): unknown[] {
-  return [c.containerId, c.shard, c.source, c.bucket, c.key, c.owner ?? null];
+  return [
+    c.containerId,
+    c.shard,
+    c.source,
+    c.bucket,
+    c.key,
+    c.owner ?? null,
+    c.compactedFrom ? [...c.compactedFrom] : null,
+  ];
 }
 
 /** The typed error for a failed insert of `c` (a duplicate, a bad id or shard), else `err`. */
@@ -235,6 +265,8 @@ export function stateChange(
     sets.push(`${column} = $${params.length}`);
   }
   if (to === "committed") sets.push("committed_at = now()");
+  if (to === "retired") sets.push("retired_at = now()");
+  if (to === "deleted") sets.push("object_deleted_at = now()");
   return { sets: sets.join(", "), params };
 }
 

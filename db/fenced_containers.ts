@@ -84,8 +84,9 @@ export async function createContainerFenced(
   c: NewContainer,
 ): Promise<FencedOutcome> {
   const params = newContainerParams(c);
-  const write = `insert into des_containers (container_id, shard, source, bucket, key, owner)
-      select $1::text, $2::int, $3::text, $4::text, $5::text, $6::text
+  const write = `insert into des_containers
+        (container_id, shard, source, bucket, key, owner, compacted_from)
+      select $1::text, $2::int, $3::text, $4::text, $5::text, $6::text, $7::text[]
        where exists (select 1 from lease) returning 1`;
   try {
     const [row] = await db.query<FencedOutcome>(

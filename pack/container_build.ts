@@ -10,6 +10,10 @@
 
 import { contentTypeFor } from "../core/content_type.ts";
 import { createContainerFenced } from "../db/fenced_containers.ts";
+import { DesChecksumError } from "../core/errors.ts";
+import { bytesEqual } from "../format/binary.ts";
+import type { IndexEntry } from "../format/index.ts";
+import type { DesReader } from "../format/reader.ts";
 import { FileSink } from "../format/file_sink.ts";
 import type { ContainerSink } from "../format/sink.ts";
 import { DesWriter } from "../format/writer.ts";
@@ -81,12 +85,16 @@ export class ContainerBuild {
     this.#localPath = localPath;
   }
 
-  /** Record the container as `building` under the lease, then open its writer. */
+  /**
+   * Record the container as `building` under the lease (with the containers
+   * it replaces, when compaction writes it), then open its writer.
+   */
   static async start(
     ctx: PackContext,
     lease: ShardLease,
     source: string,
     options: BuildOptions,
+    compactedFrom?: readonly string[],
   ): Promise<ContainerBuild> {
     const containerId = randomContainerId();
     const key = containerKey(source, lease.shard, ctx.shardBits, containerId);
@@ -98,6 +106,7 @@ export class ContainerBuild {
         bucket: ctx.bucket,
         key,
         owner: ctx.owner,
+        compactedFrom,
       })
     );
     ctx.onTransition("building", containerId);
@@ -107,6 +116,7 @@ export class ContainerBuild {
       source,
       key,
       state: "building",
+      compactedFrom: compactedFrom ? [...compactedFrom] : null,
     };
     const localPath = options.streamUpload
       ? undefined
@@ -158,6 +168,31 @@ export class ContainerBuild {
     this.files.push({ id: row.id, desName: row.desName, location: row.location });
     this.contentBytes += file.size;
     if (file.size <= this.#threshold) this.inlineBytes += file.size;
+  }
+
+  /**
+   * Copy file `entry` of another container (compaction): its bytes with one
+   * range read, its meta record as it was. The copy's CRC-32C and SHA-256,
+   * computed while writing, must equal the recorded ones
+   * (`DesChecksumError` otherwise; the source stream checks its CRC-32C too).
+   */
+  async copy(from: DesReader, entry: IndexEntry): Promise<void> {
+    const { externalKey: _, ...meta } = from.meta(entry);
+    const body = await from.stream(entry);
+    const written = await this.#writer.add(entry.name, body, { ...meta, size: entry.size });
+    if (written.crc32c !== entry.crc32c || !bytesEqual(written.sha256, entry.sha256)) {
+      throw new DesChecksumError(`copy of ${entry.name} differs from its recorded checksums`, {
+        name: entry.name,
+        container: from.source.url,
+      });
+    }
+    this.files.push({
+      id: meta.attrs?.[PARENT_ID_ATTR] ?? "",
+      desName: entry.name,
+      location: meta.originalLocation ?? "",
+    });
+    this.contentBytes += entry.size;
+    if (!entry.external) this.inlineBytes += entry.size;
   }
 
   /**

@@ -15,7 +15,7 @@
 
 import { DesConfigError, DesConflictError } from "../core/errors.ts";
 import type { ContainerState } from "../db/container_states.ts";
-import type { ContainerFacts, ContainerRow } from "../db/containers.ts";
+import { type ContainerFacts, type ContainerRow, setContainerState } from "../db/containers.ts";
 import { setContainerStateFenced, type ShardProgress } from "../db/fenced_containers.ts";
 import { removeContainerObjects } from "./container_cleanup.ts";
 import { containerLocation } from "./layout.ts";
@@ -24,6 +24,12 @@ import type { PackSource } from "./pack_sources.ts";
 import { releaseOriginals } from "./release_originals.ts";
 import type { ShardLease } from "./shard_lease.ts";
 import { verifyUpload, type WriterFacts } from "./verify_upload.ts";
+import {
+  fencedTransaction,
+  moveTombstones,
+  replaceable,
+  retireReplaced,
+} from "./compact_switch.ts";
 import { inSpan } from "../core/spans.ts";
 
 /** A container left its expected state: another worker moved it first. */
@@ -42,7 +48,10 @@ export class ContainerMovedError extends DesConflictError {
 export type ContainerRecord =
   & Pick<ContainerRow, "containerId" | "shard" | "source" | "key" | "state">
   & Partial<
-    Pick<ContainerRow, "size" | "fileCount" | "dataBytes" | "indexCrc32c" | "footerCrc32c">
+    Pick<
+      ContainerRow,
+      "size" | "fileCount" | "dataBytes" | "indexCrc32c" | "footerCrc32c" | "compactedFrom"
+    >
   >;
 
 /** A file of a container, tied to its parent row. */
@@ -107,7 +116,10 @@ export async function abortContainer(
 /**
  * Take a container from its current state (uploaded or later) to the end of
  * the pipeline: `sources_released` when originals are deleted, otherwise
- * `parent_updated`. `files` is called only when the parent or the originals
+ * `parent_updated`. A container written by compaction (`compactedFrom`)
+ * commits by replacing its old containers in one transaction (see
+ * `compact_switch.ts`), and its parent rows are pointed at it instead of
+ * being flipped to packed. `files` is called only when the parent or the originals
  * must be touched. Returns the final state (`aborted` when verification
  * found the upload damaged). Traced as the span `des.packer.complete`.
  */
@@ -161,6 +173,25 @@ async function completeSteps(
     }
     await advance(ctx, lease, id, state, state = "verified", { etag: outcome.etag });
   }
+  if (state === "verified" && record.compactedFrom?.length) {
+    const replaced = record.compactedFrom;
+    const names = (await files()).map((f) => f.desName);
+    if (!await replaceable(ctx, replaced)) {
+      await abortContainer(ctx, lease, { ...record, state }, "the containers it replaces moved on");
+      return "aborted";
+    }
+    // The switch: commit, retirement and tombstone moves in one fenced transaction.
+    await fencedTransaction(ctx.db, lease, async (tx) => {
+      if (!await setContainerState(tx, id, "verified", "committed")) {
+        throw new ContainerMovedError(id, "verified", "committed");
+      }
+      await retireReplaced(tx, id, replaced);
+      await moveTombstones(tx, replaced, id, names);
+    });
+    state = "committed";
+    ctx.log.debug("container state", { containerId: id, from: "verified", to: state });
+    ctx.onTransition(state, id);
+  }
   if (state === "verified") {
     const fileCount = need(record.fileCount, "fileCount", id);
     const bytes = record.dataBytes ?? 0;
@@ -170,11 +201,15 @@ async function completeSteps(
     ctx.metrics.bytes.inc({ source: record.source }, bytes);
   }
   if (state === "committed") {
-    await updateParentRows(ctx, record, await files());
+    await updateParentRows(ctx, record, await files(), Boolean(record.compactedFrom?.length));
     await advance(ctx, lease, id, state, state = "parent_updated");
   }
   if (state === "parent_updated" && ctx.deleteSources) {
-    await releaseOriginals(ctx, sourceOf(ctx, record), id, await files());
+    // A compaction container's originals went with the containers it replaced,
+    // which are compacted only once released: nothing is left to release.
+    if (!record.compactedFrom?.length) {
+      await releaseOriginals(ctx, sourceOf(ctx, record), id, await files());
+    }
     await advance(ctx, lease, id, state, state = "sources_released");
   }
   return state;
@@ -184,6 +219,7 @@ async function updateParentRows(
   ctx: PackContext,
   record: ContainerRecord,
   files: PackedFile[],
+  relocate: boolean,
 ): Promise<void> {
   const source = sourceOf(ctx, record);
   const location = containerLocation(ctx.store.url, record.key);
@@ -191,7 +227,9 @@ async function updateParentRows(
   let flipped = 0;
   for (let at = 0; at < files.length; at += ctx.parentBatchSize) {
     const batch = files.slice(at, at + ctx.parentBatchSize);
-    flipped += await source.table.markPacked(batch, location, packedAt);
+    flipped += relocate
+      ? await source.table.repointPacked(batch, location)
+      : await source.table.markPacked(batch, location, packedAt);
   }
   ctx.log.debug("parent rows packed", {
     containerId: record.containerId,

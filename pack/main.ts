@@ -21,6 +21,7 @@ import { killAt } from "./fault.ts";
 import { openPackEnvironment, type PackEnvironment } from "./pack_setup.ts";
 import { Packer, type PackerOptions } from "./packer.ts";
 import { servePacker } from "./pack_service.ts";
+import { Compactor } from "./compactor.ts";
 
 /** Default port of `/metrics`, `/healthz` and `/readyz` in service mode. */
 export const DEFAULT_PACKER_PORT = 9472;
@@ -123,18 +124,27 @@ export async function recoverCommand(args: string[], env: EnvSource = Deno.env):
   try {
     const packer = new Packer({ ...packerOptions(environment), leaseMs });
     const report = await packer.recoverAll();
+    const expired = await new Compactor(packer.context, {
+      rangeStart: environment.range.rangeStart,
+      rangeEnd: environment.range.rangeEnd,
+      threshold: environment.config.compactThreshold,
+      graceMs: environment.config.compactGrace,
+      leaseMs,
+      bigFileThreshold: environment.config.bigFileThreshold,
+    }).expire();
     const states = Object.entries(report.recovered).map(([s, n]) => `${s} ${n}`).join(", ");
     console.log(
       `recovered ${report.shards.length} shards (${states || "nothing unfinished"}), ` +
         `${report.orphans.deleted.length} orphan objects deleted, ` +
         `${report.orphans.uploadsAborted} uploads aborted, ` +
+        `${expired.objectsDeleted} retired objects deleted after their grace period, ` +
         `${report.busyShards.length} shards busy, ${report.failedShards.length} failed` +
         (report.orphans.unknown.length > 0
           ? `; ${report.orphans.unknown.length} objects have no catalog row and were kept ` +
             `(run des rebuild-catalog to adopt them)`
           : ""),
     );
-    return report.failedShards.length === 0 ? 0 : 1;
+    return report.failedShards.length === 0 && expired.errors.length === 0 ? 0 : 1;
   } finally {
     await environment.close();
   }
@@ -161,7 +171,8 @@ export function packerOptions(environment: PackEnvironment): PackerOptions {
   };
 }
 
-function option<T>(name: string, raw: string, parse: (raw: string) => T): T {
+/** Parse the value of command-line option `name`; a bad value is a `DesInputError` naming it. */
+export function option<T>(name: string, raw: string, parse: (raw: string) => T): T {
   try {
     return parse(raw);
   } catch (error) {
@@ -175,7 +186,8 @@ function count(raw: string): number {
   return n;
 }
 
-function port(raw: string): number {
+/** Parse a port number 0..65535. */
+export function port(raw: string): number {
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || n > 65535) throw new Error("expected a port 0..65535");
   return n;

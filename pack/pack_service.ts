@@ -10,7 +10,12 @@ import type { Registry } from "../core/metrics.ts";
 import { sleep } from "../mark/backoff.ts";
 import { databaseReady, markerApp } from "../mark/server.ts";
 import type { PackEnvironment } from "./pack_setup.ts";
-import type { Packer } from "./packer.ts";
+
+/** Something run again and again: the packer, the compactor. */
+export interface RepeatedRun {
+  /** One run. */
+  runOnce(): Promise<unknown>;
+}
 
 /** Options of {@linkcode servePacker}. */
 export interface ServeOptions {
@@ -24,16 +29,19 @@ export interface ServeOptions {
   host: string;
   /** Pause between packing runs. */
   intervalMs: number;
+  /** Name in log lines (default `packer`). */
+  name?: string;
 }
 
-/** Pack in a loop until a signal arrives; resolves to the exit status. */
+/** Run `packer` in a loop until a signal arrives; resolves to the exit status. */
 export async function servePacker(
-  packer: Packer,
+  packer: RepeatedRun,
   environment: PackEnvironment,
   options: ServeOptions,
 ): Promise<number> {
   const { controller, registry } = options;
   const log = environment.logger;
+  const name = options.name ?? "packer";
   const stop = () => controller.abort();
   const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
   for (const s of signals) Deno.addSignalListener(s, stop);
@@ -41,14 +49,14 @@ export async function servePacker(
     port: options.port,
     hostname: options.host,
     signal: controller.signal,
-    onListen: ({ port, hostname }) => log.info("packer listening", { port, hostname }),
+    onListen: ({ port, hostname }) => log.info(`${name} listening`, { port, hostname }),
   }, markerApp(registry, { metadata: databaseReady(environment.db) }).fetch);
   try {
     while (!controller.signal.aborted) {
       try {
         await packer.runOnce();
       } catch (error) {
-        log.error("packing run failed; next try after the interval", { error: error as Error });
+        log.error(`${name} run failed; next try after the interval`, { error: error as Error });
       }
       await sleep(options.intervalMs, controller.signal);
     }
@@ -57,6 +65,6 @@ export async function servePacker(
     controller.abort();
     await server.finished;
   }
-  log.info("packer stopped");
+  log.info(`${name} stopped`);
   return 0;
 }

@@ -12,3 +12,7 @@ export const PACK_USAGE = "pack [--range A-B] [--once] [--sources configs/source
 
 /** Usage of `des recover`. */
 export const RECOVER_USAGE = "recover [--range A-B] [--sources configs/sources.yaml] [--lease 30s]";
+
+/** Usage of `deno task compact` (`des compact`). */
+export const COMPACT_USAGE = "compact [--range A-B] [--once] [--sources configs/sources.yaml] " +
+  "[--port 9475] [--host 0.0.0.0] [--interval 60s] [--lease 30s]";

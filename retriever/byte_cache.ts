@@ -257,6 +257,18 @@ export class ByteCache {
       : bytes.subarray(range.offset, range.offset + range.length);
   }
 
+  /**
+   * Forget every file of container `containerId` (retired by compaction):
+   * memory entries go, and disk files are deleted before this resolves.
+   */
+  async dropContainer(containerId: string): Promise<void> {
+    const prefix = `${containerId}\u0000`;
+    for (const key of this.#memory?.keys() ?? []) {
+      if (key.startsWith(prefix)) this.#memory!.delete(key);
+    }
+    await this.#disk?.dropGroup(containerId);
+  }
+
   /** Wait for background disk writes. */
   flush(): Promise<void> {
     return this.#disk?.flush() ?? Promise.resolve();

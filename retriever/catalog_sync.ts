@@ -2,9 +2,11 @@
  * Keeps a retriever's {@linkcode ContainerCatalog} in step with the metadata
  * DB: shard by shard after start (in the background, and at once for a
  * shard a read needs first: {@linkcode CatalogSync.ensureShard}), one
- * container at a time on `NOTIFY des_container_committed`, and a periodic
- * full reload as a safety net for missed notifications (reconnects). New
- * containers become readable without a restart.
+ * container at a time on `NOTIFY des_container_committed` and `NOTIFY
+ * des_container_retired`, and a periodic full reload as a safety net for
+ * missed notifications (reconnects). New containers become readable without
+ * a restart; a container retired by compaction leaves the catalog only
+ * after its replacement entered it, so no name is ever missing in between.
  *
  * Start-up does not wait for the catalog: it is ready once it follows the
  * commits, whatever the number of containers; a read of a shard not loaded
@@ -26,6 +28,9 @@ import { inShardRange, type ShardRange } from "../naming/shard_range.ts";
 /** The NOTIFY channel on which commits are announced. */
 export const COMMIT_CHANNEL = "des_container_committed";
 
+/** The NOTIFY channel on which compaction announces retired containers. */
+export const RETIRED_CHANNEL = "des_container_retired";
+
 /** Options of {@linkcode CatalogSync}. */
 export interface CatalogSyncOptions {
   /** Full reload interval in ms (default 60 000; 0 = never). */
@@ -34,6 +39,8 @@ export interface CatalogSyncOptions {
   log?: Logger;
   /** Called after each change with the catalog size. */
   onChange?: (size: number) => void;
+  /** Called with each container that left the catalog (retired, or gone on a reload). */
+  onRemoved?: (container: CatalogContainer) => void;
 }
 
 /** Convert a catalog row to the retriever's view. */
@@ -62,6 +69,8 @@ export class CatalogSync {
   #refreshing?: Promise<number>;
   /** Notified containers collected by each load in flight (re-applied after it). */
   readonly #collectors = new Set<CatalogContainer[]>();
+  /** Retired container ids collected by each load in flight (removed again after it). */
+  readonly #retiredCollectors = new Set<Set<string>>();
   /** Shards whose containers are in the catalog. */
   readonly #loaded = new Set<number>();
   /** Loads of single shards in flight. */
@@ -107,7 +116,21 @@ export class CatalogSync {
    * then load the shards one by one in the background and start the timer.
    */
   async start(): Promise<void> {
-    this.#unlisten = await this.#db.listen(COMMIT_CHANNEL, (payload) => this.#onNotify(payload));
+    const unlistenCommits = await this.#db.listen(
+      COMMIT_CHANNEL,
+      (payload) => this.#onNotify(payload, (id) => this.addContainer(id)),
+    );
+    const unlistenRetired = await this.#db.listen(
+      RETIRED_CHANNEL,
+      (payload) => this.#onNotify(payload, (id) => this.#retireContainer(id)),
+    ).catch(async (error) => {
+      await unlistenCommits();
+      throw error;
+    });
+    this.#unlisten = async () => {
+      await unlistenCommits().catch(() => {});
+      await unlistenRetired();
+    };
     this.#following = true;
     this.#loadInBackground();
     const every = this.#options.refreshMs ?? 60_000;
@@ -138,6 +161,11 @@ export class CatalogSync {
       this.#loading.set(shard, loading);
     }
     return loading;
+  }
+
+  /** Reload one shard's containers now (a read found its container replaced or gone). */
+  async reloadShard(shard: number): Promise<void> {
+    if (inShardRange(this.#range, shard)) await this.#load(shard, shard);
   }
 
   /** Reload the whole catalog of the range; returns the number of containers. */
@@ -177,7 +205,9 @@ export class CatalogSync {
   /** Replace shards `start..end` from one query; returns the catalog size. */
   async #load(start: number, end: number): Promise<number> {
     const changed: CatalogContainer[] = [];
+    const retired = new Set<string>();
     this.#collectors.add(changed);
+    this.#retiredCollectors.add(retired);
     try {
       let rows: CatalogContainer[];
       try {
@@ -190,35 +220,57 @@ export class CatalogSync {
         );
       }
       const shards = Array.from({ length: end - start + 1 }, (_, i) => start + i);
+      const before = [...this.#catalog.all()].filter((c) => c.shard >= start && c.shard <= end);
       this.#catalog.replaceShards(shards, rows);
-      // Commits announced while the query ran may be missing from its snapshot.
+      // Commits announced while the query ran may be missing from its snapshot,
+      // and retirements announced meanwhile may not be reflected in it.
       for (const c of changed) {
         if (c.shard >= start && c.shard <= end) this.#catalog.upsert(c);
       }
+      for (const id of retired) this.#catalog.remove(id);
+      for (const c of before) if (!this.#catalog.get(c.id)) this.#options.onRemoved?.(c);
       for (const shard of shards) this.#loaded.add(shard);
       this.#options.onChange?.(this.#catalog.size);
       return this.#catalog.size;
     } finally {
       this.#collectors.delete(changed);
+      this.#retiredCollectors.delete(retired);
     }
   }
 
-  #onNotify(payload: string): void {
+  #onNotify(payload: string, apply: (containerId: string) => Promise<void>): void {
     let event: { shard?: unknown; containerId?: unknown };
     try {
       event = JSON.parse(payload);
     } catch {
-      this.#options.log?.warn("ignoring a malformed commit notification", { payload });
+      this.#options.log?.warn("ignoring a malformed container notification", { payload });
       return;
     }
     if (typeof event.shard !== "number" || typeof event.containerId !== "string") return;
     if (!inShardRange(this.#range, event.shard)) return;
-    this.addContainer(event.containerId).catch((error) =>
-      this.#options.log?.warn("could not load a committed container; the next reload will", {
+    apply(event.containerId).catch((error) =>
+      this.#options.log?.warn("could not apply a container change; the next reload will", {
         containerId: event.containerId,
         error,
       })
     );
+  }
+
+  /**
+   * A container was retired: its replacement (when there is one) enters the
+   * catalog first, then the container leaves it.
+   */
+  async #retireContainer(containerId: string): Promise<void> {
+    const row = await getContainer(this.#db, containerId);
+    if (!row || VISIBLE_STATES.includes(row.state)) return;
+    if (row.replacedBy) await this.addContainer(row.replacedBy);
+    for (const retired of this.#retiredCollectors) retired.add(containerId);
+    const existing = this.#catalog.get(containerId);
+    if (!existing) return;
+    this.#catalog.remove(containerId);
+    this.#options.log?.info("container retired", { containerId, replacedBy: row.replacedBy });
+    this.#options.onChange?.(this.#catalog.size);
+    this.#options.onRemoved?.(existing);
   }
 
   /**

@@ -1,9 +1,11 @@
 /**
  * The disk tier of the byte cache: whole hot files, one cache file each,
  * under `DES_CACHE_DIR`, bounded by `DES_CACHE_DISK_BYTES` (least recently
- * used out first). A cache file is named by the SHA-256 of its key, which
- * holds the container id and ETag, so a replaced container never matches an
- * old file. Every read is checked against the file's size and CRC-32C from
+ * used out first). A cache file is named by its group (the container id,
+ * the key's first segment) and the SHA-256 of its key, which holds the
+ * container id and ETag, so a replaced container never matches an old file
+ * and every file of a retired container can be deleted ({@linkcode
+ * DiskCache.dropGroup}). Every read is checked against the file's size and CRC-32C from
  * the container index: a damaged cache file is deleted and reported, never
  * served. Writes go to a temp file renamed into place, off the request path;
  * files left by an earlier run are adopted (they are checked like any other
@@ -18,7 +20,9 @@ import type { Logger } from "../core/log.ts";
 import { crc32c } from "../format/checksum.ts";
 import { LruCache } from "./lru.ts";
 
-const ENTRY_FILE = /^[0-9a-f]{64}\.bin$/;
+const ENTRY_FILE = /^(?:[0-9a-f]{1,64}|_)\.[0-9a-f]{64}\.bin$/;
+/** Cache files of the earlier naming (hash only): deleted at open, their group is unknown. */
+const OLD_ENTRY_FILE = /^[0-9a-f]{64}\.bin$/;
 const TEMP_SUFFIX = ".tmp";
 
 /** What a cached file must be: its size and CRC-32C from the container index. */
@@ -53,6 +57,8 @@ export class DiskCache {
   readonly dir: string;
   readonly #index: LruCache<string, number>;
   readonly #pending = new Set<Promise<void>>();
+  /** Groups dropped: their files are not written again. */
+  readonly #dropped = new Set<string>();
   readonly #log?: Logger;
 
   private constructor(options: DiskCacheOptions) {
@@ -77,7 +83,7 @@ export class DiskCache {
     for await (const entry of Deno.readDir(options.dir)) {
       if (!entry.isFile) continue;
       const path = join(options.dir, entry.name);
-      if (entry.name.endsWith(TEMP_SUFFIX)) {
+      if (entry.name.endsWith(TEMP_SUFFIX) || OLD_ENTRY_FILE.test(entry.name)) {
         await Deno.remove(path).catch(() => {});
       } else if (ENTRY_FILE.test(entry.name)) {
         const stat = await Deno.stat(path).catch(() => null);
@@ -128,10 +134,31 @@ export class DiskCache {
     return { kind: "hit", bytes };
   }
 
+  /**
+   * Delete every cache file of `group` (a container id) and refuse new ones:
+   * once it resolves, no byte of that container is left on local disk.
+   */
+  async dropGroup(group: string): Promise<number> {
+    this.#dropped.add(group);
+    if (this.#dropped.size > 100_000) this.#dropped.delete(this.#dropped.values().next().value!);
+    await this.flush();
+    const prefix = `${groupOf(group)}.`;
+    let removed = 0;
+    for (const file of this.#index.keys()) {
+      if (!file.startsWith(prefix)) continue;
+      this.#index.delete(file);
+      await Deno.remove(this.#path(file)).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      });
+      removed++;
+    }
+    return removed;
+  }
+
   /** Store `bytes` under `key` in the background (temp file, then rename). */
   put(key: string, bytes: Uint8Array): void {
     const file = fileOf(key);
-    if (this.#index.has(file)) return;
+    if (this.#index.has(file) || this.#dropped.has(key.split("\u0000", 1)[0])) return;
     const path = this.#path(file);
     const temp = `${path}.${crypto.randomUUID().slice(0, 8)}${TEMP_SUFFIX}`;
     const write = (async () => {
@@ -181,7 +208,17 @@ export class DiskCache {
   }
 }
 
-/** The cache file name of a key: SHA-256 hex, so any key maps to a safe, fixed-length name. */
+/**
+ * The cache file name of a key: its group (the first `\0`-separated
+ * segment when it is lowercase hex, else `_`) and the SHA-256 hex of the
+ * key, so any key maps to a safe name and a group's files can be found.
+ */
 export function fileOf(key: string): string {
-  return `${createHash("sha256").update(key).digest("hex")}.bin`;
+  return `${groupOf(key.split("\u0000", 1)[0])}.${
+    createHash("sha256").update(key).digest("hex")
+  }.bin`;
+}
+
+function groupOf(segment: string): string {
+  return /^[0-9a-f]{1,64}$/.test(segment) ? segment : "_";
 }

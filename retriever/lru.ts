@@ -88,6 +88,11 @@ export class LruCache<K, V> {
     return this.#weight;
   }
 
+  /** The keys, least recently used first (a snapshot: safe to delete while iterating). */
+  keys(): K[] {
+    return [...this.#map.keys()];
+  }
+
   /** Remove everything. */
   clear(): void {
     this.#map.clear();

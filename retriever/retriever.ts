@@ -35,7 +35,12 @@ import { LruCache } from "./lru.ts";
 import type { DesReader } from "../format/reader.ts";
 import type { IndexEntry } from "../format/index.ts";
 import type { FileMeta } from "../format/meta.ts";
-import { ContainerReaders, type OpenResult } from "./container_readers.ts";
+import {
+  ContainerReaders,
+  DesContainerUnavailableError,
+  type OpenContainer,
+  type OpenResult,
+} from "./container_readers.ts";
 import {
   cachedFileResponse,
   fileResponse,
@@ -96,6 +101,24 @@ interface ReadCost {
   tier?: string;
   /** Container the file was found in. */
   container?: string;
+}
+
+/**
+ * A read failed because the container's object was replaced (412) or is
+ * gone (404): the catalog may be stale. Caught by the retriever itself,
+ * which reloads the catalog and tries once more.
+ */
+class StaleContainerError extends DesConflictError {
+  constructor(
+    readonly container: CatalogContainer,
+    readonly open: OpenContainer | undefined,
+    cause: unknown,
+  ) {
+    super(`container ${container.key} changed or is gone in the store`, {
+      container: container.key,
+    });
+    this.cause = cause;
+  }
 }
 
 /** Options of {@linkcode Retriever.start}. */
@@ -223,10 +246,13 @@ export class Retriever {
       maxBytes: options.maxCacheBytes,
       log,
     });
+    // Set once the readers and the byte cache exist; nothing is removed before the first load.
+    let removed: (container: CatalogContainer) => void = () => {};
     const sync = new CatalogSync(options.db, options.range, catalog, {
       refreshMs: options.catalogRefreshMs,
       log,
       onChange: (size) => metrics.catalogContainers.set(size),
+      onRemoved: (container) => removed(container),
     });
     // The retriever exists only after the start-up load; names tombstoned later drop their bytes.
     const late: { retriever?: Retriever } = {};
@@ -268,6 +294,15 @@ export class Retriever {
       metrics.memoryReaders.set(memory.readers);
       metrics.memoryBytes.set(memory.bytes);
     });
+    removed = (container) => {
+      readers.drop(container).catch(() => {});
+      bytes?.dropContainer(container.id).catch((error) =>
+        log.warn("could not drop the cached bytes of a retired container", {
+          containerId: container.id,
+          error,
+        })
+      );
+    };
     log.info("retriever started", {
       containers: catalog.size,
       tombstones: tombstones.size,
@@ -637,42 +672,46 @@ export class Retriever {
     // The first read of a shard whose catalog is not loaded yet waits for it.
     const shardLoad = this.#sync.ensureShard(shard);
     if (shardLoad) await shardLoad;
-    let found = await this.#locate(route.name, shard, cost);
-    if (route.meta) return styled(metaResponse(found), hooks.style);
+    const attempt = async () => {
+      const found = await this.#locate(route.name, shard, cost);
+      if (route.meta) return styled(metaResponse(found), hooks.style);
+      try {
+        const result = await fileResponse(
+          method,
+          headers,
+          found,
+          instance,
+          hooks.onStreamError,
+          this.#bytes,
+          hooks.style,
+        );
+        cost.s3 += result.dataRequests;
+        return result.response;
+      } catch (error) {
+        if (error instanceof DesConflictError || error instanceof DesNotFoundError) {
+          throw new StaleContainerError(found.open.container, found.open, error);
+        }
+        throw error;
+      }
+    };
     try {
-      const result = await fileResponse(
-        method,
-        headers,
-        found,
-        instance,
-        hooks.onStreamError,
-        this.#bytes,
-        hooks.style,
-      );
-      cost.s3 += result.dataRequests;
-      return result.response;
+      return await attempt();
     } catch (error) {
-      if (!(error instanceof DesConflictError)) throw error;
-      // The object changed under the pinned reader: drop what we know, reopen once.
+      if (!(error instanceof StaleContainerError)) throw error;
+      // The object changed or is gone under the pinned reader (replaced, or
+      // deleted after compaction): forget it, reload the shard's catalog, try once more.
       cost.s3 += 1;
       this.metrics.conflicts.inc();
-      this.#log.warn("container changed in the store; reopening", {
-        container: found.open.container.key,
-        etag: found.open.etag,
+      this.#log.warn("container changed or gone in the store; reloading the catalog", {
+        container: error.container.key,
+        etag: error.open?.etag,
+        cause: error.cause,
       });
-      await this.#readers.drop(found.open.container, found.open);
-      found = await this.#locate(route.name, shard, cost);
-      const result = await fileResponse(
-        method,
-        headers,
-        found,
-        instance,
-        hooks.onStreamError,
-        this.#bytes,
-        hooks.style,
-      );
-      cost.s3 += result.dataRequests;
-      return result.response;
+      await this.#readers.drop(error.container, error.open);
+      await this.#sync.reloadShard(shard);
+      return await attempt().catch((again) => {
+        throw again instanceof StaleContainerError ? again.cause : again;
+      });
     }
   }
 
@@ -725,12 +764,22 @@ export class Retriever {
     try {
       result = await this.#readers.open(container);
     } catch (error) {
+      if (error instanceof DesContainerUnavailableError) {
+        throw new StaleContainerError(container, undefined, error);
+      }
       if (!(error instanceof DesConflictError)) throw error;
       // The catalog's ETag is stale: learn the current version once.
       cost.s3 += 1;
       this.metrics.conflicts.inc();
       await this.#readers.drop(container);
-      result = await this.#readers.open(container);
+      try {
+        result = await this.#readers.open(container);
+      } catch (again) {
+        if (again instanceof DesConflictError || again instanceof DesContainerUnavailableError) {
+          throw new StaleContainerError(container, undefined, again);
+        }
+        throw again;
+      }
     }
     cost.s3 += result.s3Requests;
     cost.tier = result.from;

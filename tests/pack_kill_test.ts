@@ -18,6 +18,7 @@ import {
   archiveKeys,
   auditArchive,
   createPackWorld,
+  leasesExpired,
   type ListedFile,
   type PackWorld,
   parentStates,
@@ -218,15 +219,6 @@ async function checkNothingReleasedEarly(
     assertEquals(p.status, fs.fixture.source.statuses.packed, `row ${row.id} lost its original`);
   }
   await auditArchive(world, { final: false, deleteSources: true, contents: false, listings });
-}
-
-/** Wait until no shard lease is live (a killed packer's leases run out). */
-async function leasesExpired(world: PackWorld): Promise<void> {
-  const [{ ms }] = await world.meta.db.query<{ ms: number | null }>(
-    `select (extract(epoch from max(lease_expires_at) - now()) * 1000)::float8 as ms
-     from des_shards where lease_expires_at > now()`,
-  );
-  if (ms !== null && ms > 0) await new Promise((r) => setTimeout(r, ms + 50));
 }
 
 async function exists(path: string): Promise<boolean> {

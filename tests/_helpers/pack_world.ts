@@ -37,6 +37,8 @@ export interface PackWorldOptions {
   size?: (i: number) => number;
   /** Every row eligible: old enough and not held (default: the fixture's mix). */
   allEligible?: boolean;
+  /** Content of a row's original (default: the fixture's); must be deterministic. */
+  content?: (id: string, size: number) => Uint8Array;
 }
 
 /** A parent source of the world. */
@@ -117,6 +119,7 @@ export async function createPackWorld(options: PackWorldOptions): Promise<PackWo
     const fsFixture = await createParentFixture({
       rows: options.fsRows,
       size: options.size,
+      content: options.content,
       ...eligibility,
     });
     cleanups.push(() => fsFixture.close());
@@ -313,6 +316,15 @@ export async function auditArchive(
     }
   }
   return { containers, files, packedRows, failedRows };
+}
+
+/** Wait until no shard lease is live (a killed worker's leases run out). */
+export async function leasesExpired(world: PackWorld): Promise<void> {
+  const [{ ms }] = await world.meta.db.query<{ ms: number | null }>(
+    `select (extract(epoch from max(lease_expires_at) - now()) * 1000)::float8 as ms
+     from des_shards where lease_expires_at > now()`,
+  );
+  if (ms !== null && ms > 0) await new Promise((r) => setTimeout(r, ms + 50));
 }
 
 /** Keys in the archive bucket. */

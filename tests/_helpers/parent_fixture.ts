@@ -29,6 +29,8 @@ export interface ParentFixtureOptions {
   ageDays?: (i: number) => number;
   /** Size in bytes of row `i` (default 64 + (i * 37) % 2000). */
   size?: (i: number) => number;
+  /** Content of a row's original (default {@linkcode fixtureContent}); must be deterministic. */
+  content?: (id: string, size: number) => Uint8Array;
   /** Whether row `i` belongs to the `legal-hold` tenant the extra predicate excludes. */
   onHold?: (i: number) => boolean;
   /** Where originals are written (default `fs`; `none` for large benchmarks). */
@@ -174,6 +176,7 @@ export async function createParentFixture(
   const idType = options.idType ?? "bigint";
   const ageDays = options.ageDays ?? ((i) => (i % 10 === 9 ? 5 : 40 + (i % 361)));
   const sizeOf = options.size ?? ((i) => 64 + (i * 37) % 2000);
+  const contentOf = options.content ?? fixtureContent;
   const onHold = options.onHold ?? ((i) => i % 50 === 7);
   const maxAgeDays = options.maxAgeDays ?? 30;
   const originals = options.originals ?? "fs";
@@ -213,13 +216,13 @@ export async function createParentFixture(
       for (const row of rows) {
         const path = `${originalsRoot}/${row.location}`;
         await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-        await Deno.writeFile(path, fixtureContent(row.id, row.size));
+        await Deno.writeFile(path, contentOf(row.id, row.size));
       }
     } else if (originals !== "none") {
       const prefix = originals.prefix ?? "originals";
       originalsYaml = `s3: s3://${originals.bucket}/${prefix}`;
       for (const row of rows) {
-        await originals.store.put(`${prefix}/${row.location}`, fixtureContent(row.id, row.size));
+        await originals.store.put(`${prefix}/${row.location}`, contentOf(row.id, row.size));
       }
     }
 
@@ -246,7 +249,7 @@ export async function createParentFixture(
       rows,
       eligibleIds,
       originalsRoot,
-      contentOf: (row) => fixtureContent(row.id, row.size),
+      contentOf: (row) => contentOf(row.id, row.size),
       close: cleanup,
     };
   } catch (err) {

@@ -1,0 +1,155 @@
+/**
+ * Lifecycle test helpers: random file payloads (so a payload's bytes can be
+ * searched for without false matches), deletes recorded the way the delete
+ * paths record them (a tombstone with the container and stored size), the
+ * live files of the visible containers, and the proof-of-erasure scan of
+ * every object in a bucket (containers and `_bigFiles/`) or every file in a
+ * directory.
+ *
+ * @module
+ */
+
+import { VISIBLE_STATES } from "../../db/container_states.ts";
+import { listContainers } from "../../db/containers.ts";
+import type { Db } from "../../db/db.ts";
+import { addTombstone } from "../../db/tombstones.ts";
+import { DesReader } from "../../format/reader.ts";
+import { parseName } from "../../naming/mod.ts";
+import { type ObjectStore, readAll } from "../../store/object_store.ts";
+import { StoreRangeSource } from "../../store/range_source.ts";
+
+const payloads = new Map<string, Uint8Array>();
+
+/** Random bytes for a row, the same on every call (a content function for the parent fixture). */
+export function randomContent(id: string, size: number): Uint8Array {
+  const key = `${id}:${size}`;
+  let bytes = payloads.get(key);
+  if (!bytes) {
+    bytes = new Uint8Array(size);
+    for (let at = 0; at < size; at += 65536) {
+      crypto.getRandomValues(bytes.subarray(at, Math.min(size, at + 65536)));
+    }
+    payloads.set(key, bytes);
+  }
+  return bytes;
+}
+
+/** A file of a visible container. */
+export interface VisibleFile {
+  /** Container id. */
+  containerId: string;
+  /** Stored size. */
+  size: number;
+}
+
+/** Every file of the visible containers: name → container and size (throws on a duplicate). */
+export async function visibleFiles(db: Db, store: ObjectStore): Promise<Map<string, VisibleFile>> {
+  const files = new Map<string, VisibleFile>();
+  for (const c of await listContainers(db, { states: VISIBLE_STATES })) {
+    const reader = await DesReader.open(new StoreRangeSource(store, c.key), { bigFiles: store });
+    for (const entry of reader.entries()) {
+      const other = files.get(entry.name);
+      if (other) {
+        throw new Error(`${entry.name} is in ${other.containerId} and ${c.containerId}`);
+      }
+      files.set(entry.name, { containerId: c.containerId, size: entry.size });
+    }
+  }
+  return files;
+}
+
+/** Record deletes of `names` as the delete paths do: a tombstone naming container and size. */
+export async function deleteNames(
+  db: Db,
+  shardBits: number,
+  files: Map<string, VisibleFile>,
+  names: readonly string[],
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    for (const name of names) {
+      const file = files.get(name);
+      await addTombstone(tx, {
+        name,
+        shard: parseName(name, { shardBits, prefix: "" }).shard,
+        origin: "api",
+        actor: "test",
+        containerId: file?.containerId,
+        bytes: file?.size ?? 0,
+      });
+    }
+  });
+}
+
+/** Where a deleted payload was found. */
+export interface ErasureFinding {
+  /** Object key or file path. */
+  where: string;
+  /** Name of the deleted file whose bytes it holds. */
+  name: string;
+}
+
+/**
+ * Proof of erasure: every object of `store` (containers and big files) is
+ * read whole and searched for three 32-byte windows (start, middle, end) of
+ * each payload; returns where any was found.
+ */
+export async function scanStoreFor(
+  store: ObjectStore,
+  deleted: Map<string, Uint8Array>,
+): Promise<ErasureFinding[]> {
+  const found: ErasureFinding[] = [];
+  for await (const object of store.list("")) {
+    const bytes = await readAll((await store.get(object.key)).body);
+    found.push(...search(object.key, bytes, deleted));
+  }
+  return found;
+}
+
+/** The same search over every file under `dir` (a disk cache), recursively. */
+export async function scanDirFor(
+  dir: string,
+  deleted: Map<string, Uint8Array>,
+): Promise<ErasureFinding[]> {
+  const found: ErasureFinding[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) found.push(...await scanDirFor(path, deleted));
+    else if (entry.isFile) {
+      // A file renamed or removed meanwhile (a cache write finishing) is read under its new name.
+      const bytes = await Deno.readFile(path).catch((error) => {
+        if (error instanceof Deno.errors.NotFound) return new Uint8Array(0);
+        throw error;
+      });
+      found.push(...search(path, bytes, deleted));
+    }
+  }
+  return found;
+}
+
+function search(
+  where: string,
+  haystack: Uint8Array,
+  deleted: Map<string, Uint8Array>,
+): ErasureFinding[] {
+  const found: ErasureFinding[] = [];
+  for (const [name, payload] of deleted) {
+    const w = Math.min(32, payload.byteLength);
+    if (w === 0) continue;
+    const starts = [0, Math.floor((payload.byteLength - w) / 2), payload.byteLength - w];
+    if (starts.some((s) => indexOf(haystack, payload.subarray(s, s + w)) >= 0)) {
+      found.push({ where, name });
+    }
+  }
+  return found;
+}
+
+function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
+  const first = needle[0];
+  for (let at = haystack.indexOf(first); at >= 0; at = haystack.indexOf(first, at + 1)) {
+    if (at + needle.byteLength > haystack.byteLength) return -1;
+    let i = 1;
+    while (i < needle.byteLength && haystack[at + i] === needle[i]) i++;
+    if (i === needle.byteLength) return at;
+  }
+  return -1;
+}

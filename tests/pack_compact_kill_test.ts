@@ -1,0 +1,211 @@
+/**
+ * The compaction kill test: `pack/compact_main.ts` runs as a child process
+ * over containers that lost about 40 % of their files (one lost all) and is
+ * SIGKILLed right after a write-ahead transition into each state of a
+ * compaction (`DES_FAULT_KILL_AT`: building, uploaded, verified, committed,
+ * parent_updated, retired, deleted), again and again, at least 20 times.
+ * After every kill each live name is in exactly one visible container.
+ * After one `des recover`: nothing is unfinished, every live name is
+ * readable byte for byte from exactly one visible container that its parent
+ * row points at, no deleted name is in a visible container, and every
+ * object in the bucket belongs to a visible or retired container. A last
+ * compaction run leaves no deleted byte in any object, and every tombstone
+ * erased.
+ */
+
+import { VISIBLE_STATES } from "../db/container_states.ts";
+import { listContainers } from "../db/containers.ts";
+import { DesReader } from "../format/reader.ts";
+import { compactCommand } from "../pack/compact_main.ts";
+import { parseArchiveKey } from "../pack/layout.ts";
+import { recoverCommand } from "../pack/main.ts";
+import { Packer } from "../pack/packer.ts";
+import { Logger } from "../core/log.ts";
+import { StoreRangeSource } from "../store/range_source.ts";
+import { assert, assertEquals } from "./_helpers/assert.ts";
+import { deleteNames, randomContent, scanStoreFor, visibleFiles } from "./_helpers/lifecycle.ts";
+import {
+  archiveKeys,
+  createPackWorld,
+  leasesExpired,
+  type PackWorld,
+  parentStates,
+} from "./_helpers/pack_world.ts";
+import { s3TestIgnore } from "./_helpers/s3.ts";
+
+const MAIN = new URL("../pack/compact_main.ts", import.meta.url).pathname;
+const STEPS = ["building", "uploaded", "verified", "committed", "parent_updated"];
+
+Deno.test({
+  name: "compactor: SIGKILL at every state boundary loses nothing, duplicates nothing",
+  ignore: s3TestIgnore(),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const world = await createPackWorld({
+      fsRows: 300,
+      shardBits: 2,
+      allEligible: true,
+      size: (i) => i % 12 === 0 ? 2500 : 200 + (i * 53) % 600,
+      content: randomContent,
+    });
+    try {
+      await packAll(world);
+      const fs = world.sources.get("docs-fs")!;
+      const contentOf = new Map<string, Uint8Array>();
+      for (const p of await parentStates(fs)) {
+        contentOf.set(p.name!, fs.fixture.contentOf(fs.rowsById.get(p.id)!));
+      }
+      const files = await visibleFiles(world.meta.db, world.archive);
+      const names = [...files.keys()].sort();
+      const containers = [...new Set([...files.values()].map((f) => f.containerId))];
+      assert(containers.length >= 20, `only ${containers.length} containers`);
+      // Two names in five deleted; every name of the first container.
+      const deleted = names.filter((n, i) =>
+        i % 5 < 2 || files.get(n)!.containerId === containers[0]
+      );
+      const live = names.filter((n) => !deleted.includes(n));
+      await deleteNames(world.meta.db, world.shardBits, files, deleted);
+
+      const env = {
+        ...world.env,
+        DES_PACKER_WORKDIR: `${world.dir}/work`,
+        DES_BIG_FILE_THRESHOLD: "2000",
+        DES_COMPACT_THRESHOLD: "0.05",
+        DES_COMPACT_GRACE: "0s",
+      };
+      const tally = new Map<string, number>();
+      const plan = [
+        "retired:1",
+        ...[1, 2, 3].flatMap((n) => STEPS.map((s) => `${s}:${n}`)),
+        "deleted:1",
+        "deleted:2",
+        "deleted:3",
+        "deleted:4",
+      ];
+      for (const killAt of plan) {
+        await leasesExpired(world);
+        const run = await runCompactor(world, { ...env, DES_FAULT_KILL_AT: killAt });
+        if (run.killed) {
+          const state = killAt.split(":")[0];
+          tally.set(state, (tally.get(state) ?? 0) + 1);
+        } else {
+          assertEquals(run.code, 0, `${killAt}: ${run.stderr}`);
+        }
+        // After every kill each live name is in exactly one visible container.
+        const now = await visibleFiles(world.meta.db, world.archive);
+        for (const name of live) assert(now.has(name), `${name} lost after a kill at ${killAt}`);
+      }
+      const kills = [...tally.values()].reduce((a, b) => a + b, 0);
+
+      // One recovery pass.
+      await leasesExpired(world);
+      const recoverEnv = new Map(Object.entries(env));
+      assertEquals(await recoverCommand(["--sources", world.sourcesPath], recoverEnv), 0);
+      const unfinished = await listContainers(world.meta.db, {
+        states: ["building", "uploaded", "verified", "committed"],
+      });
+      assertEquals(unfinished.map((c) => c.state), []);
+      const now = await visibleFiles(world.meta.db, world.archive);
+      for (const name of deleted) assert(!now.has(name), `deleted ${name} is still visible`);
+      assertEquals(live.filter((n) => !now.has(n)), []);
+      const visible = await listContainers(world.meta.db, { states: VISIBLE_STATES });
+      const keyOf = new Map(visible.map((c) => [c.containerId, c.key]));
+      for (const c of visible) {
+        const reader = await DesReader.open(new StoreRangeSource(world.archive, c.key), {
+          bigFiles: world.archive,
+        });
+        for (const entry of reader.entries()) {
+          const bytes = await reader.readFile(entry);
+          assert(equal(bytes, contentOf.get(entry.name)!), `${entry.name} differs`);
+        }
+      }
+      for (const p of await parentStates(fs)) {
+        const holder = now.get(p.name!);
+        if (holder) {
+          assertEquals(p.container, `${world.archive.url}/${keyOf.get(holder.containerId)}`);
+        }
+      }
+      const kept = new Set(
+        (await listContainers(world.meta.db, { states: [...VISIBLE_STATES, "retired"] }))
+          .map((c) => c.containerId),
+      );
+      for (const key of await archiveKeys(world)) {
+        const parsed = parseArchiveKey(key);
+        assert(parsed && kept.has(parsed.containerId), `object ${key} of no live container`);
+      }
+
+      // A last run finishes everything; no object holds a deleted byte.
+      assertEquals(await compactCommand(["--once", "--sources", world.sourcesPath], recoverEnv), 0);
+      const payloads = new Map(deleted.map((n) => [n, contentOf.get(n)!]));
+      assertEquals(await scanStoreFor(world.archive, payloads), []);
+      const [{ n }] = await world.meta.db.query<{ n: number }>(
+        "select count(*)::int as n from des_tombstones where erased_at is null",
+      );
+      assertEquals(n, 0);
+      const aborted = await listContainers(world.meta.db, { states: ["aborted"] });
+      console.log(
+        `compaction kill tally: ${[...tally].map(([k, v]) => `${k} ${v}`).join(", ")}; ` +
+          `${kills} kills; ${containers.length} containers, ${aborted.length} replacements aborted`,
+      );
+      assert(kills >= 20, `only ${kills} kills`);
+      for (const state of [...STEPS, "retired", "deleted"]) {
+        assert((tally.get(state) ?? 0) >= 1, `no kill at ${state}`);
+      }
+    } finally {
+      await world.close();
+    }
+  },
+});
+
+async function packAll(world: PackWorld): Promise<void> {
+  await world.markAll();
+  const opened = await world.openSources();
+  try {
+    const result = await new Packer({
+      db: world.meta.db,
+      sources: [...opened.byName.values()],
+      store: world.archive,
+      shardBits: world.shardBits,
+      workdir: `${world.dir}/work`,
+      rangeStart: 0,
+      rangeEnd: 2 ** world.shardBits - 1,
+      maxContainerFiles: 12,
+      bigFileThreshold: 2000,
+      logger: new Logger("packer", { level: "error" }),
+    }).runOnce();
+    assertEquals(result.errors, []);
+  } finally {
+    await opened.close();
+  }
+}
+
+/** Run `pack/compact_main.ts --once` with `env`; it may kill itself (`DES_FAULT_KILL_AT`). */
+async function runCompactor(world: PackWorld, env: Record<string, string>) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--unstable-kv",
+      MAIN,
+      "--once",
+      "--sources",
+      world.sourcesPath,
+      "--lease",
+      "2s",
+    ],
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    killed: out.signal === "SIGKILL",
+    code: out.code,
+    stderr: new TextDecoder().decode(out.stderr).slice(-4000),
+  };
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && a.every((x, i) => x === b[i]);
+}
