@@ -60,12 +60,13 @@ Deno.test({
       const names = [...files.keys()].sort();
       const containers = [...new Set([...files.values()].map((f) => f.containerId))];
       assert(containers.length >= 20, `only ${containers.length} containers`);
-      // Two names in five deleted; every name of the first container.
+      // Two names in five deleted, every name of the first container; in two waves (half of
+      // the containers each), so the second wave's kills happen after the deletions of the first.
+      const wave = (n: string) => containers.indexOf(files.get(n)!.containerId) % 2;
       const deleted = names.filter((n, i) =>
         i % 5 < 2 || files.get(n)!.containerId === containers[0]
       );
       const live = names.filter((n) => !deleted.includes(n));
-      await deleteNames(world.meta.db, world.shardBits, files, deleted);
 
       const env = {
         ...world.env,
@@ -75,15 +76,7 @@ Deno.test({
         DES_COMPACT_GRACE: "0s",
       };
       const tally = new Map<string, number>();
-      const plan = [
-        "retired:1",
-        ...[1, 2, 3].flatMap((n) => STEPS.map((s) => `${s}:${n}`)),
-        "deleted:1",
-        "deleted:2",
-        "deleted:3",
-        "deleted:4",
-      ];
-      for (const killAt of plan) {
+      const kill = async (killAt: string) => {
         await leasesExpired(world);
         const run = await runCompactor(world, { ...env, DES_FAULT_KILL_AT: killAt });
         if (run.killed) {
@@ -95,11 +88,34 @@ Deno.test({
         // After every kill each live name is in exactly one visible container.
         const now = await visibleFiles(world.meta.db, world.archive);
         for (const name of live) assert(now.has(name), `${name} lost after a kill at ${killAt}`);
+      };
+      const steps = (rounds: number) =>
+        [...Array(rounds).keys()].flatMap((r) => STEPS.map((s) => `${s}:${r + 1}`));
+      await deleteNames(
+        world.meta.db,
+        world.shardBits,
+        files,
+        deleted.filter((n) => wave(n) === 0),
+      );
+      for (const at of ["retired:1", ...steps(2), "deleted:1", "deleted:2", "deleted:3"]) {
+        await kill(at);
       }
+      await deleteNames(
+        world.meta.db,
+        world.shardBits,
+        files,
+        deleted.filter((n) => wave(n) === 1),
+      );
+      // The last kill leaves a verified replacement for the recovery pass to switch.
+      for (const at of [...steps(2), "verified:1"]) await kill(at);
       const kills = [...tally.values()].reduce((a, b) => a + b, 0);
 
       // One recovery pass.
       await leasesExpired(world);
+      const [{ waiting }] = await world.meta.db.query<{ waiting: number }>(
+        "select count(*)::int as waiting from des_containers where state = 'verified'",
+      );
+      assertEquals(waiting, 1, "the last kill left no verified replacement");
       const recoverEnv = new Map(Object.entries(env));
       assertEquals(await recoverCommand(["--sources", world.sourcesPath], recoverEnv), 0);
       const unfinished = await listContainers(world.meta.db, {
