@@ -7,7 +7,8 @@
  * After every kill each live name is in exactly one visible container.
  * After one `des recover`: nothing is unfinished, every live name is
  * readable byte for byte from exactly one visible container that its parent
- * row points at, no deleted name is in a visible container, and every
+ * row points at, every deleted name answers 410 and none was copied into a
+ * compacted container, and every
  * object in the bucket belongs to a visible or retired container. A last
  * compaction run leaves no deleted byte in any object, and every tombstone
  * erased.
@@ -22,6 +23,7 @@ import { recoverCommand } from "../pack/main.ts";
 import { Packer } from "../pack/packer.ts";
 import { Logger } from "../core/log.ts";
 import { StoreRangeSource } from "../store/range_source.ts";
+import { Retriever } from "../retriever/retriever.ts";
 import { assert, assertEquals } from "./_helpers/assert.ts";
 import { deleteNames, randomContent, scanStoreFor, visibleFiles } from "./_helpers/lifecycle.ts";
 import {
@@ -93,8 +95,8 @@ Deno.test({
         [...Array(rounds).keys()].flatMap((r) => STEPS.map((s) => `${s}:${r + 1}`));
       await deleteNames(
         world.meta.db,
+        world.archive,
         world.shardBits,
-        files,
         deleted.filter((n) => wave(n) === 0),
       );
       for (const at of ["retired:1", ...steps(2), "deleted:1", "deleted:2", "deleted:3"]) {
@@ -102,8 +104,8 @@ Deno.test({
       }
       await deleteNames(
         world.meta.db,
+        world.archive,
         world.shardBits,
-        files,
         deleted.filter((n) => wave(n) === 1),
       );
       // The last kill leaves a verified replacement for the recovery pass to switch.
@@ -123,7 +125,35 @@ Deno.test({
       });
       assertEquals(unfinished.map((c) => c.state), []);
       const now = await visibleFiles(world.meta.db, world.archive);
-      for (const name of deleted) assert(!now.has(name), `deleted ${name} is still visible`);
+      // A deleted name is still in a visible container only when that container is one packed
+      // from originals and not compacted yet; no deleted byte is readable: every read is 410.
+      const compacted = new Set(
+        (await listContainers(world.meta.db, { states: VISIBLE_STATES }))
+          .filter((c) => c.compactedFrom !== null).map((c) => c.containerId),
+      );
+      for (const name of deleted) {
+        const holder = now.get(name);
+        assert(!holder || !compacted.has(holder.containerId), `${name} copied by compaction`);
+      }
+      const retriever = await Retriever.start({
+        id: "check",
+        range: { start: 0, end: 2 ** world.shardBits - 1 },
+        nameFormat: { shardBits: world.shardBits, prefix: "" },
+        db: world.meta.db,
+        storeFor: () => world.archive,
+        readinessBucket: world.archive.bucket,
+        catalogRefreshMs: 0,
+        log: new Logger("retriever", { level: "error" }),
+      });
+      try {
+        for (const name of deleted) {
+          const res = await retriever.handle(new Request(`http://des/files/${name}`));
+          await res.body?.cancel();
+          assertEquals(res.status, 410, `${name} is readable`);
+        }
+      } finally {
+        await retriever.close();
+      }
       assertEquals(live.filter((n) => !now.has(n)), []);
       const visible = await listContainers(world.meta.db, { states: VISIBLE_STATES });
       const keyOf = new Map(visible.map((c) => [c.containerId, c.key]));
@@ -132,6 +162,8 @@ Deno.test({
           bigFiles: world.archive,
         });
         for (const entry of reader.entries()) {
+          // A deleted big file's object went with its tombstone.
+          if (deleted.includes(entry.name)) continue;
           const bytes = await reader.readFile(entry);
           assert(equal(bytes, contentOf.get(entry.name)!), `${entry.name} differs`);
         }
@@ -153,6 +185,8 @@ Deno.test({
 
       // A last run finishes everything; no object holds a deleted byte.
       assertEquals(await compactCommand(["--once", "--sources", world.sourcesPath], recoverEnv), 0);
+      const after = await visibleFiles(world.meta.db, world.archive);
+      for (const name of deleted) assert(!after.has(name), `deleted ${name} is still visible`);
       const payloads = new Map(deleted.map((n) => [n, contentOf.get(n)!]));
       assertEquals(await scanStoreFor(world.archive, payloads), []);
       const [{ n }] = await world.meta.db.query<{ n: number }>(

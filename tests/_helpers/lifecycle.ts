@@ -1,7 +1,6 @@
 /**
  * Lifecycle test helpers: random file payloads (so a payload's bytes can be
- * searched for without false matches), deletes recorded the way the delete
- * paths record them (a tombstone with the container and stored size), the
+ * searched for without false matches), deletes through the delete path, the
  * live files of the visible containers, and the proof-of-erasure scan of
  * every object in a bucket (containers and `_bigFiles/`) or every file in a
  * directory.
@@ -12,7 +11,7 @@
 import { VISIBLE_STATES } from "../../db/container_states.ts";
 import { listContainers } from "../../db/containers.ts";
 import type { Db } from "../../db/db.ts";
-import { addTombstone } from "../../db/tombstones.ts";
+import { deleteName } from "../../lifecycle/delete_name.ts";
 import { DesReader } from "../../format/reader.ts";
 import { parseName } from "../../naming/mod.ts";
 import { type ObjectStore, readAll } from "../../store/object_store.ts";
@@ -58,26 +57,23 @@ export async function visibleFiles(db: Db, store: ObjectStore): Promise<Map<stri
   return files;
 }
 
-/** Record deletes of `names` as the delete paths do: a tombstone naming container and size. */
+/** Delete `names` through the one delete path (tombstone, dead bytes, big files at once). */
 export async function deleteNames(
   db: Db,
+  store: ObjectStore,
   shardBits: number,
-  files: Map<string, VisibleFile>,
   names: readonly string[],
 ): Promise<void> {
-  await db.transaction(async (tx) => {
-    for (const name of names) {
-      const file = files.get(name);
-      await addTombstone(tx, {
-        name,
-        shard: parseName(name, { shardBits, prefix: "" }).shard,
-        origin: "api",
-        actor: "test",
-        containerId: file?.containerId,
-        bytes: file?.size ?? 0,
-      });
-    }
-  });
+  for (const name of names) {
+    const outcome = await deleteName({ db, storeFor: () => store }, {
+      name,
+      shard: parseName(name, { shardBits, prefix: "" }).shard,
+      origin: "api",
+      actor: "test",
+      notStored: "unknown",
+    });
+    if (outcome.kind !== "deleted") throw new Error(`delete of ${name}: ${outcome.kind}`);
+  }
 }
 
 /** Where a deleted payload was found. */
