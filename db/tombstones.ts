@@ -7,6 +7,8 @@
  * @module
  */
 
+import { DesConflictError } from "../core/errors.ts";
+import { VISIBLE_STATES } from "./container_states.ts";
 import type { DbQuery } from "./db.ts";
 
 /** The NOTIFY channel on which new tombstones are announced (`{"shard","name"}`). */
@@ -62,7 +64,9 @@ const COLUMNS = `name, shard, origin, actor, container_id as "containerId", byte
 /**
  * Record a delete and add its bytes to the container's dead bytes, in the
  * caller's transaction. Idempotent: a name already tombstoned is left as it
- * is. Returns whether a new tombstone was written.
+ * is. Returns whether a new tombstone was written. Throws
+ * `DesConflictError` (the caller rolls back and looks the name up again)
+ * when `containerId` stopped being visible, e.g. compaction replaced it.
  *
  * @example
  * ```ts ignore
@@ -81,12 +85,23 @@ export async function addTombstone(tx: DbQuery, t: NewTombstone): Promise<boolea
   );
   if (inserted.length === 0) return false;
   if (t.containerId) {
-    await tx.query(
+    // Only a visible container may take the dead bytes: one that compaction retired meanwhile
+    // (its row lock makes this update wait for the switch, then re-check the state) no longer
+    // holds the only copy, and a tombstone on it would be marked erased with the bytes still
+    // stored in its replacement.
+    const counted = await tx.query(
       `update des_containers
          set dead_files = dead_files + 1, dead_bytes = dead_bytes + $2, updated_at = now()
-       where container_id = $1`,
-      [t.containerId, t.bytes ?? 0],
+       where container_id = $1 and state = any($3::text[])
+       returning 1`,
+      [t.containerId, t.bytes ?? 0, VISIBLE_STATES],
     );
+    if (counted.length === 0) {
+      throw new DesConflictError(
+        `container ${t.containerId} is no longer visible; look the name up again`,
+        { name: t.name, containerId: t.containerId },
+      );
+    }
   }
   return true;
 }

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { DesConflictError } from "../core/errors.ts";
 import { shardPackingInFlight } from "../db/containers.ts";
 import type { Db } from "../db/db.ts";
 import {
@@ -70,6 +71,20 @@ export type DeleteOutcome =
  * delete, big-file object included, succeeded).
  */
 export async function deleteName(deps: DeleteDeps, request: DeleteRequest): Promise<DeleteOutcome> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await deleteOnce(deps, request);
+    } catch (error) {
+      // The holder was replaced by compaction between lookup and tombstone: look again.
+      if (!(error instanceof DesConflictError) || attempt >= HOLDER_LOOKUPS) throw error;
+    }
+  }
+}
+
+/** How often a delete looks the name's holder up before it gives up. */
+const HOLDER_LOOKUPS = 3;
+
+async function deleteOnce(deps: DeleteDeps, request: DeleteRequest): Promise<DeleteOutcome> {
   if (await getTombstone(deps.db, request.name)) return { kind: "already" };
   const stored = await findStoredFile(deps.db, deps.storeFor, request.name, request.shard);
   if (!stored && request.notStored === "unknown") return { kind: "unknown" };

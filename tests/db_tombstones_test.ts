@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { DesConflictError } from "../core/errors.ts";
 import { createContainer, getContainer } from "../db/containers.ts";
+import type { Db } from "../db/db.ts";
 import {
   addTombstone,
   getTombstone,
@@ -13,16 +15,27 @@ import { TEST_ENGINES } from "./_helpers/pg.ts";
 
 const CONTAINER = "00000000000000000000000000000abc";
 
+/** A container of shard 10 in `state` (a visible one by default). */
+async function containerIn(db: Db, state = "parent_updated"): Promise<void> {
+  await createContainer(db, {
+    containerId: CONTAINER,
+    shard: 10,
+    source: "src",
+    bucket: "archive",
+    key: "c/abc.des",
+  });
+  await db.query(
+    `update des_containers set state = $2, size = 4096, file_count = 2, data_bytes = 1400,
+       first_name = '0a-0af7w66jn0a01', last_name = '0a-0af7w66jn0a09', committed_at = now()
+     where container_id = $1`,
+    [CONTAINER, state],
+  );
+}
+
 for (const engine of TEST_ENGINES) {
   Deno.test(`${engine.kind}: a tombstone is written once, counts dead bytes and is announced`, async () => {
     await using t = await engine.create({ migrate: true });
-    await createContainer(t.db, {
-      containerId: CONTAINER,
-      shard: 10,
-      source: "src",
-      bucket: "archive",
-      key: "c/abc.des",
-    });
+    await containerIn(t.db);
     const heard: string[] = [];
     const stop = await t.db.listen(TOMBSTONE_CHANNEL, (payload) => heard.push(payload));
     try {
@@ -89,3 +102,21 @@ for (const engine of TEST_ENGINES) {
     assert.equal((await tombstonesOf(t.db, [])).size, 0);
   });
 }
+
+Deno.test("postgres: a tombstone is refused on a container compaction retired, and nothing is written", async () => {
+  await using t = await TEST_ENGINES[0].create({ migrate: true });
+  await containerIn(t.db, "retired");
+  const name = "0a-0af7w66jn0a01";
+  await assert.rejects(
+    t.db.transaction((tx) =>
+      addTombstone(tx, { name, shard: 10, origin: "api", containerId: CONTAINER, bytes: 700 })
+    ),
+    DesConflictError,
+  );
+  assert.equal(await getTombstone(t.db, name), null);
+  const dead = await t.db.query<{ f: number }>(
+    "select dead_files as f from des_containers where container_id = $1",
+    [CONTAINER],
+  );
+  assert.equal(dead[0].f, 0);
+});
