@@ -9,42 +9,20 @@
 import { assert, assertEquals } from "./_helpers/assert.ts";
 import {
   commitContainer,
-  fetchGetStore,
   fixtureBytes,
   type FixtureFile,
-  NameSource,
   TEST_NAME_FORMAT,
 } from "./_helpers/archive_fixture.ts";
-import { createTestDatabase, type TestDatabase } from "./_helpers/pg.ts";
-import { removeTestS3Store, s3TestIgnore, testS3Store } from "./_helpers/s3.ts";
+import { type CountedWorld, withCountedWorld } from "./_helpers/counted_world.ts";
+import { s3TestIgnore } from "./_helpers/s3.ts";
 import type { ByteCacheSettings } from "../retriever/byte_cache.ts";
 import { Retriever } from "../retriever/retriever.ts";
-import { type ObjectStore, RequestCounter } from "../store/object_store.ts";
-import type { S3ObjectStore } from "../store/s3.ts";
 import { DesWriter } from "../format/writer.ts";
 
-interface Env {
-  pg: TestDatabase;
-  store: S3ObjectStore;
-  reads: ObjectStore;
-  counter: RequestCounter;
-  dir: string;
-  names: NameSource;
-}
+type Env = CountedWorld;
 
-async function withEnv(fn: (env: Env) => Promise<void>): Promise<void> {
-  const counter = new RequestCounter();
-  const pg = await createTestDatabase({ migrate: true });
-  const store = await testS3Store("ret-bytes", { onRequest: counter.hook });
-  const dir = await Deno.makeTempDir({ prefix: "des-ret-bytes-" });
-  try {
-    const reads = fetchGetStore(store, counter.hook);
-    await fn({ pg, store, reads, counter, dir, names: new NameSource() });
-  } finally {
-    await removeTestS3Store(store);
-    await pg.drop();
-    await Deno.remove(dir, { recursive: true });
-  }
+function withEnv(fn: (env: Env) => Promise<void>): Promise<void> {
+  return withCountedWorld("ret-bytes", fn);
 }
 
 function start(env: Env, byteCache: Partial<ByteCacheSettings>): Promise<Retriever> {

@@ -6,48 +6,22 @@
  */
 
 import { assert, assertEquals } from "./_helpers/assert.ts";
-import {
-  commitContainer,
-  fetchGetStore,
-  fixtureBytes,
-  NameSource,
-  TEST_NAME_FORMAT,
-} from "./_helpers/archive_fixture.ts";
-import { createTestDatabase, type TestDatabase } from "./_helpers/pg.ts";
-import { removeTestS3Store, s3TestIgnore, testS3Store } from "./_helpers/s3.ts";
+import { commitContainer, fixtureBytes, TEST_NAME_FORMAT } from "./_helpers/archive_fixture.ts";
+import { type CountedWorld, withCountedWorld } from "./_helpers/counted_world.ts";
+import { s3TestIgnore } from "./_helpers/s3.ts";
 import { Retriever } from "../retriever/retriever.ts";
-import { type ObjectStore, readAll, RequestCounter } from "../store/object_store.ts";
+import { readAll } from "../store/object_store.ts";
 import { StoreRangeSource } from "../store/range_source.ts";
 import { DesReader } from "../format/reader.ts";
-import type { S3ObjectStore } from "../store/s3.ts";
 import { DesWriter } from "../format/writer.ts";
 
-interface Env {
-  pg: TestDatabase;
-  store: S3ObjectStore;
-  /** What the retriever reads through: GETs by fetch, counted like the store's requests. */
-  reads: ObjectStore;
-  counter: RequestCounter;
-  kvPath: string;
-  names: NameSource;
+type Env = CountedWorld;
+
+function withEnv(fn: (env: Env) => Promise<void>): Promise<void> {
+  return withCountedWorld("ret-req", fn);
 }
 
-async function withEnv(fn: (env: Env) => Promise<void>): Promise<void> {
-  const counter = new RequestCounter();
-  const pg = await createTestDatabase({ migrate: true });
-  const store = await testS3Store("ret-req", { onRequest: counter.hook });
-  const dir = await Deno.makeTempDir({ prefix: "des-ret-req-" });
-  try {
-    const reads = fetchGetStore(store, counter.hook);
-    await fn({ pg, store, reads, counter, kvPath: `${dir}/cache.kv`, names: new NameSource() });
-  } finally {
-    await removeTestS3Store(store);
-    await pg.drop();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-function start(env: Env, kvPath: string | null = env.kvPath): Promise<Retriever> {
+function start(env: Env, kvPath: string | null = `${env.dir}/cache.kv`): Promise<Retriever> {
   return Retriever.start({
     id: "r-req",
     range: { start: 0, end: 15 },
