@@ -11,6 +11,7 @@ import { assert, assertEquals, assertMatch } from "./_helpers/assert.ts";
 import { commitContainer, fixtureBytes, NameSource } from "./_helpers/archive_fixture.ts";
 import { createTestDatabase } from "./_helpers/pg.ts";
 import { removeTestS3Store, s3TestIgnore, testS3Store, withTestS3Env } from "./_helpers/s3.ts";
+import { makeCertificate } from "./_helpers/tls_certificate.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -184,36 +185,7 @@ Deno.test({
       });
 
       await t.step("TLS: HTTPS when DES_TLS_CERT_FILE and DES_TLS_KEY_FILE are set", async () => {
-        const cert = `${dir}/tls.crt`;
-        const key = `${dir}/tls.key`;
-        const made = await new Deno.Command("openssl", {
-          args: [
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            key,
-            "-out",
-            cert,
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
-            "-addext",
-            "basicConstraints=critical,CA:FALSE",
-            "-addext",
-            "keyUsage=digitalSignature,keyEncipherment",
-            "-addext",
-            "extendedKeyUsage=serverAuth",
-          ],
-          stdout: "null",
-          stderr: "null",
-        }).output();
-        assert(made.success, "openssl could not make a test certificate");
+        const { cert, key } = await makeCertificate(dir, "tls");
         const tls = await spawn(
           "gateway/main.ts",
           ["--routes", `${dir}/routes.yaml`, "--port", "0"],

@@ -19,6 +19,7 @@ import { registerRetriever } from "../db/retriever_records.ts";
 import { allowedRecords, urlAllowed } from "../gateway/retriever_hop.ts";
 import { checkExposure } from "../retriever/retriever_config.ts";
 import { isLoopbackHost } from "../core/loopback.ts";
+import { makeCertificate } from "./_helpers/tls_certificate.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const TOKEN = "hop-token-0123456789abcdefghij";
@@ -65,40 +66,6 @@ Deno.test("registration allow-list: loopback by default, the listed URLs otherwi
   ];
   assertEquals(allowedRecords(records, list).map((r) => r.id), ["a"]);
 });
-
-async function makeCertificate(dir: string): Promise<{ cert: string; key: string }> {
-  const cert = `${dir}/retriever.crt`;
-  const key = `${dir}/retriever.key`;
-  const made = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-days",
-      "2",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-addext",
-      "basicConstraints=critical,CA:FALSE",
-      "-addext",
-      "keyUsage=digitalSignature,keyEncipherment",
-      "-addext",
-      "extendedKeyUsage=serverAuth",
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).output();
-  assert(made.success, "openssl could not make a test certificate");
-  return { cert, key };
-}
 
 function command(script: string, args: string[], env: Record<string, string>): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
@@ -152,7 +119,7 @@ Deno.test({
         bytes: fixtureBytes(700, i + 1),
       }));
       await commitContainer(pg.db, store, { shard: 3, files, bucket: store.bucket });
-      const { cert, key } = await makeCertificate(dir);
+      const { cert, key } = await makeCertificate(dir, "retriever");
       const retriever = await startService(
         command("retriever/main.ts", ["--range", "0-15", "--port", "0", "--id", "r1"], {
           ...env,
