@@ -32,6 +32,7 @@ import {
   leasesExpired,
   type PackWorld,
   parentStates,
+  worldPackerOptions,
 } from "./_helpers/pack_world.ts";
 import { s3TestIgnore } from "./_helpers/s3.ts";
 
@@ -212,18 +213,11 @@ async function packAll(world: PackWorld): Promise<void> {
   await world.markAll();
   const opened = await world.openSources();
   try {
-    const result = await new Packer({
-      db: world.meta.db,
-      sources: [...opened.byName.values()],
-      store: world.archive,
-      shardBits: world.shardBits,
-      workdir: `${world.dir}/work`,
-      rangeStart: 0,
-      rangeEnd: 2 ** world.shardBits - 1,
+    const result = await new Packer(worldPackerOptions(world, opened, {
       maxContainerFiles: 12,
       bigFileThreshold: 2000,
       logger: new Logger("packer", { level: "error" }),
-    }).runOnce();
+    })).runOnce();
     assertEquals(result.errors, []);
   } finally {
     await opened.close();

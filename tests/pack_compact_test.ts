@@ -32,7 +32,12 @@ import {
   scanStoreFor,
   visibleFiles,
 } from "./_helpers/lifecycle.ts";
-import { createPackWorld, type PackWorld, parentStates } from "./_helpers/pack_world.ts";
+import {
+  createPackWorld,
+  type PackWorld,
+  parentStates,
+  worldPackerOptions,
+} from "./_helpers/pack_world.ts";
 import { s3TestIgnore } from "./_helpers/s3.ts";
 
 const quiet = new Logger("compact-test", { level: "error" });
@@ -303,18 +308,11 @@ Deno.test({
 async function packAll(world: PackWorld, maxFiles: number) {
   await world.markAll();
   const opened = await world.openSources();
-  const packer = new Packer({
-    db: world.meta.db,
-    sources: [...opened.byName.values()],
-    store: world.archive,
-    shardBits: world.shardBits,
-    workdir: `${world.dir}/work`,
-    rangeStart: 0,
-    rangeEnd: 2 ** world.shardBits - 1,
+  const packer = new Packer(worldPackerOptions(world, opened, {
     maxContainerFiles: maxFiles,
     bigFileThreshold: BIG_FILE_THRESHOLD,
     logger: quiet,
-  });
+  }));
   const result = await packer.runOnce();
   assertEquals(result.errors, []);
   return { packer, close: () => opened.close() };
