@@ -11,21 +11,9 @@ import { RoutingTable } from "../gateway/routing_table.ts";
 import type { RetrieverTarget } from "../gateway/target.ts";
 import { NameGenerator } from "../naming/mod.ts";
 
-Deno.test("files handler: a retriever that is down costs a few log lines, not one per request", async () => {
-  const lines: string[] = [];
-  const log = new Logger("gateway", { level: "debug", sink: (line) => lines.push(line) });
-  let forwarded = 0;
-  const down: RetrieverTarget = {
-    id: "r0",
-    range: { start: 0, end: 15 },
-    location: "http://127.0.0.1:9",
-    forward() {
-      forwarded++;
-      return Promise.reject(new DesUnavailableError("retriever r0 does not answer"));
-    },
-    ready: () => Promise.resolve("down"),
-  };
-  const routing = RoutingTable.build([down], 16);
+/** A Hono app serving `/files/:name` through the files handler, with one retriever target. */
+function filesApp(target: RetrieverTarget, log: Logger): Hono<GatewayEnv> {
+  const routing = RoutingTable.build([target], 16);
   const app = new Hono<GatewayEnv>();
   app.use("*", async (c, next) => {
     c.set("trace", childTrace());
@@ -42,6 +30,24 @@ Deno.test("files handler: a retriever that is down costs a few log lines, not on
       log,
     }),
   );
+  return app;
+}
+
+Deno.test("files handler: a retriever that is down costs a few log lines, not one per request", async () => {
+  const lines: string[] = [];
+  const log = new Logger("gateway", { level: "debug", sink: (line) => lines.push(line) });
+  let forwarded = 0;
+  const down: RetrieverTarget = {
+    id: "r0",
+    range: { start: 0, end: 15 },
+    location: "http://127.0.0.1:9",
+    forward() {
+      forwarded++;
+      return Promise.reject(new DesUnavailableError("retriever r0 does not answer"));
+    },
+    ready: () => Promise.resolve("down"),
+  };
+  const app = filesApp(down, log);
   app.onError((_err, c) => c.text("unavailable", 503));
   const names = new NameGenerator({ ...TEST_NAME_FORMAT, nodeId: 1 });
   for (let i = 0; i < 50; i++) {
@@ -63,23 +69,7 @@ Deno.test("files handler: a retriever's damaged-file 502 keeps its type; other 5
     forward: () => Promise.resolve(answers.shift()!),
     ready: () => Promise.resolve("ok"),
   };
-  const routing = RoutingTable.build([target], 16);
-  const app = new Hono<GatewayEnv>();
-  app.use("*", async (c, next) => {
-    c.set("trace", childTrace());
-    c.set("client", "test");
-    await next();
-  });
-  app.get(
-    "/files/:name",
-    filesHandler({
-      routing: () => routing,
-      nameFormat: TEST_NAME_FORMAT,
-      fullMeta: () => false,
-      metrics: new GatewayMetrics(),
-      log: new Logger("gateway", { level: "error" }),
-    }),
-  );
+  const app = filesApp(target, new Logger("gateway", { level: "error" }));
   const names = new NameGenerator({ ...TEST_NAME_FORMAT, nodeId: 1 });
   const secret = JSON.stringify({ detail: "s3://bucket/internal/key.des" });
   answers.push(
