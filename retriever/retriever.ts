@@ -9,7 +9,7 @@
  * @module
  */
 
-import { DesConflictError, DesError, DesNotFoundError } from "../core/errors.ts";
+import { DesConflictError, DesError, DesFormatError, DesNotFoundError } from "../core/errors.ts";
 import { deleteName } from "../lifecycle/delete_name.ts";
 import { Logger } from "../core/log.ts";
 import { LogThrottle } from "../core/log_throttle.ts";
@@ -119,6 +119,16 @@ class StaleContainerError extends DesConflictError {
     });
     this.cause = cause;
   }
+}
+
+/**
+ * Whether a read failed because what the pinned reader points at changed or
+ * went: the container object (412, 404) or one of its big-file objects (404,
+ * deleted with the container it belonged to once compaction replaced it).
+ */
+function goneUnderReader(error: unknown): boolean {
+  return error instanceof DesConflictError || error instanceof DesNotFoundError ||
+    (error instanceof DesFormatError && error.cause instanceof DesNotFoundError);
 }
 
 /** Options of {@linkcode Retriever.start}. */
@@ -688,7 +698,7 @@ export class Retriever {
         cost.s3 += result.dataRequests;
         return result.response;
       } catch (error) {
-        if (error instanceof DesConflictError || error instanceof DesNotFoundError) {
+        if (goneUnderReader(error)) {
           throw new StaleContainerError(found.open.container, found.open, error);
         }
         throw error;

@@ -4,6 +4,7 @@
  * compacted while eight readers read every live name through two
  * retrievers (one following NOTIFY with a disk byte cache, one deaf to
  * NOTIFY that learns only from a 404 of the deleted object): no read fails,
+ * not even of a big file whose object went with the container it was read from,
  * every byte is identical, deleted names are never served after the switch.
  * After the grace period no object in the bucket and no byte cache file
  * holds a deleted file's bytes, and every tombstone is erased. The
@@ -195,10 +196,19 @@ Deno.test({
           catalogRefreshMs: 0,
         });
         retrievers.push(deaf);
+        // Deaf too, and no reader of its own: it keeps the old indexes open in memory.
+        const pinned = await Retriever.start({
+          ...options,
+          id: "pinned",
+          db: deafTo(world.meta.db),
+          catalogRefreshMs: 0,
+        });
+        retrievers.push(pinned);
         // Every file read twice: the byte cache admits files on their second miss.
         for (let pass = 0; pass < 2; pass++) {
           for (const name of names) assertEquals((await get(notified, name)).status, 200);
         }
+        for (const name of names) assertEquals((await get(pinned, name)).status, 200);
         await notified.byteCache!.flush();
         assert((await scanDirFor(cacheDir, payloadsOf(deleted, contentOf))).length > 0);
         await deleteNames(world.meta.db, world.archive, world.shardBits, deleted);
@@ -240,6 +250,15 @@ Deno.test({
           objectsDeleted += run.objectsDeleted;
           return objectsDeleted === oldIds.size;
         }, "the end of the grace period");
+        // A big file read through an index of a deleted container: its object went with
+        // that container, so the retriever reloads the catalog and reads the replacement.
+        const liveBig = live.filter((n) => files.get(n)!.size > BIG_FILE_THRESHOLD);
+        assert(liveBig.length > 0, "no live big file");
+        for (const name of liveBig) {
+          const res = await get(pinned, name);
+          assertEquals(res.status, 200, `pinned ${name}: ${res.text}`);
+          assert(equal(res.bytes, contentOf.get(name)!), `pinned ${name}: bytes differ`);
+        }
         const after = [...passes];
         await until(() => passes.every((n, i) => n >= after[i] + 2), "two passes after deletion");
         stop.now = true;
