@@ -1,7 +1,7 @@
 /**
  * Words of the read path that the gateway and the retrievers share: the
- * shape of a `/files/...` path and the header that names the retriever that
- * answered.
+ * shape of a `/files/...` path, the methods it answers (the `Allow` header of a
+ * 405) and the header that names the retriever that answered.
  *
  * @module
  */
@@ -27,6 +27,12 @@ export const PROBLEM_HEADER = "x-des-problem";
 
 /** Problem code of a file whose stored copy is damaged (a 502 on every read of it). */
 export const DAMAGED_FILE_CODE = "damaged-file";
+
+/** Methods a file answers (DELETE needs the `admin` scope). */
+export const FILE_METHODS = "GET, HEAD, DELETE";
+
+/** Methods a file's metadata answers. */
+export const META_METHODS = "GET, HEAD";
 
 /** The name in a `/files/...` path and whether `/meta` was asked. */
 export interface FilesRoute {

@@ -28,6 +28,7 @@ import { DesConfigError, DesNotFoundError } from "../core/errors.ts";
 import { healthResponse, readinessResponse } from "../core/health.ts";
 import { Logger } from "../core/log.ts";
 import { METRICS_CONTENT_TYPE } from "../core/metrics.ts";
+import { FILE_METHODS, META_METHODS } from "../core/read_path.ts";
 import { type NameFormat, nameRegex } from "../naming/mod.ts";
 import type { NameGenerator } from "../naming/name_generator.ts";
 import { accessLog } from "./access_log.ts";
@@ -37,13 +38,7 @@ import type { ApiKey } from "./auth.ts";
 import { callerHas, requireScope } from "./auth_middleware.ts";
 import type { Cidr } from "./client_address.ts";
 import { edgeHeaders } from "./edge_headers.ts";
-import {
-  DesMethodNotAllowedError,
-  edgeProblem,
-  FILE_METHODS,
-  META_METHODS,
-  shortPath,
-} from "./edge_problem.ts";
+import { DesMethodNotAllowedError, edgeProblem, shortPath } from "./edge_problem.ts";
 import { filesFastPath } from "./files_fast_path.ts";
 import { FileServer, filesHandler } from "./files_handler.ts";
 import type { GatewayBindings, GatewayEnv } from "./gateway_env.ts";

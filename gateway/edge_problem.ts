@@ -11,7 +11,7 @@
 
 import { DesError } from "../core/errors.ts";
 import { asDesError, PROBLEM_CONTENT_TYPE } from "../core/problem.ts";
-import { DAMAGED_FILE_CODE } from "../core/read_path.ts";
+import { DAMAGED_FILE_CODE, FILE_METHODS } from "../core/read_path.ts";
 import { DesRateLimitedError } from "./rate_limit.ts";
 
 /** Seconds a client should wait after a 503. */
@@ -19,12 +19,6 @@ export const RETRY_AFTER_UNAVAILABLE = "5";
 
 /** Longest request path echoed in a problem's `instance`. */
 export const MAX_ECHOED_PATH = 120;
-
-/** Methods a file answers (DELETE needs the `admin` scope). */
-export const FILE_METHODS = "GET, HEAD, DELETE";
-
-/** Methods a file's metadata answers. */
-export const META_METHODS = "GET, HEAD";
 
 /** A method a file or its metadata does not answer (HTTP 405). */
 export class DesMethodNotAllowedError extends DesError {

@@ -16,7 +16,9 @@ import { LogThrottle } from "../core/log_throttle.ts";
 import { asDesError, problemResponse } from "../core/problem.ts";
 import {
   DAMAGED_FILE_CODE,
+  FILE_METHODS,
   type FilesRoute,
+  META_METHODS,
   parseFilesPath,
   PROBLEM_HEADER,
 } from "../core/read_path.ts";
@@ -525,7 +527,7 @@ export class Retriever {
       });
     }
     const headers: Record<string, string> = e.status === 405
-      ? { allow: route?.meta ? "GET, HEAD" : "GET, HEAD, DELETE" }
+      ? { allow: route?.meta ? META_METHODS : FILE_METHODS }
       : {};
     if (e.status === 503) headers["retry-after"] = "1";
     if (e.code === DAMAGED_FILE_CODE) headers[PROBLEM_HEADER] = e.code;
