@@ -1,7 +1,8 @@
 /**
- * The packer as a service: packing runs repeated with a poll interval, and
- * `/metrics`, `/healthz` and `/readyz` (the metadata database answers) on an
- * HTTP port. SIGTERM or SIGINT stops it after the current container.
+ * The packer (also the compactor and the scrubber) as a service: runs
+ * repeated with a poll interval, and `/metrics`, `/healthz` and `/readyz`
+ * (the metadata database answers) on an HTTP port. SIGTERM or SIGINT stops
+ * it after the current run.
  *
  * @module
  */
@@ -11,7 +12,7 @@ import { sleep } from "../mark/backoff.ts";
 import { databaseReady, markerApp } from "../mark/server.ts";
 import type { PackEnvironment } from "./pack_setup.ts";
 
-/** Something run again and again: the packer, the compactor. */
+/** Something run again and again: the packer, the compactor, the scrubber. */
 export interface RepeatedRun {
   /** One run. */
   runOnce(): Promise<unknown>;
@@ -31,6 +32,8 @@ export interface ServeOptions {
   intervalMs: number;
   /** Name in log lines (default `packer`). */
   name?: string;
+  /** What one run is called in the log line of a failed one (default `<name> run`). */
+  runName?: string;
 }
 
 /** Run `packer` in a loop until a signal arrives; resolves to the exit status. */
@@ -42,6 +45,7 @@ export async function servePacker(
   const { controller, registry } = options;
   const log = environment.logger;
   const name = options.name ?? "packer";
+  const runName = options.runName ?? `${name} run`;
   const stop = () => controller.abort();
   const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
   for (const s of signals) Deno.addSignalListener(s, stop);
@@ -56,7 +60,7 @@ export async function servePacker(
       try {
         await packer.runOnce();
       } catch (error) {
-        log.error(`${name} run failed; next try after the interval`, { error: error as Error });
+        log.error(`${runName} failed; next try after the interval`, { error: error as Error });
       }
       await sleep(options.intervalMs, controller.signal);
     }

@@ -17,10 +17,9 @@ import { parseArgs } from "node:util";
 import { type EnvSource, parseDuration } from "../core/config.ts";
 import { DesInputError } from "../core/errors.ts";
 import { Registry } from "../core/metrics.ts";
-import { sleep } from "../mark/backoff.ts";
-import { databaseReady, markerApp } from "../mark/server.ts";
-import { packerOptions, reportPackError } from "../pack/main.ts";
+import { option, packerOptions, port, reportPackError } from "../pack/main.ts";
 import { openPackEnvironment } from "../pack/pack_setup.ts";
+import { servePacker } from "../pack/pack_service.ts";
 import { Packer } from "../pack/packer.ts";
 import { BucketStores } from "../retriever/bucket_stores.ts";
 import { parseByteRate } from "./rate.ts";
@@ -53,11 +52,7 @@ export async function scrubCommand(args: string[], env: EnvSource = Deno.env): P
   }
   const rate = parseByteRate(values.rate);
   const intervalMs = option("--interval", values.interval ?? "1h", parseDuration);
-  const port = option("--port", values.port, (raw) => {
-    const n = Number(raw);
-    if (!/^\d+$/.test(raw) || n > 65535) throw new Error("expected a port 0..65535");
-    return n;
-  });
+  const listenPort = option("--port", values.port, port);
   const environment = await openPackEnvironment({
     sourcesPath: values.sources,
     range: values.range,
@@ -86,32 +81,19 @@ export async function scrubCommand(args: string[], env: EnvSource = Deno.env): P
       signal: controller.signal,
     });
     if (values.once) return outcome(await scrubber.runPass(), true);
-    const stop = () => controller.abort();
-    const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
-    for (const s of signals) Deno.addSignalListener(s, stop);
-    const log = environment.logger;
-    const server = Deno.serve({
-      port,
-      hostname: values.host,
-      signal: controller.signal,
-      onListen: ({ port, hostname }) => log.info("scrubber listening", { port, hostname }),
-    }, markerApp(registry, { metadata: databaseReady(environment.db) }).fetch);
-    try {
-      while (!controller.signal.aborted) {
-        try {
-          outcome(await scrubber.runPass(), false);
-        } catch (error) {
-          log.error("scrub pass failed; next try after the interval", { error: error as Error });
-        }
-        await sleep(intervalMs, controller.signal);
-      }
-    } finally {
-      for (const s of signals) Deno.removeSignalListener(s, stop);
-      controller.abort();
-      await server.finished;
-    }
-    log.info("scrubber stopped");
-    return 0;
+    return await servePacker(
+      { runOnce: async () => outcome(await scrubber.runPass(), false) },
+      environment,
+      {
+        registry,
+        controller,
+        port: listenPort,
+        host: values.host,
+        intervalMs,
+        name: "scrubber",
+        runName: "scrub pass",
+      },
+    );
   } finally {
     buckets.close();
     await environment.close();
@@ -126,14 +108,6 @@ function outcome(pass: ScrubPass, print: boolean): number {
     `left for the next pass ${pass.deferred}`;
   if (print) console.log(line);
   return pass.errors > 0 || pass.damagedFiles > pass.repaired ? 1 : 0;
-}
-
-function option<T>(name: string, raw: string, parse: (raw: string) => T): T {
-  try {
-    return parse(raw);
-  } catch (error) {
-    throw new DesInputError(`${name} ${raw}: ${(error as Error).message}`, { option: name });
-  }
 }
 
 if (import.meta.main) {
