@@ -6,26 +6,19 @@
  */
 
 import { assert, assertEquals, assertMatch } from "./_helpers/assert.ts";
-import {
-  commitContainer,
-  fixtureBytes,
-  NameSource,
-  TEST_NAME_FORMAT,
-} from "./_helpers/archive_fixture.ts";
-import { createTestDatabase } from "./_helpers/pg.ts";
-import { removeTestS3Store, s3TestIgnore, testS3Store } from "./_helpers/s3.ts";
+import { fixtureBytes, NameSource, TEST_NAME_FORMAT } from "./_helpers/archive_fixture.ts";
+import { withGatewayWorld } from "./_helpers/gateway_world.ts";
+import { s3TestIgnore } from "./_helpers/s3.ts";
 import { Logger } from "../core/log.ts";
 import { createGatewayApp } from "../gateway/app.ts";
 import { AuditTrail } from "../gateway/audit.ts";
 import { parseApiKeys } from "../gateway/auth.ts";
 import { HttpRetrieverTarget } from "../gateway/http_target.ts";
-import { InProcessRetrieverTarget } from "../gateway/in_process_target.ts";
 import { GatewayMetrics } from "../gateway/metrics.ts";
 import { TokenBucketLimiter } from "../gateway/rate_limit.ts";
 import { RoutingTable } from "../gateway/routing_table.ts";
 import type { RetrieverTarget } from "../gateway/target.ts";
 import { createRetrieverApp } from "../retriever/app.ts";
-import { Retriever } from "../retriever/retriever.ts";
 
 const KEYS =
   "alice:alice-secret-0123456789,bob:bob-secret-0123456789,ops@admin:ops-secret-0123456789";
@@ -49,40 +42,20 @@ Deno.test({
       bytes: fixtureBytes(2000 + i, i),
       contentType: "application/pdf",
     }));
-    const pg = await createTestDatabase({ migrate: true });
-    const store = await testS3Store("gw-edge");
     const logLines: Record<string, unknown>[] = [];
     const sink = (line: string) => logLines.push(JSON.parse(line));
-    const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
-    let retriever: Retriever | undefined;
-    try {
-      await commitContainer(pg.db, store, { shard: 3, files, bucket: store.bucket });
-      retriever = await Retriever.start({
-        id: "r-edge",
-        range: { start: 0, end: 15 },
-        nameFormat: TEST_NAME_FORMAT,
-        db: pg.db,
-        storeFor: () => store,
-        readinessBucket: store.bucket,
-        catalogRefreshMs: 0,
-        log: new Logger("retriever", { sink, level: "info" }),
-      });
+    await withGatewayWorld({
+      prefix: "gw-edge",
+      retrieverId: "r-edge",
+      shard: 3,
+      files,
+      retriever: { log: new Logger("retriever", { sink, level: "info" }) },
+    }, async ({ pg, retriever, routing, serve }) => {
       const metrics = new GatewayMetrics();
       const audit = new AuditTrail(pg.db, { flushMs: 60_000, metrics });
-      const serve = (
-        fetchFn: (r: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>,
-      ) => {
-        const s = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, fetchFn);
-        servers.push(s);
-        return `http://127.0.0.1:${s.addr.port}`;
-      };
-      const table = RoutingTable.build<RetrieverTarget>(
-        [new InProcessRetrieverTarget(retriever)],
-        16,
-      );
       const gateway = serve(
         createGatewayApp({
-          routing: table,
+          routing,
           nameFormat: TEST_NAME_FORMAT,
           apiKeys: parseApiKeys(KEYS),
           audit,
@@ -147,13 +120,13 @@ Deno.test({
       });
 
       await t.step("a malformed name is a 400 before any lookup", async () => {
-        const before = retriever!.metrics.reads.get({ method: "GET", kind: "file", status: 400 });
+        const before = retriever.metrics.reads.get({ method: "GET", kind: "file", status: 400 });
         const lookups = logLines.filter((l) => l.component === "retriever").length;
         const bad = await get(gateway, "/files/not-a-name", auth);
         assertEquals(bad.res.status, 400);
         assertEquals(bad.res.headers.get("content-type"), "application/problem+json");
         assertEquals(
-          retriever!.metrics.reads.get({ method: "GET", kind: "file", status: 400 }),
+          retriever.metrics.reads.get({ method: "GET", kind: "file", status: 400 }),
           before,
         );
         assertEquals(logLines.filter((l) => l.component === "retriever").length, lookups);
@@ -225,7 +198,7 @@ Deno.test({
       await t.step("rate limit: 429 with Retry-After once a client's bucket is empty", async () => {
         const limited = serve(
           createGatewayApp({
-            routing: table,
+            routing,
             nameFormat: TEST_NAME_FORMAT,
             apiKeys: parseApiKeys(KEYS),
             rateLimiter: new TokenBucketLimiter(0.01, { burst: 2 }),
@@ -246,7 +219,7 @@ Deno.test({
       await t.step(
         "an unreachable or wrong retriever is a 503 with Retry-After, never a file",
         async () => {
-          const retrieverUrl = serve(createRetrieverApp(retriever!).fetch);
+          const retrieverUrl = serve(createRetrieverApp(retriever).fetch);
           const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
           const deadPort = (closed.addr as Deno.NetAddr).port;
           closed.close();
@@ -301,11 +274,6 @@ Deno.test({
         assert(text.includes("des_gateway_request_seconds_bucket"));
         assert(text.includes('des_gateway_response_bytes_total{route="getFile"}'));
       });
-    } finally {
-      for (const s of servers) await s.shutdown();
-      await retriever?.close();
-      await removeTestS3Store(store);
-      await pg.drop();
-    }
+    });
   },
 });

@@ -8,22 +8,13 @@
  */
 
 import { assert, assertEquals } from "./_helpers/assert.ts";
-import {
-  commitContainer,
-  fixtureBytes,
-  NameSource,
-  TEST_NAME_FORMAT,
-} from "./_helpers/archive_fixture.ts";
-import { createTestDatabase } from "./_helpers/pg.ts";
-import { removeTestS3Store, s3TestIgnore, testS3Store } from "./_helpers/s3.ts";
+import { fixtureBytes, NameSource, TEST_NAME_FORMAT } from "./_helpers/archive_fixture.ts";
+import { withGatewayWorld } from "./_helpers/gateway_world.ts";
+import { s3TestIgnore } from "./_helpers/s3.ts";
 import { Logger } from "../core/log.ts";
 import { createGatewayApp } from "../gateway/app.ts";
 import { parseApiKeys } from "../gateway/auth.ts";
-import { InProcessRetrieverTarget } from "../gateway/in_process_target.ts";
 import { GatewayMetrics } from "../gateway/metrics.ts";
-import { RoutingTable } from "../gateway/routing_table.ts";
-import type { RetrieverTarget } from "../gateway/target.ts";
-import { Retriever } from "../retriever/retriever.ts";
 
 const KEYS = "alice:alice-secret-0123456789,meta@meta:meta-secret-0123456789";
 const ALICE = { authorization: "Bearer alice-secret-0123456789" };
@@ -46,33 +37,23 @@ Deno.test({
       bytes: fixtureBytes(3000 + i, i),
       contentType: "text/html",
     }));
-    const pg = await createTestDatabase({ migrate: true });
-    const store = await testS3Store("gw-fast");
     const lines: Record<string, unknown>[] = [];
-    let server: Deno.HttpServer<Deno.NetAddr> | undefined;
-    let retriever: Retriever | undefined;
-    try {
-      await commitContainer(pg.db, store, { shard: 7, files, bucket: store.bucket });
-      retriever = await Retriever.start({
-        id: "r-fast",
-        range: { start: 0, end: 15 },
-        nameFormat: TEST_NAME_FORMAT,
-        db: pg.db,
-        storeFor: () => store,
-        readinessBucket: store.bucket,
-        catalogRefreshMs: 0,
-        byteCache: { memoryBytes: 1024 * 1024, diskBytes: 0, dir: "" },
-        log: new Logger("retriever", { sink: () => {} }),
-      });
+    const world = {
+      prefix: "gw-fast",
+      retrieverId: "r-fast",
+      shard: 7,
+      files,
+      retriever: { byteCache: { memoryBytes: 1024 * 1024, diskBytes: 0, dir: "" } },
+    };
+    await withGatewayWorld(world, async ({ retriever, routing, serve, shutdown }) => {
       const app = createGatewayApp({
-        routing: RoutingTable.build<RetrieverTarget>([new InProcessRetrieverTarget(retriever)], 16),
+        routing,
         nameFormat: TEST_NAME_FORMAT,
         apiKeys: parseApiKeys(KEYS),
         metrics: new GatewayMetrics(),
         log: new Logger("gateway", { level: "info", sink: (l) => lines.push(JSON.parse(l)) }),
       });
-      server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
-      const base = `http://127.0.0.1:${server.addr.port}`;
+      const base = serve(app.fetch);
       const call = async (path: string, init: RequestInit): Promise<Answer> => {
         const res = await fetch(base + path, init);
         const body = new Uint8Array(await res.arrayBuffer());
@@ -118,7 +99,7 @@ Deno.test({
           assertEquals(headers.get("vary"), "Authorization");
           assertEquals(headers.get("content-type"), "text/html");
         }
-        assert(retriever!.byteCache!.metrics.hits.get({ tier: "memory" }) >= 2);
+        assert(retriever.byteCache!.metrics.hits.get({ tier: "memory" }) >= 2);
       });
 
       await t.step("ranges, validators and HEAD", async () => {
@@ -157,8 +138,7 @@ Deno.test({
       });
 
       await t.step("both paths write the same access log line", async () => {
-        await server!.shutdown();
-        server = undefined;
+        await shutdown();
         const reads = lines.filter((l) => l.msg === "request" && l.route === "getFile");
         assert(reads.length >= 20, `${reads.length} lines`);
         const alice = reads.filter((l) => l.client === "alice" && l.status === 200);
@@ -169,12 +149,7 @@ Deno.test({
           assertMatch32(line.traceId);
         }
       });
-    } finally {
-      await server?.shutdown();
-      await retriever?.close();
-      await removeTestS3Store(store);
-      await pg.drop();
-    }
+    });
   },
 });
 

@@ -8,14 +8,9 @@
  */
 
 import { assert, assertEquals, assertMatch } from "./_helpers/assert.ts";
-import {
-  commitContainer,
-  fixtureBytes,
-  NameSource,
-  TEST_NAME_FORMAT,
-} from "./_helpers/archive_fixture.ts";
-import { createTestDatabase } from "./_helpers/pg.ts";
-import { removeTestS3Store, s3TestIgnore, testS3Store } from "./_helpers/s3.ts";
+import { fixtureBytes, NameSource, TEST_NAME_FORMAT } from "./_helpers/archive_fixture.ts";
+import { withGatewayWorld } from "./_helpers/gateway_world.ts";
+import { s3TestIgnore } from "./_helpers/s3.ts";
 import { Logger } from "../core/log.ts";
 import { PostgresDb } from "../db/postgres_db.ts";
 import { createGatewayApp, type GatewayOptions } from "../gateway/app.ts";
@@ -23,13 +18,11 @@ import { AuditTrail } from "../gateway/audit.ts";
 import { parseApiKeys } from "../gateway/auth.ts";
 import { parseCidrs } from "../gateway/client_address.ts";
 import { HttpRetrieverTarget } from "../gateway/http_target.ts";
-import { InProcessRetrieverTarget } from "../gateway/in_process_target.ts";
 import { GatewayMetrics } from "../gateway/metrics.ts";
 import { TokenBucketLimiter } from "../gateway/rate_limit.ts";
 import { RoutingTable } from "../gateway/routing_table.ts";
 import type { ForwardRequest, RetrieverTarget } from "../gateway/target.ts";
 import { NameGenerator } from "../naming/name_generator.ts";
-import { Retriever } from "../retriever/retriever.ts";
 
 const KEYS = [
   "reader@read:reader-secret-0123456789",
@@ -103,24 +96,13 @@ Deno.test({
       source: "documents",
       attrs: { owner: "finance", path: "/srv/secret/report.html" },
     }));
-    const pg = await createTestDatabase({ migrate: true });
-    const store = await testS3Store("gw-hard");
-    const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
     const trails: AuditTrail[] = [];
-    let retriever: Retriever | undefined;
-    try {
-      await commitContainer(pg.db, store, { shard: 5, files, bucket: store.bucket });
-      retriever = await Retriever.start({
-        id: "r-hard",
-        range: { start: 0, end: 15 },
-        nameFormat: TEST_NAME_FORMAT,
-        db: pg.db,
-        storeFor: () => store,
-        readinessBucket: store.bucket,
-        catalogRefreshMs: 0,
-        log: new Logger("retriever", { sink: () => {} }),
+    const world = { prefix: "gw-hard", retrieverId: "r-hard", shard: 5, files };
+    await withGatewayWorld(world, async ({ pg, routing, serve: listen, atEnd }) => {
+      atEnd(async () => {
+        for (const a of trails) await a.close().catch(() => {});
       });
-      const recording = new RecordingTarget(new InProcessRetrieverTarget(retriever));
+      const recording = new RecordingTarget(routing.owners[0]);
       const table = RoutingTable.build<RetrieverTarget>([recording], 16);
       const serve = (options: Partial<GatewayOptions>) => {
         const app = createGatewayApp({
@@ -129,9 +111,7 @@ Deno.test({
           log: quiet(),
           ...options,
         });
-        const s = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
-        servers.push(s);
-        return `http://127.0.0.1:${s.addr.port}`;
+        return listen(app.fetch);
       };
       const call = async (
         base: string,
@@ -465,12 +445,6 @@ Deno.test({
         await lost.close();
         await down.close();
       });
-    } finally {
-      for (const s of servers) await s.shutdown();
-      for (const a of trails) await a.close().catch(() => {});
-      await retriever?.close();
-      await removeTestS3Store(store);
-      await pg.drop();
-    }
+    });
   },
 });
