@@ -13,6 +13,12 @@
 
 import { deadline } from "../core/deadlines.ts";
 import { DesUnavailableError } from "../core/errors.ts";
+import {
+  type Http1Origin,
+  http1Origin,
+  type Http1Pool,
+  Http1TimeoutError,
+} from "../core/http1_client.ts";
 import { bodyWithin, declaredLength, idleTimeout } from "../core/timeouts.ts";
 import { RETRIEVER_HEADER } from "../core/read_path.ts";
 import type { ShardRange } from "../naming/shard_range.ts";
@@ -27,8 +33,10 @@ export interface HttpTargetOptions {
   timeoutMs?: number;
   /** Milliseconds a response body may take to deliver its next chunk (default 10 000). */
   idleTimeoutMs?: number;
-  /** HTTP client (e.g. one trusting a private CA). */
+  /** HTTP client of `fetch` (e.g. one trusting a private CA): probes, and forwards without `pool`. */
   client?: Deno.HttpClient;
+  /** Keep-alive HTTP/1.1 connections for the forwards (preferred over `fetch` when set). */
+  pool?: Http1Pool;
   /** Shared secret sent as `Authorization: Bearer <token>` to the retriever. */
   token?: string;
 }
@@ -40,6 +48,7 @@ export class HttpRetrieverTarget implements RetrieverTarget {
   readonly #timeoutMs: number;
   readonly #idleMs: number;
   readonly #client?: Deno.HttpClient;
+  readonly #pool?: { pool: Http1Pool; origin: Http1Origin };
   readonly #authorization?: string;
 
   /**
@@ -58,6 +67,7 @@ export class HttpRetrieverTarget implements RetrieverTarget {
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#idleMs = options.idleTimeoutMs ?? 10_000;
     this.#client = options.client;
+    if (options.pool) this.#pool = { pool: options.pool, origin: http1Origin(this.location) };
     this.#authorization = options.token ? `Bearer ${options.token}` : undefined;
   }
 
@@ -70,7 +80,48 @@ export class HttpRetrieverTarget implements RetrieverTarget {
    * target's to change (the token is set on it). The response's headers are
    * the caller's to change.
    */
-  async forward(request: ForwardRequest): Promise<Response> {
+  forward(request: ForwardRequest): Promise<Response> {
+    const headers = request.headers;
+    if (this.#authorization) headers.set("authorization", this.#authorization);
+    return this.#pool ? this.#forwardPooled(request, this.#pool) : this.#fetch(request);
+  }
+
+  /** Forward on a pooled HTTP/1.1 connection; see {@linkcode Http1Pool.request} for the bounds. */
+  async #forwardPooled(
+    request: ForwardRequest,
+    { pool, origin }: { pool: Http1Pool; origin: Http1Origin },
+  ): Promise<Response> {
+    let answer;
+    try {
+      answer = await pool.request(origin, {
+        method: request.method,
+        target: request.path,
+        headers: request.headers,
+        headersTimeoutMs: this.#timeoutMs,
+        idleTimeoutMs: this.#idleMs,
+        onIdle: () => this.#unavailable(`stalled: no body bytes within ${this.#idleMs} ms`),
+        signal: request.signal,
+      });
+    } catch (cause) {
+      if (cause instanceof DesUnavailableError) throw cause; // a stalled small body
+      throw this.#unavailable(
+        cause instanceof Http1TimeoutError
+          ? `did not answer within ${this.#timeoutMs} ms`
+          : "is not reachable",
+        cause,
+      );
+    }
+    const { status, headers, body } = answer;
+    let answeredBy: string | null = null;
+    for (const [name, value] of headers) if (name === RETRIEVER_HEADER) answeredBy = value;
+    if (answeredBy !== this.id || status === 421) {
+      if (body instanceof ReadableStream) await body.cancel().catch(() => {});
+      throw this.#misdirected(answeredBy);
+    }
+    return new Response(body, { status, headers });
+  }
+
+  async #fetch(request: ForwardRequest): Promise<Response> {
     // One controller for the headers timeout, a stalled body and the caller's signal.
     const abort = new AbortController();
     let timedOut = false;
@@ -79,13 +130,11 @@ export class HttpRetrieverTarget implements RetrieverTarget {
       abort.abort();
     });
     const signal = request.signal ? AbortSignal.any([request.signal, abort.signal]) : abort.signal;
-    const headers = request.headers;
-    if (this.#authorization) headers.set("authorization", this.#authorization);
     let response: Response;
     try {
       response = await fetch(`${this.location}${request.path}`, {
         method: request.method,
-        headers,
+        headers: request.headers,
         signal,
         client: this.#client,
         redirect: "manual",
@@ -101,11 +150,7 @@ export class HttpRetrieverTarget implements RetrieverTarget {
     const answeredBy = response.headers.get(RETRIEVER_HEADER);
     if (answeredBy !== this.id || response.status === 421) {
       await response.body?.cancel().catch(() => {});
-      throw this.#unavailable(
-        answeredBy !== this.id
-          ? `answered as ${JSON.stringify(answeredBy)} instead of ${this.id}`
-          : "does not own the shard (421)",
-      );
+      throw this.#misdirected(answeredBy);
     }
     const init = { status: response.status, headers: response.headers };
     if (!response.body) return new Response(null, init);
@@ -138,6 +183,15 @@ export class HttpRetrieverTarget implements RetrieverTarget {
     } catch (error) {
       return `not reachable: ${(error as Error).message}`;
     }
+  }
+
+  /** The answer of another retriever, or a 421. */
+  #misdirected(answeredBy: string | null): DesUnavailableError {
+    return this.#unavailable(
+      answeredBy !== this.id
+        ? `answered as ${JSON.stringify(answeredBy)} instead of ${this.id}`
+        : "does not own the shard (421)",
+    );
   }
 
   #unavailable(what: string, cause?: unknown): DesUnavailableError {

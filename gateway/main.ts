@@ -192,6 +192,8 @@ export async function main(args: string[]): Promise<number> {
   await status?.close();
   await local?.retriever.close();
   local?.stores.close();
+  hopOptions.pool?.close();
+  hopOptions.client.close();
   await db?.close();
   buffer.close();
   return 0;

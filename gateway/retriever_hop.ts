@@ -21,6 +21,8 @@ import { hopTokenOf } from "../core/hop_token.ts";
 import type { Logger } from "../core/log.ts";
 import { isLoopbackUrl } from "../core/loopback.ts";
 import type { RetrieverRecord } from "../db/retriever_records.ts";
+import { Http1Pool } from "../core/http1_client.ts";
+import { TRACING } from "../core/spans.ts";
 import type { HttpTargetOptions } from "./http_target.ts";
 
 /** Something that reads environment variables. */
@@ -80,18 +82,30 @@ export const HOP_POOL_MAX_IDLE_PER_HOST = 256;
 export const HOP_POOL_IDLE_TIMEOUT_MS = 30_000;
 
 /**
- * Target options for these settings: the token, and one HTTP client for
- * every retriever — keep-alive connections pooled per retriever (at most
- * {@linkcode HOP_POOL_MAX_IDLE_PER_HOST} idle ones, each closed after
- * {@linkcode HOP_POOL_IDLE_TIMEOUT_MS}), trusting the CA when one is set.
+ * Target options for these settings: the token, and for every retriever
+ * keep-alive connections pooled per retriever (at most
+ * {@linkcode HOP_POOL_MAX_IDLE_PER_HOST} idle ones, none reused after
+ * {@linkcode HOP_POOL_IDLE_TIMEOUT_MS} idle), trusting the CA when one is
+ * set: an HTTP/1.1 pool for the forwards (over TLS for `https://`
+ * retrievers; none when spans are exported, as `fetch` makes the client
+ * spans) and a `fetch` client for the probes. Close both when done.
  */
-export function hopTargetOptions(settings: RetrieverHopSettings): HttpTargetOptions {
+export function hopTargetOptions(
+  settings: RetrieverHopSettings,
+): HttpTargetOptions & { client: Deno.HttpClient; pool?: Http1Pool } {
+  const caCerts = settings.caCert ? [settings.caCert] : undefined;
   const client = Deno.createHttpClient({
     poolMaxIdlePerHost: HOP_POOL_MAX_IDLE_PER_HOST,
     poolIdleTimeout: HOP_POOL_IDLE_TIMEOUT_MS,
-    ...(settings.caCert ? { caCerts: [settings.caCert] } : {}),
+    ...(caCerts ? { caCerts } : {}),
   });
-  return { token: settings.token, client };
+  // With tracing on, `fetch` makes the hop's client spans; the pool makes none.
+  const pool = TRACING ? undefined : new Http1Pool({
+    maxIdlePerOrigin: HOP_POOL_MAX_IDLE_PER_HOST,
+    idleTimeoutMs: HOP_POOL_IDLE_TIMEOUT_MS,
+    caCerts,
+  });
+  return { token: settings.token, client, pool };
 }
 
 /** Whether a registration URL is on the allow-list (loopback only when the list is empty). */

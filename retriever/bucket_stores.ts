@@ -1,6 +1,8 @@
 /**
  * One {@linkcode ObjectStore} per bucket named in the catalog: S3 buckets
- * when `DES_S3_ENDPOINT` is set (GETs by {@linkcode S3FetchGetStore}),
+ * when `DES_S3_ENDPOINT` is set (GETs by {@linkcode S3FetchGetStore}, on
+ * one pool of keep-alive HTTP/1.1 connections shared by every bucket, or by
+ * `fetch` when spans are exported: it makes the S3 client spans),
  * directories under `DES_STORE_ROOT` otherwise. Stores are created on first
  * use and kept.
  *
@@ -9,6 +11,8 @@
 
 import { join } from "node:path";
 import type { DesConfig } from "../core/config.ts";
+import { Http1Pool } from "../core/http1_client.ts";
+import { TRACING } from "../core/spans.ts";
 import { FsObjectStore } from "../store/fs.ts";
 import type { ObjectStore, RequestHook } from "../store/object_store.ts";
 import { S3ObjectStore } from "../store/s3.ts";
@@ -18,10 +22,15 @@ import { S3FetchGetStore } from "./s3_fetch_store.ts";
 export class BucketStores {
   readonly #stores = new Map<string, ObjectStore>();
   readonly #make: (bucket: string) => ObjectStore;
+  readonly #pool?: Http1Pool;
 
-  /** @param make creates the store of a bucket */
-  constructor(make: (bucket: string) => ObjectStore) {
+  /**
+   * @param make creates the store of a bucket
+   * @param pool connections the stores share, closed with them
+   */
+  constructor(make: (bucket: string) => ObjectStore, pool?: Http1Pool) {
     this.#make = make;
+    this.#pool = pool;
   }
 
   /** Stores configured from `DES_S3_*` or `DES_STORE_ROOT`, reporting requests to `onRequest`. */
@@ -33,6 +42,8 @@ export class BucketStores {
     onRequest?: RequestHook,
   ): BucketStores {
     if (config.s3Endpoint) {
+      // With tracing on, `fetch` makes the S3 client spans; the pool makes none.
+      const pool = TRACING ? undefined : new Http1Pool();
       const settings = {
         endpoint: config.s3Endpoint,
         region: config.s3Region,
@@ -40,8 +51,14 @@ export class BucketStores {
         secretAccessKey: config.s3SecretAccessKey,
         onRequest,
       };
-      return new BucketStores((bucket) =>
-        new S3FetchGetStore(new S3ObjectStore({ ...settings, bucket }), { ...settings, bucket })
+      return new BucketStores(
+        (bucket) =>
+          new S3FetchGetStore(new S3ObjectStore({ ...settings, bucket }), {
+            ...settings,
+            bucket,
+            pool,
+          }),
+        pool,
       );
     }
     return new BucketStores((bucket) =>
@@ -68,5 +85,6 @@ export class BucketStores {
       if (inner instanceof FsObjectStore) inner.close();
     }
     this.#stores.clear();
+    this.#pool?.close();
   }
 }

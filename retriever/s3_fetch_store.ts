@@ -25,6 +25,12 @@
 
 import { deadline } from "../core/deadlines.ts";
 import { DesUnavailableError } from "../core/errors.ts";
+import {
+  type Http1Origin,
+  http1Origin,
+  type Http1Pool,
+  Http1TimeoutError,
+} from "../core/http1_client.ts";
 import { redactCredentials } from "../core/redact.ts";
 import { bodyWithin, declaredLength, idleTimeout, withTimeout } from "../core/timeouts.ts";
 import type {
@@ -64,6 +70,11 @@ export interface S3FetchSettings {
   headersTimeoutMs?: number;
   /** Most milliseconds the body may take to deliver its next chunk. */
   idleTimeoutMs?: number;
+  /**
+   * Keep-alive HTTP/1.1 connections to send the GETs on instead of `fetch`
+   * (the caller closes it).
+   */
+  pool?: Http1Pool;
 }
 
 /** Default bound on connect + response headers of one S3 GET. */
@@ -89,22 +100,26 @@ const PRESIGNED_URLS_KEPT = 4096;
  */
 export const WHOLE_BODY_LIMIT = 64 * 1024;
 
-/** A stream of one chunk: the whole body of `response`, read when first asked for. */
-function wholeBody(
-  response: Response,
-  ms: number,
-  onIdle: () => Error,
-  onExpire: () => void,
-): ReadableStream<Uint8Array> {
+/** One answer of S3, from `fetch` or the pool: a small body is already read. */
+interface S3Answer {
+  status: number;
+  header(name: string): string | null;
+  body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
+}
+
+/** One attempt failed before an answer; `timedOut` when its bound passed. */
+class AttemptFailure {
+  constructor(readonly timedOut: boolean, readonly cause: unknown) {}
+}
+
+/** The stream of a body read whole (one chunk), or the body stream as it is. */
+function bodyStream(body: S3Answer["body"]): ReadableStream<Uint8Array> {
+  if (body === null) return ReadableStream.from<Uint8Array>([]);
+  if (!(body instanceof Uint8Array)) return body;
   return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const bytes = await bodyWithin(response, ms, onIdle, onExpire);
-      if (bytes.byteLength > 0) controller.enqueue(bytes);
+    pull(controller) {
+      if (body.byteLength > 0) controller.enqueue(body);
       controller.close();
-    },
-    cancel(reason) {
-      if (!response.bodyUsed) return response.body?.cancel(reason);
-      onExpire();
     },
   }, { highWaterMark: 0 });
 }
@@ -122,6 +137,7 @@ export class S3FetchGetStore implements ObjectStore {
     maxEntries: PRESIGNED_URLS_KEPT,
   });
   readonly #origin: string;
+  readonly #pooled?: { pool: Http1Pool; origin: Http1Origin };
 
   /** @param inner the S3 store of the same bucket @param settings endpoint, credentials, hook */
   constructor(inner: ObjectStore, settings: S3FetchSettings) {
@@ -132,6 +148,7 @@ export class S3FetchGetStore implements ObjectStore {
     const base = new URL(settings.endpoint);
     this.#host = base.host;
     this.#origin = base.origin;
+    if (settings.pool) this.#pooled = { pool: settings.pool, origin: http1Origin(base.origin) };
   }
 
   /** See {@linkcode ObjectStore.listIncompleteUploads}: the wrapped store's. */
@@ -162,61 +179,133 @@ export class S3FetchGetStore implements ObjectStore {
       op: "get",
       range,
     };
-    const extra: Record<string, string> = {};
-    if (range) extra.range = rangeHeader(range);
-    if (ifMatch !== undefined) extra["if-match"] = `"${ifMatch}"`;
+    const extra: [string, string][] = [];
+    if (range) extra.push(["range", rangeHeader(range)]);
+    if (ifMatch !== undefined) extra.push(["if-match", `"${ifMatch}"`]);
     const attempts = this.#settings.maxAttempts ?? 3;
+    const headersMs = this.#settings.headersTimeoutMs ?? DEFAULT_S3_HEADERS_TIMEOUT_MS;
+    const idleMs = this.#settings.idleTimeoutMs ?? DEFAULT_S3_IDLE_TIMEOUT_MS;
+    const stalled = () =>
+      new DesUnavailableError(`S3 get of ${key} stalled: no body bytes within ${idleMs} ms`, where);
     for (let attempt = 1;; attempt++) {
       this.#settings.onRequest?.({ op: "get", key, ranged: range !== undefined });
-      const headersMs = this.#settings.headersTimeoutMs ?? DEFAULT_S3_HEADERS_TIMEOUT_MS;
-      const abort = new AbortController();
-      let timedOut = false;
-      const timer = deadline(headersMs, () => {
-        timedOut = true;
-        abort.abort();
-      });
-      let response: Response;
+      let answer: S3Answer;
       try {
-        response = await fetch(this.#urlOf(path), {
-          headers: extra,
-          signal: signal ? AbortSignal.any([signal, abort.signal]) : abort.signal,
-        });
-      } catch (cause) {
-        timedOut &&= !signal?.aborted;
+        const target = this.#targetOf(path);
+        answer = this.#pooled
+          ? await this.#sendPooled(this.#pooled, target, extra, signal, stalled)
+          : await this.#fetch(target, extra, signal, stalled);
+      } catch (error) {
+        if (!(error instanceof AttemptFailure)) throw error;
+        const timedOut = error.timedOut && !signal?.aborted;
         if (attempt < attempts && !signal?.aborted && !timedOut) continue;
         // Fetch errors quote the URL, whose signature must not reach a log or a client.
         const why = timedOut
           ? `no response within ${headersMs} ms`
-          : redactCredentials((cause as Error).message);
+          : redactCredentials((error.cause as Error).message);
         throw new DesUnavailableError(
           `S3 get s3://${where.bucket}/${key} at ${where.endpoint} failed: ${why}`,
           where,
-          cause,
+          error.cause,
         );
-      } finally {
-        timer.cancel();
       }
-      if (response.ok) {
-        return this.#result(key, response, range !== undefined, where, () => abort.abort());
+      if (answer.status >= 200 && answer.status < 300) {
+        return await this.#result(key, answer, range !== undefined, where);
       }
-      const idleMs = this.#settings.idleTimeoutMs ?? DEFAULT_S3_IDLE_TIMEOUT_MS;
-      const text = await withTimeout(response.text(), idleMs, () => new Error("stalled"))
-        .catch(() => (abort.abort(), ""));
-      if (response.status >= 500 && attempt < attempts) continue;
-      const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? `HTTP${response.status}`;
+      const text = await this.#errorText(answer.body, idleMs);
+      if (answer.status >= 500 && attempt < attempts) continue;
+      const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? `HTTP${answer.status}`;
       throw s3Error(
-        { name: code, message: text.slice(0, 200), $metadata: { httpStatusCode: response.status } },
+        { name: code, message: text.slice(0, 200), $metadata: { httpStatusCode: answer.status } },
         where,
       );
     }
   }
 
-  /** The presigned URL of `path`, made at most every {@linkcode PRESIGN_REUSE_MS}. */
-  #urlOf(path: string): string {
+  /** One GET on a pooled connection; a body up to {@linkcode WHOLE_BODY_LIMIT} comes read. */
+  async #sendPooled(
+    { pool, origin }: { pool: Http1Pool; origin: Http1Origin },
+    target: string,
+    headers: [string, string][],
+    signal: AbortSignal | undefined,
+    stalled: () => Error,
+  ): Promise<S3Answer> {
+    let answer;
+    try {
+      answer = await pool.request(origin, {
+        method: "GET",
+        target,
+        headers,
+        headersTimeoutMs: this.#settings.headersTimeoutMs ?? DEFAULT_S3_HEADERS_TIMEOUT_MS,
+        idleTimeoutMs: this.#settings.idleTimeoutMs ?? DEFAULT_S3_IDLE_TIMEOUT_MS,
+        onIdle: stalled,
+        signal,
+      });
+    } catch (cause) {
+      if (cause instanceof DesUnavailableError) throw cause;
+      throw new AttemptFailure(cause instanceof Http1TimeoutError, cause);
+    }
+    const fields = answer.headers;
+    const header = (name: string) => {
+      for (const [n, v] of fields) if (n === name) return v;
+      return null;
+    };
+    return { status: answer.status, header, body: answer.body };
+  }
+
+  /** One GET by `fetch`; a body up to {@linkcode WHOLE_BODY_LIMIT} comes read. */
+  async #fetch(
+    target: string,
+    headers: [string, string][],
+    signal: AbortSignal | undefined,
+    stalled: () => Error,
+  ): Promise<S3Answer> {
+    const headersMs = this.#settings.headersTimeoutMs ?? DEFAULT_S3_HEADERS_TIMEOUT_MS;
+    const abort = new AbortController();
+    let timedOut = false;
+    const timer = deadline(headersMs, () => {
+      timedOut = true;
+      abort.abort();
+    });
+    let response: Response;
+    try {
+      response = await fetch(this.#origin + target, {
+        headers,
+        signal: signal ? AbortSignal.any([signal, abort.signal]) : abort.signal,
+      });
+    } catch (cause) {
+      throw new AttemptFailure(timedOut, cause);
+    } finally {
+      timer.cancel();
+    }
+    const idleMs = this.#settings.idleTimeoutMs ?? DEFAULT_S3_IDLE_TIMEOUT_MS;
+    const header = (name: string) => response.headers.get(name);
+    const length = declaredLength(response);
+    if (length !== undefined && length <= WHOLE_BODY_LIMIT) {
+      const bytes = await bodyWithin(response, idleMs, stalled, () => abort.abort());
+      return { status: response.status, header, body: bytes };
+    }
+    const body = response.body && idleTimeout(response.body, idleMs, stalled, () => abort.abort());
+    return { status: response.status, header, body };
+  }
+
+  /** The text of an error answer (empty when it does not come in time). */
+  async #errorText(body: S3Answer["body"], idleMs: number): Promise<string> {
+    if (body === null) return "";
+    if (body instanceof Uint8Array) return new TextDecoder().decode(body);
+    const text = new Response(body).text();
+    return await withTimeout(text, idleMs, () => new Error("stalled")).catch(() => {
+      body.cancel().catch(() => {});
+      return "";
+    });
+  }
+
+  /** The presigned path and query of `path`, made at most every {@linkcode PRESIGN_REUSE_MS}. */
+  #targetOf(path: string): string {
     const now = Date.now();
     const kept = this.#presigned.get(path);
     if (kept && kept.until > now) return kept.url;
-    const url = this.#origin + this.#signer.presignGet({
+    const url = this.#signer.presignGet({
       host: this.#host,
       path,
       date: new Date(now),
@@ -228,33 +317,28 @@ export class S3FetchGetStore implements ObjectStore {
 
   async #result(
     key: string,
-    response: Response,
+    answer: S3Answer,
     ranged: boolean,
     where: Record<string, unknown>,
-    abort: () => void,
   ): Promise<GetResult> {
-    const length = Number(response.headers.get("content-length") ?? 0);
-    const contentRange = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(
-      response.headers.get("content-range") ?? "",
-    );
-    if (ranged && (response.status !== 206 || !contentRange)) {
-      await response.body?.cancel();
+    const length = Number(answer.header("content-length") ?? 0);
+    const contentRange = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(answer.header("content-range") ?? "");
+    if (ranged && (answer.status !== 206 || !contentRange)) {
+      if (answer.body instanceof ReadableStream) await answer.body.cancel();
       throw new DesUnavailableError(`S3 ignored the Range of a get of ${key}`, where);
     }
     const info: ObjectInfo = {
       key,
       size: contentRange ? Number(contentRange[3]) : length,
-      etag: (response.headers.get("etag") ?? "").replace(/^(W\/)?"|"$/g, ""),
-      lastModified: new Date(response.headers.get("last-modified") ?? 0),
+      etag: (answer.header("etag") ?? "").replace(/^(W\/)?"|"$/g, ""),
+      lastModified: new Date(answer.header("last-modified") ?? 0),
     };
-    const idleMs = this.#settings.idleTimeoutMs ?? DEFAULT_S3_IDLE_TIMEOUT_MS;
-    const stalled = () =>
-      new DesUnavailableError(`S3 get of ${key} stalled: no body bytes within ${idleMs} ms`, where);
-    const source = response.body ?? ReadableStream.from<Uint8Array>([]);
-    const body = length <= WHOLE_BODY_LIMIT && declaredLength(response) === length
-      ? wholeBody(response, idleMs, stalled, abort)
-      : idleTimeout(source, idleMs, stalled, abort);
-    return { info, start: contentRange ? Number(contentRange[1]) : 0, length, body };
+    return {
+      info,
+      start: contentRange ? Number(contentRange[1]) : 0,
+      length,
+      body: bodyStream(answer.body),
+    };
   }
 
   /** Delegated. */

@@ -24,6 +24,10 @@ Deno.test("HttpRetrieverTarget: bodies small and large, HEAD, 304, token, reused
     const headers = { "x-des-retriever": "r1", "etag": '"e1"' };
     const path = new URL(req.url).pathname;
     if (path === "/files/large") return new Response(large, { headers });
+    // No Content-Length: sent in chunks.
+    if (path === "/files/chunked") {
+      return new Response(ReadableStream.from([small, large]), { headers });
+    }
     if (req.headers.get("if-none-match") === '"e1"') {
       return new Response(null, { status: 304, headers });
     }
@@ -58,6 +62,8 @@ Deno.test("HttpRetrieverTarget: bodies small and large, HEAD, 304, token, reused
     assertEquals(big.status, 200);
     assert(big.body instanceof ReadableStream);
     assertEquals(await readAll(big.body), large);
+    const chunked = await target.forward(request("GET", "/files/chunked"));
+    assertEquals(await readAll(chunked.body!), new Uint8Array([...small, ...large]));
     const head = await target.forward(request("HEAD", "/files/small"));
     assertEquals([head.status, head.body, head.headers.get("etag")], [200, null, '"e1"']);
     head.headers.delete("etag");
@@ -65,15 +71,16 @@ Deno.test("HttpRetrieverTarget: bodies small and large, HEAD, 304, token, reused
       request("GET", "/files/small", [["if-none-match", '"e1"']]),
     );
     assertEquals([notModified.status, await notModified.text()], [304, ""]);
-    assertEquals(seen.length, 8);
+    assertEquals(seen.length, 9);
     for (const s of seen) {
       assertEquals(s.authorization, `Bearer ${token}`);
       assertEquals(s.traceparent, "00-" + "1".repeat(32) + "-" + "2".repeat(16) + "-01");
     }
-    // Eight requests in sequence on one keep-alive connection.
+    // Nine requests in sequence on one keep-alive connection.
     assertEquals(peers.size, 1);
   } finally {
-    options.client?.close();
+    options.pool?.close();
+    options.client.close();
     await server.shutdown();
   }
 });

@@ -10,6 +10,7 @@
 import { assert, assertEquals, assertRejects } from "./_helpers/assert.ts";
 import { BlackHole } from "./_helpers/tcp_proxy.ts";
 import { DesUnavailableError } from "../core/errors.ts";
+import { Http1Pool } from "../core/http1_client.ts";
 import { withTimeout } from "../core/timeouts.ts";
 import { BUFFERED_HOP_BODY_LIMIT, HttpRetrieverTarget } from "../gateway/http_target.ts";
 import { InProcessRetrieverTarget } from "../gateway/in_process_target.ts";
@@ -55,8 +56,12 @@ function stallingServer(head: string, firstBytes: string): { url: string; close(
   };
 }
 
-function fetchStore(endpoint: string): S3FetchGetStore {
+/** The two clients of both hops: `fetch`, and keep-alive HTTP/1.1 connections. */
+const CLIENTS = ["fetch", "pool"] as const;
+
+function fetchStore(endpoint: string, pool?: Http1Pool): S3FetchGetStore {
   return new S3FetchGetStore(new MemoryObjectStore(), {
+    pool,
     endpoint,
     region: "us-east-1",
     accessKeyId: "k",
@@ -67,79 +72,106 @@ function fetchStore(endpoint: string): S3FetchGetStore {
   });
 }
 
-Deno.test("S3 GET to an endpoint that never answers fails unavailable", async () => {
-  const hole = new BlackHole();
-  try {
-    const store = fetchStore(hole.url);
-    const started = Date.now();
-    const error = await hangGuard(
-      assertRejects(() => store.get("k", { range: { suffix: 10 } }), DesUnavailableError),
-    );
-    assert(/no response within 300 ms/.test(error.message), error.message);
-    assert(hole.accepted >= 1);
-    assert(Date.now() - started < HANG);
-  } finally {
-    hole.close();
-  }
-});
+for (const client of CLIENTS) {
+  Deno.test(`S3 GET (${client}) to an endpoint that never answers fails unavailable`, async () => {
+    const hole = new BlackHole();
+    const pool = client === "pool" ? new Http1Pool() : undefined;
+    try {
+      const store = fetchStore(hole.url, pool);
+      const started = Date.now();
+      const error = await hangGuard(
+        assertRejects(() => store.get("k", { range: { suffix: 10 } }), DesUnavailableError),
+      );
+      assert(/no response within 300 ms/.test(error.message), error.message);
+      assert(hole.accepted >= 1);
+      assert(Date.now() - started < HANG);
+    } finally {
+      pool?.close();
+      hole.close();
+    }
+  });
 
-Deno.test("S3 GET whose body stalls after the headers fails unavailable", async () => {
-  const server = stallingServer(
-    'HTTP/1.1 200 OK\r\ncontent-length: 1000\r\netag: "e"\r\n',
-    "abc",
-  );
-  try {
-    const result = await hangGuard(fetchStore(server.url).get("k"));
-    const error = await hangGuard(assertRejects(() => readAll(result.body), DesUnavailableError));
-    assert(/stalled/.test(error.message), error.message);
-  } finally {
-    server.close();
-  }
-});
+  Deno.test(`S3 GET (${client}) whose body stalls after the headers fails unavailable`, async () => {
+    const small = stallingServer(
+      'HTTP/1.1 200 OK\r\ncontent-length: 1000\r\netag: "e"\r\n',
+      "abc",
+    );
+    const large = stallingServer(
+      'HTTP/1.1 200 OK\r\ncontent-length: 100000\r\netag: "e"\r\n',
+      "abc",
+    );
+    const pool = client === "pool" ? new Http1Pool() : undefined;
+    try {
+      for (const server of [small, large]) {
+        // A small body is read before `get` returns, a large one streams: either way it fails.
+        const error = await hangGuard(
+          assertRejects(
+            async () => await readAll((await fetchStore(server.url, pool).get("k")).body),
+            DesUnavailableError,
+          ),
+        );
+        assert(/stalled/.test(error.message), error.message);
+      }
+    } finally {
+      pool?.close();
+      small.close();
+      large.close();
+    }
+  });
+}
 
-Deno.test("gateway hop: a black-holed retriever and a stalled body are unavailable", async () => {
-  const hole = new BlackHole();
-  const server = stallingServer(
-    "HTTP/1.1 200 OK\r\ncontent-length: 1000\r\nx-des-retriever: r1\r\n",
-    "abc",
-  );
-  const large = stallingServer(
-    `HTTP/1.1 200 OK\r\ncontent-length: ${BUFFERED_HOP_BODY_LIMIT + 1}\r\nx-des-retriever: r1\r\n`,
-    "abc",
-  );
-  const range = { start: 0, end: 15 };
-  const request = {
-    method: "GET" as const,
-    path: "/files/x",
-    headers: new Headers(),
-    trace: childTrace(),
-  };
-  try {
-    const dead = new HttpRetrieverTarget("r1", hole.url, range, { timeoutMs: 300 });
-    await hangGuard(assertRejects(() => dead.forward(request), DesUnavailableError));
-    // A small body is read whole before the gateway answers: its stall is a 503, no header sent.
-    const slow = new HttpRetrieverTarget("r1", server.url, range, { idleTimeoutMs: 300 });
-    const stalled = await hangGuard(
-      assertRejects(
-        () => slow.forward({ ...request, headers: new Headers() }),
-        DesUnavailableError,
-      ),
+for (const client of CLIENTS) {
+  Deno.test(`gateway hop (${client}): a black-holed retriever and a stalled body are unavailable`, async () => {
+    const pool = client === "pool" ? new Http1Pool() : undefined;
+    const hole = new BlackHole();
+    const server = stallingServer(
+      "HTTP/1.1 200 OK\r\ncontent-length: 1000\r\nx-des-retriever: r1\r\n",
+      "abc",
     );
-    assert(/stalled: no body bytes within 300 ms/.test(stalled.message), stalled.message);
-    // A larger one streams: the headers go out, then the body is cut off.
-    const slowLarge = new HttpRetrieverTarget("r1", large.url, range, { idleTimeoutMs: 300 });
-    const response = await hangGuard(slowLarge.forward({ ...request, headers: new Headers() }));
-    assertEquals(response.status, 200);
-    const error = await hangGuard(
-      assertRejects(() => response.arrayBuffer(), Error),
+    const large = stallingServer(
+      `HTTP/1.1 200 OK\r\ncontent-length: ${
+        BUFFERED_HOP_BODY_LIMIT + 1
+      }\r\nx-des-retriever: r1\r\n`,
+      "abc",
     );
-    assert(/stalled|body|unavailable/i.test(String(error.message)), error.message);
-  } finally {
-    hole.close();
-    server.close();
-    large.close();
-  }
-});
+    const range = { start: 0, end: 15 };
+    const request = {
+      method: "GET" as const,
+      path: "/files/x",
+      headers: new Headers(),
+      trace: childTrace(),
+    };
+    try {
+      const dead = new HttpRetrieverTarget("r1", hole.url, range, { timeoutMs: 300, pool });
+      await hangGuard(assertRejects(() => dead.forward(request), DesUnavailableError));
+      // A small body is read whole before the gateway answers: its stall is a 503, no header sent.
+      const slow = new HttpRetrieverTarget("r1", server.url, range, { idleTimeoutMs: 300, pool });
+      const stalled = await hangGuard(
+        assertRejects(
+          () => slow.forward({ ...request, headers: new Headers() }),
+          DesUnavailableError,
+        ),
+      );
+      assert(/stalled: no body bytes within 300 ms/.test(stalled.message), stalled.message);
+      // A larger one streams: the headers go out, then the body is cut off.
+      const slowLarge = new HttpRetrieverTarget("r1", large.url, range, {
+        idleTimeoutMs: 300,
+        pool,
+      });
+      const response = await hangGuard(slowLarge.forward({ ...request, headers: new Headers() }));
+      assertEquals(response.status, 200);
+      const error = await hangGuard(
+        assertRejects(() => response.arrayBuffer(), Error),
+      );
+      assert(/stalled|body|unavailable/i.test(String(error.message)), error.message);
+    } finally {
+      pool?.close();
+      hole.close();
+      server.close();
+      large.close();
+    }
+  });
+}
 
 Deno.test("in-process target: a retriever that never answers is unavailable", async () => {
   const never = new Promise<never>(() => {});
