@@ -230,18 +230,18 @@ export function filesHandler(
 }
 
 /**
- * The forwarded headers of a request, as a `Headers` for the hop: with
- * `traceparent`, and for a `DELETE` the client who asked.
+ * The forwarded header fields of a request for the hop: with `traceparent`,
+ * and for a `DELETE` the client who asked.
  */
-function forwardedHeaders(request: Headers, call: FileCall): Headers {
+function forwardedHeaders(request: Headers, call: FileCall): [string, string][] {
   const view = forwardedView(request);
-  const headers = new Headers();
+  const headers: [string, string][] = [];
   for (const h of FORWARDED_HEADERS) {
     const v = view.get(h);
-    if (v !== null) headers.set(h, v);
+    if (v !== null) headers.push([h, v]);
   }
-  headers.set("traceparent", formatTraceparent(call.trace));
-  if (call.method === "DELETE" && call.client) headers.set(CLIENT_HEADER, call.client);
+  headers.push(["traceparent", formatTraceparent(call.trace)]);
+  if (call.method === "DELETE" && call.client) headers.push([CLIENT_HEADER, call.client]);
   return headers;
 }
 

@@ -81,8 +81,7 @@ export class HttpRetrieverTarget implements RetrieverTarget {
    * the caller's to change.
    */
   forward(request: ForwardRequest): Promise<Response> {
-    const headers = request.headers;
-    if (this.#authorization) headers.set("authorization", this.#authorization);
+    if (this.#authorization) request.headers.push(["authorization", this.#authorization]);
     return this.#pool ? this.#forwardPooled(request, this.#pool) : this.#fetch(request);
   }
 

@@ -16,8 +16,11 @@ export interface ForwardRequest {
   method: "GET" | "HEAD" | "DELETE";
   /** Path and query, e.g. `/files/<name>` or `/files/<name>/meta`. */
   path: string;
-  /** Headers to send (already filtered; carries `traceparent`); the target may add to them. */
-  headers: Headers;
+  /**
+   * Header fields to send, names lower-case (already filtered; carries
+   * `traceparent`); the target may add to them.
+   */
+  headers: [string, string][];
   /** The gateway's span; the target's work is its child. */
   trace: TraceContext;
   /** Authenticated client, if any. */

@@ -11,7 +11,7 @@
 
 import type { RangeSource, SuffixRead } from "../format/range_source.ts";
 import type { ObjectStore } from "../store/object_store.ts";
-import { readAll } from "../store/object_store.ts";
+import { bodyBytes } from "../store/object_store.ts";
 import { StoreRangeSource } from "../store/range_source.ts";
 
 /** A version-pinning, request-counting range source. */
@@ -54,7 +54,7 @@ export class PinnedRangeSource implements RangeSource {
     }
     this.requests++;
     const result = await this.store.get(this.key, { range: { suffix: length } });
-    const bytes = await readAll(result.body);
+    const bytes = await bodyBytes(result);
     this.#etag = result.info.etag;
     this.#size = result.info.size;
     return { bytes, size: result.info.size };

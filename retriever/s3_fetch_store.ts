@@ -333,11 +333,19 @@ export class S3FetchGetStore implements ObjectStore {
       etag: (answer.header("etag") ?? "").replace(/^(W\/)?"|"$/g, ""),
       lastModified: new Date(answer.header("last-modified") ?? 0),
     };
+    const start = contentRange ? Number(contentRange[1]) : 0;
+    const body = answer.body;
+    if (!(body instanceof Uint8Array)) return { info, start, length, body: bodyStream(body) };
+    // Read whole already: a stream only for a caller that asks for one.
+    let stream: ReadableStream<Uint8Array> | undefined;
     return {
       info,
-      start: contentRange ? Number(contentRange[1]) : 0,
+      start,
       length,
-      body: bodyStream(answer.body),
+      bytes: body,
+      get body() {
+        return stream ??= bodyStream(body);
+      },
     };
   }
 

@@ -44,8 +44,13 @@ export interface GetResult {
   start: number;
   /** Number of bytes in `body`. */
   length: number;
-  /** The bytes, streamed. Must be consumed or cancelled. */
+  /** The bytes, streamed. Must be consumed or cancelled, unless `bytes` is set and used. */
   body: ReadableStream<Uint8Array>;
+  /**
+   * The bytes, when the store read a small body whole before answering:
+   * then `body` yields exactly these, and need not be touched at all.
+   */
+  bytes?: Uint8Array;
 }
 
 /** Options of {@linkcode ObjectStore.get}. */
@@ -179,6 +184,11 @@ export async function readAll(body: ReadableStream<Uint8Array>): Promise<Uint8Ar
     at += chunk.byteLength;
   }
   return out;
+}
+
+/** All bytes of a GET's answer: `result.bytes` when the store read them already, else the body's. */
+export function bodyBytes(result: GetResult): Uint8Array | Promise<Uint8Array> {
+  return result.bytes ?? readAll(result.body);
 }
 
 /** Counts requests by kind; pass `counter.hook` to a store. */

@@ -13,7 +13,7 @@
 import { DesFormatError } from "../core/errors.ts";
 import type { RangeSource, SuffixRead } from "../format/range_source.ts";
 import type { GetResult, ObjectInfo, ObjectStore, RangeRequest } from "./object_store.ts";
-import { readAll } from "./object_store.ts";
+import { bodyBytes } from "./object_store.ts";
 import { DesRangeNotSatisfiableError } from "./range.ts";
 
 /** What a caller may already know about the object. */
@@ -54,7 +54,7 @@ export class StoreRangeSource implements RangeSource {
   async readSuffix(length: number): Promise<SuffixRead> {
     if (length === 0) throw this.#error("a suffix read of 0 bytes", { length });
     const result = await this.#get({ suffix: length });
-    return { bytes: await readAll(result.body), size: result.info.size };
+    return { bytes: await bodyBytes(result), size: result.info.size };
   }
 
   /** Exactly `length` bytes at `offset`: one ranged GET. `DesFormatError` on a short read. */
@@ -63,7 +63,7 @@ export class StoreRangeSource implements RangeSource {
     this.#checkBounds(offset, length);
     const result = await this.#get({ offset, length });
     this.#checkLength(result, offset, length);
-    const bytes = await readAll(result.body);
+    const bytes = await bodyBytes(result);
     if (bytes.byteLength !== length) throw this.#short(offset, length, bytes.byteLength);
     return bytes;
   }

@@ -44,10 +44,10 @@ Deno.test("HttpRetrieverTarget: bodies small and large, HEAD, 304, token, reused
   const request = (method: "GET" | "HEAD", path: string, extra: [string, string][] = []) => ({
     method,
     path,
-    headers: new Headers([
+    headers: [
       ["traceparent", "00-" + "1".repeat(32) + "-" + "2".repeat(16) + "-01"],
       ...extra,
-    ]),
+    ] as [string, string][],
     trace: childTrace(),
   });
   try {

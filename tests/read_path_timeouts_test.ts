@@ -138,7 +138,7 @@ for (const client of CLIENTS) {
     const request = {
       method: "GET" as const,
       path: "/files/x",
-      headers: new Headers(),
+      headers: [] as [string, string][],
       trace: childTrace(),
     };
     try {
@@ -148,7 +148,7 @@ for (const client of CLIENTS) {
       const slow = new HttpRetrieverTarget("r1", server.url, range, { idleTimeoutMs: 300, pool });
       const stalled = await hangGuard(
         assertRejects(
-          () => slow.forward({ ...request, headers: new Headers() }),
+          () => slow.forward({ ...request, headers: [] }),
           DesUnavailableError,
         ),
       );
@@ -158,7 +158,7 @@ for (const client of CLIENTS) {
         idleTimeoutMs: 300,
         pool,
       });
-      const response = await hangGuard(slowLarge.forward({ ...request, headers: new Headers() }));
+      const response = await hangGuard(slowLarge.forward({ ...request, headers: [] }));
       assertEquals(response.status, 200);
       const error = await hangGuard(
         assertRejects(() => response.arrayBuffer(), Error),
@@ -188,7 +188,7 @@ Deno.test("in-process target: a retriever that never answers is unavailable", as
         target.forward({
           method: "GET",
           path: "/files/x",
-          headers: new Headers(),
+          headers: [],
           trace: childTrace(),
         }),
       DesUnavailableError,
