@@ -1,11 +1,15 @@
 /**
  * An {@linkcode ObjectStore} for the read path that sends GETs itself — one
- * `fetch` of a presigned URL (SigV4 in the query, reused for a minute per
- * object, `Range` and `If-Match` sent as plain headers) on Deno's native
- * HTTP client — and delegates every other operation to an `S3ObjectStore`. Measured on the reference machine,
- * a 4 KiB ranged GET through the AWS SDK (node:http compatibility layer)
- * costs about twice the CPU of the same GET through `fetch`, and the SDK
- * was the retriever's bottleneck (see `docs/operations.md`).
+ * GET of a presigned URL (SigV4 in the query, reused for a minute per
+ * object, `Range` and `If-Match` sent as plain headers), on the keep-alive
+ * HTTP/1.1 connections of a `pool` (`core/http1_client.ts`) when one is
+ * given, else by `fetch` — and delegates every other operation to an
+ * `S3ObjectStore`. Measured on the reference machine, a 4 KiB ranged GET
+ * through the AWS SDK (node:http compatibility layer) costs about twice the
+ * CPU of the same GET through `fetch`, and the pool less than `fetch` (see
+ * `docs/benchmarks.md`). A body up to {@linkcode WHOLE_BODY_LIMIT} is read
+ * whole before `get` returns and handed over as `bytes` (its stall is the
+ * `get`'s error).
  *
  * Semantics are those of `S3ObjectStore.get`: ranged and conditional
  * (`If-Match`) reads, errors mapped by `s3Error` (404 → `DesNotFoundError`,
