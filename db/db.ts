@@ -64,6 +64,12 @@ export interface ListenOptions {
    * re-read the state they would have announced here.
    */
   onListen?: () => void;
+  /**
+   * Called when the subscription is lost (its connection closed): from now
+   * until the next `onListen`, notifications are missed. Never called by an
+   * engine that has no connection to lose.
+   */
+  onLost?: () => void;
 }
 
 /** Options for {@linkcode Db} implementations. */

@@ -6,8 +6,9 @@
  * still down), and its users cannot tell that notifications were missed.
  * Here one dedicated connection carries every channel; when it closes, all
  * channels are subscribed again, retrying with a growing pause until it
- * works or the pool is closed, and every subscriber's `onListen` runs after
- * each (re)subscription so it can re-read what it may have missed.
+ * works or the pool is closed; every subscriber's `onLost` runs when the
+ * connection closes and its `onListen` after each (re)subscription, so it
+ * can stop trusting what it holds meanwhile and re-read what it missed.
  *
  * @module
  */
@@ -20,6 +21,7 @@ import { isConnectionError } from "./sql_errors.ts";
 interface Subscriber {
   onPayload: (payload: string) => void;
   onListen?: () => void;
+  onLost?: () => void;
 }
 
 /** Every LISTEN of one {@linkcode PostgresDb}, on one dedicated connection. */
@@ -47,7 +49,11 @@ export class PostgresListener {
     onPayload: (payload: string) => void,
     options: ListenOptions = {},
   ): Promise<() => Promise<void>> {
-    const subscriber: Subscriber = { onPayload, onListen: options.onListen };
+    const subscriber: Subscriber = {
+      onPayload,
+      onListen: options.onListen,
+      onLost: options.onLost,
+    };
     let set = this.#channels.get(channel);
     const fresh = !set;
     if (!set) this.#channels.set(channel, set = new Set());
@@ -91,7 +97,17 @@ export class PostgresListener {
   }
 
   #onClose(): void {
-    if (this.#closed || this.#resubscribing || this.#channels.size === 0) return;
+    if (this.#closed || this.#channels.size === 0) return;
+    for (const set of this.#channels.values()) {
+      for (const s of set) {
+        try {
+          s.onLost?.();
+        } catch {
+          // As in delivery: one subscriber's failure stays its own.
+        }
+      }
+    }
+    if (this.#resubscribing) return;
     this.#resubscribing = this.#resubscribe().finally(() => this.#resubscribing = undefined);
   }
 

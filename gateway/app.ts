@@ -33,6 +33,7 @@ import { type NameFormat, nameRegex } from "../naming/mod.ts";
 import type { NameGenerator } from "../naming/name_generator.ts";
 import { accessLog } from "./access_log.ts";
 import type { AuditTrail } from "./audit.ts";
+import type { GatewayByteTier } from "./byte_tier.ts";
 import { requireAudit } from "./audit_gate.ts";
 import type { ApiKey } from "./auth.ts";
 import { callerHas, requireScope } from "./auth_middleware.ts";
@@ -79,6 +80,8 @@ export interface GatewayOptions {
   log?: Logger;
   /** Version in the OpenAPI document. */
   version?: string;
+  /** Byte tier of hot small files, answering without the hop (`DES_GATEWAY_CACHE_BYTES`). */
+  tier?: GatewayByteTier;
 }
 
 type Handler = (c: Parameters<MiddlewareHandler<GatewayEnv>>[0]) => Response | Promise<Response>;
@@ -111,6 +114,7 @@ export function createGatewayApp(options: GatewayOptions): Hono<GatewayEnv> {
     metrics,
     log,
     keysOn: keys.length > 0,
+    tier: options.tier,
   };
   const fileServer = new FileServer(filesOptions);
   const files = filesHandler(filesOptions, fileServer);

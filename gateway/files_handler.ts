@@ -20,6 +20,7 @@ import { formatTraceparent, type TraceContext } from "../core/trace.ts";
 import { type NameFormat, parseName } from "../naming/mod.ts";
 import { applyEdgeHeaders } from "./edge_headers.ts";
 import { genericServerProblem, RETRY_AFTER_UNAVAILABLE } from "./edge_problem.ts";
+import type { GatewayByteTier } from "./byte_tier.ts";
 import type { GatewayEnv } from "./gateway_env.ts";
 import { publicMetaView } from "./meta_view.ts";
 import type { GatewayMetrics } from "./metrics.ts";
@@ -66,6 +67,8 @@ export interface FilesHandlerOptions {
   log: Logger;
   /** API keys configured (edge headers of in-process answers). */
   keysOn?: boolean;
+  /** The gateway's byte tier of hot small files (`DES_GATEWAY_CACHE_BYTES`), if any. */
+  tier?: GatewayByteTier;
 }
 
 /** One `/files` call: what the handler reads, and what it learns for the access log. */
@@ -133,10 +136,33 @@ export class FileServer {
       if (answer instanceof Response) return this.#checked(call, target, answer);
       return answer.then((r) => this.#checked(call, target, r), (e) => this.#failed(target, e));
     }
-    return this.#forward(call, target, headers);
+    const tier = this.#options.tier;
+    if (tier && !meta && method !== "DELETE") {
+      const style = this.#styleOf(target.id);
+      const hit = tier.answer(
+        method,
+        parsed.name,
+        forwardedView(headers),
+        call.path,
+        target.id,
+        style,
+      );
+      if (hit) return hit;
+    }
+    return this.#forward(call, target, headers, meta, shard);
   }
 
-  async #forward(call: FileCall, target: RetrieverTarget, headers: Headers): Promise<Response> {
+  async #forward(
+    call: FileCall,
+    target: RetrieverTarget,
+    headers: Headers,
+    meta: boolean,
+    shard: number,
+  ): Promise<Response> {
+    const tier = this.#options.tier;
+    const name = call.name!;
+    if (call.method === "DELETE") tier?.drop(name);
+    const ticket = meta ? undefined : tier?.ticket(call.method, name);
     let upstream: Response;
     try {
       upstream = await target.forward({
@@ -150,7 +176,14 @@ export class FileServer {
       return this.#failed(target, error);
     }
     const checked = this.#checked(call, target, upstream);
-    return checked === upstream ? passThrough(upstream, target.id, this.#keysOn) : checked;
+    if (checked !== upstream) {
+      tier?.drop(name);
+      return checked;
+    }
+    const response = passThrough(upstream, target.id, this.#keysOn);
+    if (!tier) return response;
+    if (call.method === "DELETE" && response.status === 204) tier.deleted(name, shard);
+    return await tier.learn(name, meta, response, target.id, this.#styleOf(target.id), ticket);
   }
 
   /** A retriever's 5xx becomes a generic problem (its details stay inside). */

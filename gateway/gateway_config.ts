@@ -11,11 +11,13 @@
  * | `DES_GATEWAY_TRUSTED_PROXIES` | CIDRs of proxies whose `Forwarded` / `X-Forwarded-For` name the client |
  * | `DES_GATEWAY_AUDIT` | `true` (default) writes `des_read_audit`; `false` turns it off |
  * | `DES_GATEWAY_AUDIT_REQUIRED` | `true` refuses reads with 503 when they cannot be audited |
+ * | `DES_GATEWAY_CACHE_BYTES` | memory of the gateway's byte tier of hot small files (`0` = off); needs the metadata DB |
  * | `DES_TLS_CERT_FILE`, `DES_TLS_KEY_FILE` | PEM files; both set = HTTPS (HTTP/2 by ALPN) |
  *
  * @module
  */
 
+import { parseByteSize } from "../core/config.ts";
 import { DesConfigError } from "../core/errors.ts";
 import { isLoopbackHost } from "../core/loopback.ts";
 import { loadTlsFiles, type TlsFiles } from "../core/tls_files.ts";
@@ -65,6 +67,11 @@ export const GATEWAY_SETTINGS: readonly EdgeSettingDoc[] = [
     defaultValue: "false",
     description: "503 for reads that cannot be audited",
   },
+  {
+    env: "DES_GATEWAY_CACHE_BYTES",
+    defaultValue: "0",
+    description: "gateway byte tier of hot small files, in memory (0 = off)",
+  },
   { env: "DES_TLS_CERT_FILE", defaultValue: "", description: "PEM certificate (HTTPS)" },
   { env: "DES_TLS_KEY_FILE", defaultValue: "", description: "PEM private key (HTTPS)" },
 ];
@@ -87,6 +94,8 @@ export interface GatewaySettings {
   audit: boolean;
   /** Whether reads that cannot be audited are refused (503). */
   auditRequired: boolean;
+  /** Budget of the gateway's byte tier in bytes (0 = no tier). */
+  cacheBytes: number;
 }
 
 /** Something that reads environment variables. */
@@ -144,6 +153,7 @@ export async function loadGatewaySettings(env: EnvLike = Deno.env): Promise<Gate
     problems.push("DES_GATEWAY_AUDIT_REQUIRED=true needs DES_GATEWAY_AUDIT=true");
   }
   const allowAnonymous = flag("DES_GATEWAY_ALLOW_ANONYMOUS", false);
+  const cacheBytes = attempt(() => gatewayCacheBytes(env.get("DES_GATEWAY_CACHE_BYTES"))) ?? 0;
   const tls = await loadTlsFiles(env, problems);
   if (problems.length > 0) {
     throw new DesConfigError(`invalid gateway configuration:\n  ${problems.join("\n  ")}`, {
@@ -159,7 +169,26 @@ export async function loadGatewaySettings(env: EnvLike = Deno.env): Promise<Gate
     tls,
     audit,
     auditRequired,
+    cacheBytes,
   };
+}
+
+/** Largest `DES_GATEWAY_CACHE_BYTES`: the tier is meant to be small. */
+export const MAX_GATEWAY_CACHE_BYTES = 16 * 1024 ** 3;
+
+/** `DES_GATEWAY_CACHE_BYTES` as bytes (empty = 0); throws a message naming the setting. */
+function gatewayCacheBytes(raw: string | undefined): number {
+  if (!raw?.trim()) return 0;
+  let bytes: number;
+  try {
+    bytes = parseByteSize(raw);
+  } catch (e) {
+    throw new Error(`DES_GATEWAY_CACHE_BYTES: ${(e as Error).message}`);
+  }
+  if (bytes > MAX_GATEWAY_CACHE_BYTES) {
+    throw new Error(`DES_GATEWAY_CACHE_BYTES: expected at most ${MAX_GATEWAY_CACHE_BYTES} bytes`);
+  }
+  return bytes;
 }
 
 /**

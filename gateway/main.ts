@@ -31,6 +31,8 @@ import { InProcessRetrieverTarget } from "./in_process_target.ts";
 import { createGatewayApp } from "./app.ts";
 import { AuditTrail } from "./audit.ts";
 import { AuditMaintainer } from "./audit_maintainer.ts";
+import { GatewayByteTier } from "./byte_tier.ts";
+import { TierNames } from "./tier_names.ts";
 import { checkExposure, loadGatewaySettings } from "./gateway_config.ts";
 import { edgeOptions } from "./edge_options.ts";
 import { HttpRetrieverTarget, type HttpTargetOptions } from "./http_target.ts";
@@ -101,8 +103,10 @@ export async function main(args: string[]): Promise<number> {
     shardCount,
     hopOptions,
   );
+  // The byte tier follows deletes and damage in the metadata DB (an in-process retriever needs none).
+  const tiered = settings.cacheBytes > 0 && !inProcess;
   let db: Db | undefined;
-  if (settings.audit || fromDb || inProcess) {
+  if (settings.audit || fromDb || inProcess || tiered) {
     db = await openDb(config.databaseUrl, { applicationName: "des-gateway" });
   }
   let local: { retriever: Retriever; stores: BucketStores } | undefined;
@@ -139,6 +143,20 @@ export async function main(args: string[]): Promise<number> {
     }, parseDuration(values.refresh));
   }
   const metrics = new GatewayMetrics();
+  const tierNames = tiered
+    ? new TierNames(db!, { range: { start: 0, end: shardCount - 1 }, log })
+    : undefined;
+  const tier = tierNames
+    ? new GatewayByteTier({
+      maxBytes: settings.cacheBytes,
+      guard: tierNames,
+      registry: metrics.registry,
+    })
+    : undefined;
+  // Until both name sets are loaded the tier serves nothing; reads go to the retrievers.
+  tierNames?.start().catch((error) =>
+    log.error("cannot follow deletes and damage: the gateway byte tier stays off", { error })
+  );
   const audit = settings.audit && db ? new AuditTrail(db, { metrics, log }) : undefined;
   const maintainer = audit && db
     ? new AuditMaintainer(db, { ...auditLifecycleOf(config), log })
@@ -150,6 +168,7 @@ export async function main(args: string[]): Promise<number> {
     audit,
     metrics,
     log,
+    tier,
   });
   // GET /status needs the metadata DB (opened for the audit trail or the routes).
   const status = db ? statusCollector(db, values.sources, Deno.env, shardCount) : undefined;
@@ -179,6 +198,7 @@ export async function main(args: string[]): Promise<number> {
     rateLimit: settings.rateLimit ?? null,
     addressRateLimit: settings.addressRateLimit ?? null,
     audit: audit ? (settings.auditRequired ? "required" : "best-effort") : "off",
+    byteTier: tier ? settings.cacheBytes : 0,
   });
 
   const stop = Promise.withResolvers<void>();
@@ -187,6 +207,7 @@ export async function main(args: string[]): Promise<number> {
   log.info("gateway stopping");
   clearInterval(refresher);
   await server.shutdown();
+  await tierNames?.close();
   await maintainer?.close();
   await audit?.close();
   await status?.close();

@@ -92,8 +92,27 @@ export type FilePlan =
 
 const UNSTYLED: ResponseStyle = { decorate: () => {} };
 
+/**
+ * What the answers to a file are planned from: its name, validators,
+ * content type and size. A retriever takes it from the index entry; a
+ * gateway that kept a retriever's answer takes it from that answer's headers.
+ */
+export interface FileRepresentation {
+  /** The file's name (in problem details). */
+  name: string;
+  /** Validators and size. */
+  rep: Representation;
+  /** Header texts of the validators: `etag`, `last-modified`, `cache-control`. */
+  validators: Readonly<Record<string, string>>;
+  /** `Content-Type`. */
+  contentType: string;
+}
+
 /** Headers of a whole-file 200, per style and index entry (a hot file reuses its entry). */
 const wholeFileHeaders = new WeakMap<ResponseStyle, WeakMap<IndexEntry, Headers>>();
+
+/** The representation of a file (computed once per index entry object). */
+const fileRepresentations = new WeakMap<IndexEntry, FileRepresentation>();
 
 /**
  * Plan the answer to a GET or HEAD of `found` (synchronous: no store
@@ -106,9 +125,41 @@ export function planFile(
   instance: string,
   style: ResponseStyle = UNSTYLED,
 ): FilePlan {
-  const rep = representationOf(found);
+  let file = fileRepresentations.get(found.entry);
+  if (!file) {
+    const rep = representationOf(found);
+    file = {
+      name: found.entry.name,
+      rep,
+      validators: validatorsOf(found.entry, rep),
+      contentType: found.meta.contentType ?? DEFAULT_CONTENT_TYPE,
+    };
+    fileRepresentations.set(found.entry, file);
+  }
+  return planRepresentation(method, requestHeaders, file, instance, style, (dress) => {
+    let byEntry = wholeFileHeaders.get(style);
+    if (!byEntry) wholeFileHeaders.set(style, byEntry = new WeakMap());
+    let headers = byEntry.get(found.entry);
+    if (!headers) byEntry.set(found.entry, headers = dress());
+    return headers;
+  });
+}
+
+/**
+ * Plan the answer to a GET or HEAD of `file`, as {@linkcode planFile} does.
+ * `wholeFile` returns the (shared) headers of a whole-file 200, given the
+ * function that builds them.
+ */
+export function planRepresentation(
+  method: "GET" | "HEAD",
+  requestHeaders: HeaderSource,
+  file: FileRepresentation,
+  instance: string,
+  style: ResponseStyle = UNSTYLED,
+  wholeFile: (build: () => Headers) => Headers = (build) => build(),
+): FilePlan {
+  const { rep, validators } = file;
   const plan = planResponse(method, requestHeaders, rep);
-  const validators = validatorsOf(found.entry, rep);
   const dressed = (headers: HeadersInit) => {
     const h = new Headers(headers);
     style.decorate(h);
@@ -121,7 +172,7 @@ export function planFile(
     const error = new DesError(`precondition ${plan.failed} failed`, {
       code: "precondition-failed",
       status: 412,
-      context: { name: found.entry.name, header: plan.failed },
+      context: { name: file.name, header: plan.failed },
     });
     return { done: styled(problemResponse(error, instance), style) };
   }
@@ -129,7 +180,7 @@ export function planFile(
     const error = new DesError(`range not satisfiable for a file of ${rep.size} bytes`, {
       code: "range-not-satisfiable",
       status: 416,
-      context: { name: found.entry.name, size: rep.size },
+      context: { name: file.name, size: rep.size },
     });
     const headers = { "content-range": `bytes */${rep.size}`, "accept-ranges": "bytes" };
     return { done: styled(problemResponse(error, instance, headers), style) };
@@ -139,29 +190,23 @@ export function planFile(
   if (plan.status === 206) {
     range = { offset: plan.range.start, length: plan.range.end - plan.range.start + 1 };
     headers = dressed({
-      ...fileHeaders(found, validators, range.length),
+      ...fileHeaders(file, range.length),
       "content-range": `bytes ${plan.range.start}-${plan.range.end}/${rep.size}`,
     });
   } else {
     range = { offset: 0, length: rep.size };
-    let byEntry = wholeFileHeaders.get(style);
-    if (!byEntry) wholeFileHeaders.set(style, byEntry = new WeakMap());
-    headers = byEntry.get(found.entry) ?? dressed(fileHeaders(found, validators, rep.size));
-    byEntry.set(found.entry, headers);
+    headers = wholeFile(() => dressed(fileHeaders(file, rep.size)));
   }
   if (method === "HEAD") return { done: new Response(null, { status: plan.status, headers }) };
   return { status: plan.status, range, headers };
 }
 
-function fileHeaders(
-  found: FoundFile,
-  validators: Record<string, string>,
-  length: number,
-): Record<string, string> {
+/** The headers of a 200/206 of `file` carrying `length` bytes (before any style). */
+export function fileHeaders(file: FileRepresentation, length: number): Record<string, string> {
   return {
-    ...validators,
+    ...file.validators,
     "accept-ranges": "bytes",
-    "content-type": found.meta.contentType ?? DEFAULT_CONTENT_TYPE,
+    "content-type": file.contentType,
     "content-length": String(length),
   };
 }

@@ -44,6 +44,8 @@ export interface WatchedNamesOptions {
   onChange?: (size: number) => void;
   /** Called once for every name that joins the set after the start-up load. */
   onAdded?: (name: string) => void;
+  /** Called when the subscription is lost (changes are missed until the set is `live` again). */
+  onLost?: () => void;
 }
 
 /** A followed set of names of one shard range. */
@@ -56,8 +58,14 @@ export class WatchedNames {
   #unlisten?: () => Promise<void>;
   #timer?: ReturnType<typeof setInterval>;
   #refreshing?: Promise<number>;
+  #refreshingFrom = 0;
   #changedDuringRefresh: Map<string, boolean> | undefined;
   #loaded = false;
+  // Subscription losses so far, whether the subscription is in place, and the loss count when
+  // the last complete reload started subscribed (`live` when it is the current count).
+  #losses = 0;
+  #subscribed = false;
+  #freshAt = -1;
 
   /**
    * @param db metadata DB
@@ -88,6 +96,15 @@ export class WatchedNames {
   }
 
   /**
+   * Whether the set is known to be current: subscribed, and reloaded since
+   * the subscription was last (re)made. False from a lost connection until
+   * the reload after the next subscription completes.
+   */
+  get live(): boolean {
+    return this.#subscribed && this.#freshAt === this.#losses;
+  }
+
+  /**
    * Add a name this process just made a member (it is answered for at once,
    * before its own notification comes back). Names outside the range are ignored.
    */
@@ -104,7 +121,13 @@ export class WatchedNames {
       this.#source.channel,
       (payload) => this.#onNotify(payload),
       {
+        onLost: () => {
+          this.#subscribed = false;
+          this.#losses++;
+          this.#options.onLost?.();
+        },
         onListen: () => {
+          this.#subscribed = true;
           if (first) return;
           this.refresh().catch((error) =>
             this.#options.log?.warn(`reload of ${this.#source.what} after reconnect failed`, {
@@ -126,10 +149,23 @@ export class WatchedNames {
     }
   }
 
-  /** Reload the whole set; returns its size. */
+  /**
+   * Reload the whole set; returns its size. A reload already running is
+   * joined, unless the subscription changed since it began: then a new one
+   * follows it.
+   */
   refresh(): Promise<number> {
-    this.#refreshing ??= this.#reload().finally(() => (this.#refreshing = undefined));
-    return this.#refreshing;
+    const from = this.#subscribed ? this.#losses : -1;
+    if (this.#refreshing && this.#refreshingFrom === from) return this.#refreshing;
+    const before = this.#refreshing?.then(() => {}, () => {});
+    const run = before ? before.then(() => this.#reload()) : this.#reload();
+    this.#refreshing = run;
+    this.#refreshingFrom = from;
+    const done = () => {
+      if (this.#refreshing === run) this.#refreshing = undefined;
+    };
+    run.then(done, done);
+    return run;
   }
 
   /** Stop listening and reloading. */
@@ -140,6 +176,7 @@ export class WatchedNames {
   }
 
   async #reload(): Promise<number> {
+    const from = this.#subscribed ? this.#losses : -1;
     this.#changedDuringRefresh = new Map();
     try {
       let loaded: string[];
@@ -164,6 +201,7 @@ export class WatchedNames {
       }
       this.#names = names;
       this.#loaded = true;
+      if (from === this.#losses) this.#freshAt = from;
       this.#options.onChange?.(names.size);
       return names.size;
     } finally {
