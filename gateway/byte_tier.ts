@@ -21,7 +21,8 @@
  *   are not current (no DB, subscription lost or reloading) the tier is
  *   flushed and serves nothing (see {@linkcode TierGuard}). An entry is
  *   dropped on any answer for its name other than 200/206/304/412/416, on an
- *   answer with another ETag, and when another retriever owns the name.
+ *   answer with another ETag, and when another retriever owns the name; the
+ *   tier is flushed when compaction retires a container.
  *
  * @module
  */
@@ -212,8 +213,7 @@ export class GatewayByteTier {
   ): Promise<Response> {
     const kept = this.#entries.get(name);
     if (
-      kept && (!CONSISTENT.has(response.status) ||
-        (!meta && response.headers.get("etag") !== kept.file.validators.etag))
+      kept && (!CONSISTENT.has(response.status) || (!meta && etagDiffers(response, kept)))
     ) {
       this.drop(name);
     }
@@ -249,6 +249,12 @@ export class GatewayByteTier {
   flush(): void {
     this.#entries.clear();
   }
+}
+
+/** Whether `response` names another ETag than the kept entry's. */
+function etagDiffers(response: Response, kept: TierEntry): boolean {
+  const etag = response.headers.get("etag");
+  return etag !== null && etag !== kept.file.validators.etag;
 }
 
 /** The representation a retriever's 200 describes, or undefined when it lacks a validator. */

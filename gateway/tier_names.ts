@@ -10,7 +10,10 @@
  * subscription's connection closes until the reload after the next
  * subscription completes, it is flushed and answers nothing, and
  * {@linkcode TierNames.epoch} moves on so that a fill begun before the loss
- * is discarded. Memory: one string per tombstoned or damaged name of the
+ * is discarded. A container retired by compaction (`NOTIFY
+ * des_container_retired`) flushes the tier too: its files' copies carry the
+ * same bytes and ETag, but a file without an mtime takes the new
+ * container's time as its `Last-Modified`. Memory: one string per tombstoned or damaged name of the
  * archive (about 80 bytes each, see docs/lifecycle.md).
  *
  * @module
@@ -19,6 +22,7 @@
 import type { Logger } from "../core/log.ts";
 import type { Db } from "../db/db.ts";
 import type { ShardRange } from "../naming/shard_range.ts";
+import { RETIRED_CHANNEL } from "../retriever/catalog_sync.ts";
 import { damagedNamesSource } from "../retriever/damaged_names.ts";
 import { TOMBSTONE_NAMES } from "../retriever/tombstone_names.ts";
 import { WatchedNames } from "../retriever/watched_names.ts";
@@ -33,7 +37,7 @@ export interface TierFollower {
 
 /** Whether the tier may serve, and which names it must not. */
 export interface TierGuard {
-  /** Moves on whenever the sets stop being current: a fill begun under another epoch is discarded. */
+  /** Moves on at every flush (sets not current, container retired): older fills are discarded. */
   readonly epoch: number;
   /** Whether the tier may serve or fill at all now. */
   usable(): boolean;
@@ -57,13 +61,16 @@ export interface TierNamesOptions {
 
 /** The tombstoned and damaged names of the whole archive, as a {@linkcode TierGuard}. */
 export class TierNames implements TierGuard {
+  readonly #db: Db;
   readonly #sets: WatchedNames[];
   readonly #followers: TierFollower[] = [];
+  #unlistenRetired?: () => Promise<void>;
   #epoch = 0;
   #closed = false;
 
   /** @param db metadata DB @param options shard range, reload interval, logger */
   constructor(db: Db, options: TierNamesOptions) {
+    this.#db = db;
     const watch = {
       refreshMs: options.refreshMs,
       log: options.log,
@@ -87,6 +94,8 @@ export class TierNames implements TierGuard {
 
   /** Subscribe to both channels and load both sets; throws when the DB cannot be reached. */
   async start(): Promise<void> {
+    // The same connection carries every channel: the sets' `onLost` covers this one too.
+    this.#unlistenRetired = await this.#db.listen(RETIRED_CHANNEL, () => this.#lost());
     await Promise.all(this.#sets.map((s) => s.start()));
   }
 
@@ -115,6 +124,7 @@ export class TierNames implements TierGuard {
   async close(): Promise<void> {
     this.#closed = true;
     this.#lost();
+    await this.#unlistenRetired?.().catch(() => {});
     await Promise.all(this.#sets.map((s) => s.close()));
   }
 

@@ -8,8 +8,9 @@
  * header-identical to the retriever's answers, still audited. A delete
  * through the gateway, a tombstone written straight into the catalog and a
  * damaged-file record each turn the hot name into 410 / 502; a scan of ten
- * times the budget keeps the tier under it; and once the tier's DB
- * subscription is lost, nothing is answered from memory.
+ * times the budget keeps the tier under it; a retired container flushes
+ * it; and once the tier's DB subscription is lost, nothing is answered
+ * from memory.
  */
 
 import { Logger } from "../core/log.ts";
@@ -24,6 +25,7 @@ import { HttpRetrieverTarget } from "../gateway/http_target.ts";
 import { RoutingTable } from "../gateway/routing_table.ts";
 import { TierNames } from "../gateway/tier_names.ts";
 import { createRetrieverApp } from "../retriever/app.ts";
+import { RETIRED_CHANNEL } from "../retriever/catalog_sync.ts";
 import { Retriever } from "../retriever/retriever.ts";
 import { commitContainer, TEST_NAME_FORMAT } from "./_helpers/archive_fixture.ts";
 import { assert, assertEquals } from "./_helpers/assert.ts";
@@ -267,6 +269,18 @@ Deno.test({
           assert(small.metrics.evictions.get() > 0, "older files were evicted");
           const last = scanned[scanned.length - 1];
           assertEquals((await viaTier(last.name, {}, scanning)).hops, 0, "the last one is hot");
+        });
+
+        await t.step("a container retired by compaction flushes the tier", async () => {
+          const name = files[5].name;
+          await heat(name);
+          await pg.db.notify(
+            RETIRED_CHANNEL,
+            JSON.stringify({ shard: SHARD, containerId: committed.containerId }),
+          );
+          await until(() => tier.size === 0 && small.size === 0, "flushed", PROPAGATION_BOUND_MS);
+          const r = await viaTier(name);
+          assertEquals([r.answer.status, r.hops], [200, 1], "answered by the retriever");
         });
 
         await t.step("once its subscription is lost the tier serves nothing", async () => {
