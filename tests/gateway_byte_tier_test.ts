@@ -22,6 +22,7 @@ import { AuditTrail } from "../gateway/audit.ts";
 import { parseApiKeys } from "../gateway/auth.ts";
 import { GatewayByteTier } from "../gateway/byte_tier.ts";
 import { HttpRetrieverTarget } from "../gateway/http_target.ts";
+import { hopTargetOptions } from "../gateway/retriever_hop.ts";
 import { RoutingTable } from "../gateway/routing_table.ts";
 import { TierNames } from "../gateway/tier_names.ts";
 import { createRetrieverApp } from "../retriever/app.ts";
@@ -93,9 +94,21 @@ Deno.test({
           return retrieverApp.fetch(r);
         });
         const plain = serve((r) => retrieverApp.fetch(r));
-        const routing = (url: string) =>
+        // The gateways with a tier reach the retriever as `deno task gateway` does (its pool of
+        // HTTP/1.1 connections); the reference gateway through `fetch`.
+        const hop = hopTargetOptions({ token: TOKEN, allowedUrls: [] });
+        closers.push(() => {
+          hop.pool?.close();
+          hop.client.close();
+        });
+        const routing = (url: string, pooled: boolean) =>
           RoutingTable.build([
-            new HttpRetrieverTarget("r-owner", url, { start: 0, end: 15 }, { token: TOKEN }),
+            new HttpRetrieverTarget(
+              "r-owner",
+              url,
+              { start: 0, end: 15 },
+              pooled ? hop : { token: TOKEN },
+            ),
           ], 16);
 
         // The tier follows deletes and damage through its own connection, behind a proxy to cut.
@@ -117,7 +130,7 @@ Deno.test({
         closers.push(() => audit.close());
         const gateway = (tierOf: GatewayByteTier | undefined, url: string) => {
           const app = createGatewayApp({
-            routing: routing(url),
+            routing: routing(url, tierOf !== undefined),
             nameFormat: TEST_NAME_FORMAT,
             apiKeys: parseApiKeys(`ops@read+meta+admin:${ADMIN}`),
             audit,
