@@ -9,9 +9,14 @@
  *
  * What it speaks: requests without a body; answers framed by
  * `Content-Length`, chunked transfer coding, or the end of the connection;
- * `1xx` interim answers skipped. Bodies of at most `wholeBodyLimit` bytes (by
- * their `Content-Length`) are read whole before {@linkcode Http1Pool.request}
- * returns; others stream, each chunk bounded by the idle timeout.
+ * `1xx` interim answers skipped. Anything else is an error, never a guess:
+ * a malformed status line or field line (obs-fold included), a `101`, a
+ * `Content-Length` that is not one number, a head over 64 KiB. A transfer
+ * coding frames the body whatever a `Content-Length` says, and an answer
+ * with both leaves its connection closed. Bodies of at most
+ * `wholeBodyLimit` bytes (by their `Content-Length`) are read whole before
+ * {@linkcode Http1Pool.request} returns; others stream, each chunk bounded
+ * by the idle timeout.
  *
  * Bounds: connect, write and the answer's head within `headersTimeoutMs`
  * ({@linkcode Http1TimeoutError} when late), then each body read within
@@ -19,6 +24,10 @@
  * connection. A connection taken from the pool that turns out closed by the
  * server before any byte of the answer arrived is replaced by a new one, once
  * (the usual keep-alive race; only bodiless, idempotent requests are sent).
+ * An idle connection has a read pending: bytes or the end that the server
+ * sends unasked drop it from the pool, so they are never taken for the
+ * answer to the next request. A connection is reused only when its answer
+ * ended exactly where its framing said.
  *
  * @module
  */
@@ -114,7 +123,11 @@ const BUFFER_BYTES = 16 * 1024;
 const MAX_HEAD_BYTES = 64 * 1024;
 const encoder = new TextEncoder();
 const latin1 = new TextDecoder("latin1");
-const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})/;
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: |$)/;
+/** A field name (RFC 9110 `token`); a line starting with a space (obs-fold) is not one. */
+const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Bytes a field value never holds (a bare CR or LF would end a line for another parser). */
+const FIELD_VALUE_FORBIDDEN = /[\0\r\n]/;
 
 /** One connection and what it has read but not consumed. */
 class Connection {
@@ -123,6 +136,14 @@ class Connection {
   end = 0;
   idleSince = 0;
   closed = false;
+  /** In the pool, waiting for its next request. */
+  idle = false;
+  /**
+   * The read started when the connection went idle: bytes or the end the
+   * server sends unasked drop the connection from the pool; else the next
+   * request's first read is this one.
+   */
+  idleRead: Promise<number | null> | undefined;
   /** Set when the current phase's bound passed or the request was aborted. */
   failure: Error | undefined;
 
@@ -148,8 +169,10 @@ class Connection {
       this.end = kept;
     }
     let n: number | null;
+    const pending = this.idleRead;
+    this.idleRead = undefined;
     try {
-      n = await this.conn.read(this.buf.subarray(this.end));
+      n = await (pending ?? this.conn.read(this.buf.subarray(this.end)));
     } catch (error) {
       throw this.failure ?? error;
     }
@@ -237,20 +260,22 @@ export class Http1Pool {
       try {
         c ??= await this.#connect(origin, ms);
         signal?.addEventListener("abort", onAbort, { once: true });
+        signal?.throwIfAborted(); // while connecting
         const left = Math.max(1, ms - (performance.now() - t0));
         const answerHead = await bounded(
           c,
           left,
           late,
           this.#exchange(c, head, () => started = true),
-        )
-          .finally(() => signal?.removeEventListener("abort", onAbort));
+        );
         return await this.#answer(origin, c, request, answerHead);
       } catch (error) {
         c?.close();
         const retry = reused && !started && !c?.failure && !signal?.aborted;
         if (!retry) throw c?.failure ?? error;
         c = undefined;
+      } finally {
+        signal?.removeEventListener("abort", onAbort);
       }
     }
   }
@@ -272,6 +297,8 @@ export class Http1Pool {
     const list = this.#idle.get(origin.key);
     const c = list?.pop();
     if (!c) return undefined;
+    c.idle = false;
+    c.conn.ref();
     if (performance.now() - c.idleSince <= this.#idleMs) return c;
     // The newest idle connection is too old: so are all the others.
     c.close();
@@ -289,6 +316,23 @@ export class Http1Pool {
     c.failure = undefined;
     c.idleSince = performance.now();
     list.push(c);
+    this.#watch(list, c);
+  }
+
+  /** Drop `c` from the pool (`list`) when the server sends bytes or the end while it is idle. */
+  #watch(list: Connection[], c: Connection): void {
+    c.idle = true;
+    c.conn.unref(); // an idle connection does not keep the process alive
+    const read = c.conn.read(c.buf);
+    c.idleRead = read;
+    const drop = () => {
+      if (!c.idle) return; // taken: the request reads the outcome
+      c.idle = false;
+      const at = list.indexOf(c);
+      if (at >= 0) list.splice(at, 1);
+      c.close();
+    };
+    read.then(drop, drop);
   }
 
   /** A new connection within `ms` (a late one is closed when it comes). */
@@ -331,12 +375,17 @@ export class Http1Pool {
       return { status, headers, body: null };
     }
     let length: number | undefined;
-    let chunked = false;
+    let codings: string | undefined;
     for (const [name, value] of headers) {
-      if (name === "transfer-encoding") chunked = /\bchunked\b/i.test(value);
-      else if (name === "content-length" && /^\d{1,15}$/.test(value)) length = Number(value);
+      if (name === "transfer-encoding") codings = codings ? `${codings}, ${value}` : value;
+      else if (name === "content-length") length = contentLength(value, length);
     }
-    if (!chunked && length !== undefined && length <= this.#wholeLimit) {
+    // A transfer coding frames the body, whatever a Content-Length says; both
+    // together may be a smuggling attempt: that connection is not reused.
+    const chunked = codings !== undefined && /(?:^|,)[ \t]*chunked[ \t]*$/i.test(codings);
+    const ambiguous = codings !== undefined && length !== undefined;
+    if (codings !== undefined) length = undefined;
+    if (length !== undefined && length <= this.#wholeLimit) {
       const body = await bounded(
         c,
         request.idleTimeoutMs,
@@ -354,7 +403,7 @@ export class Http1Pool {
       : length !== undefined
       ? lengthReader(c, length)
       : (max: number) => c.take(max);
-    const reusable = keepAlive && (chunked || length !== undefined);
+    const reusable = keepAlive && !ambiguous && (chunked || length !== undefined);
     return { status, headers, body: this.#stream(origin, c, request, next, reusable) };
   }
 
@@ -404,34 +453,51 @@ interface AnswerHead {
 
 /** Status line and header fields (interim `1xx` answers skipped). */
 async function readHead(c: Connection, onFirstByte: () => void): Promise<AnswerHead> {
-  let scanned = c.start;
+  // Bytes after `c.start` searched already (`fill` may move them in the buffer).
+  let scanned = 0;
   for (;;) {
-    const at = indexOfBlankLine(c.buf, Math.max(c.start, scanned - 3), c.end);
+    const at = indexOfBlankLine(c.buf, c.start + Math.max(0, scanned - 3), c.end);
+    if ((at < 0 ? c.end : at) - c.start > MAX_HEAD_BYTES) throw new Error("answer head too large");
     if (at < 0) {
-      if (c.end - c.start > MAX_HEAD_BYTES) throw new Error("answer head too large");
-      scanned = c.end;
+      scanned = c.end - c.start;
       if (!(await c.fill())) throw new Error("connection closed before an answer");
       onFirstByte();
       continue;
     }
     const lines = latin1.decode(c.buf.subarray(c.start, at)).split("\r\n");
     c.start = at + 4;
-    scanned = c.start;
+    scanned = 0;
     const status = STATUS_LINE.exec(lines[0]);
-    if (!status) throw new Error(`not an HTTP/1.x answer: ${lines[0].slice(0, 40)}`);
+    if (!status) {
+      throw new Error(`not an HTTP/1.x answer: ${JSON.stringify(lines[0].slice(0, 40))}`);
+    }
     const code = Number(status[2]);
-    if (code >= 100 && code < 200) continue;
+    // No request asks for an upgrade: after a 101 the bytes are another protocol's.
+    if (code === 101) throw new Error("101 Switching Protocols to a request without Upgrade");
+    if (code < 200) continue;
     const headers: [string, string][] = [];
-    let keepAlive = status[1] === "1";
+    let close = false;
+    let keepAliveAsked = false;
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i];
       const colon = line.indexOf(":");
-      if (colon <= 0) continue;
-      const name = line.slice(0, colon).trim().toLowerCase();
-      const value = line.slice(colon + 1).trim();
-      if (name === "connection") keepAlive = !/\bclose\b/i.test(value);
-      headers.push([name, value]);
+      const name = line.slice(0, colon);
+      const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
+      if (colon <= 0 || !FIELD_NAME.test(name) || FIELD_VALUE_FORBIDDEN.test(value)) {
+        throw new Error(`bad header line: ${JSON.stringify(line.slice(0, 40))}`);
+      }
+      const lower = name.toLowerCase();
+      if (lower === "connection") {
+        for (const option of value.toLowerCase().split(",")) {
+          const token = option.trim();
+          if (token === "close") close = true;
+          else if (token === "keep-alive") keepAliveAsked = true;
+        }
+      }
+      headers.push([lower, value]);
     }
+    // HTTP/1.1 keeps the connection unless told to close; HTTP/1.0 only when asked.
+    const keepAlive = !close && (status[1] === "1" || keepAliveAsked);
     return { status: code, headers, keepAlive };
   }
 }
@@ -461,6 +527,24 @@ function indexOfBlankLine(buf: Uint8Array, from: number, to: number): number {
     if (buf[i + 1] === 10 && buf[i + 2] === 13 && buf[i + 3] === 10) return i;
   }
   return -1;
+}
+
+/**
+ * The length a `Content-Length` value declares, given the one declared by an
+ * earlier field (`previous`): repeats of one number are that number, any
+ * other value is an error.
+ */
+function contentLength(value: string, previous: number | undefined): number {
+  let length = previous;
+  for (const part of value.split(",")) {
+    const digits = part.trim();
+    if (!/^\d{1,15}$/.test(digits)) throw new Error(`bad Content-Length: ${value.slice(0, 40)}`);
+    if (length !== undefined && Number(digits) !== length) {
+      throw new Error(`conflicting Content-Length: ${length} and ${digits}`);
+    }
+    length = Number(digits);
+  }
+  return length!;
 }
 
 /** Exactly `length` bytes (a body framed by its `Content-Length`). */
