@@ -1,6 +1,8 @@
 /**
  * Container format benchmark:
- * 1. `des pack-dir` vs `tar -cf` on the same tree of small files, alternating;
+ * 1. `des pack-dir` vs `tar -cf` on the same tree of small files, alternating,
+ *    with a floor: a bare Deno process that only walks and reads the same
+ *    files (`read_floor.ts`); wall and CPU time (user + system) of each;
  * 2. 1,000 random reads from a local container vs reading the original files;
  * 3. peak RSS of a process packing 100,000 files.
  *
@@ -13,7 +15,7 @@ import type { Figure } from "./figures.ts";
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { DesReader, FileRangeSource } from "../format/mod.ts";
-import { median, ratio, timeCommand, timeIt } from "./stats.ts";
+import { median, ratio, timeIt } from "./stats.ts";
 import { makeTree } from "./tree.ts";
 import { packDirectory } from "../cli/commands/pack_dir.ts";
 
@@ -26,6 +28,38 @@ export interface FormatBenchResult {
 }
 
 const ROOT = new URL("..", import.meta.url).pathname;
+
+/** `deno run` and its flags as the `des` task of `deno.json` runs the CLI, with the CLI's path. */
+function desCommand(): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(join(ROOT, "deno.json")));
+  const words = String(config.tasks.des).split(/\s+/);
+  return words.map((w) => (w === "cli/des.ts" ? join(ROOT, w) : w));
+}
+
+/** One measured run of a command. */
+interface Run {
+  ms: number;
+  cpuMs: number;
+  kib: number;
+}
+
+/** One run of a command under GNU time: wall and CPU milliseconds, peak RSS in KiB. */
+async function measure(
+  cmd: string,
+  args: string[],
+): Promise<Run> {
+  const t0 = performance.now();
+  const res = await new Deno.Command("/usr/bin/time", {
+    args: ["-f", "%U %S %M", cmd, ...args],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const ms = performance.now() - t0;
+  const text = new TextDecoder().decode(res.stderr).trim().split("\n");
+  if (!res.success) throw new Error(`${cmd} ${args.join(" ")} failed: ${text.join("\n")}`);
+  const [user, system, kib] = text[text.length - 1].split(" ").map(Number);
+  return { ms, cpuMs: (user + system) * 1000, kib };
+}
 
 /** Run the format benchmark and return printable lines. */
 export async function runFormatBench(
@@ -44,29 +78,41 @@ export async function runFormatBench(
     const mb = (files * fileSize) / 1e6;
     const container = join(work, "out.des");
     const tarFile = join(work, "out.tar");
-    const cli = join(ROOT, "cli/des.ts");
+    const des = desCommand();
+    const tarArgs = ["-cf", tarFile, "-C", tree, "."];
+    const desArgs = [...des.slice(1), "pack-dir", tree, "-o", container];
+    const floorArgs = ["run", "--allow-read", join(ROOT, "bench/read_floor.ts"), tree];
     // warm the page cache and Deno's module cache once
-    await timeCommand("tar", ["-cf", tarFile, "-C", tree, "."]);
-    await timeCommand("deno", ["run", "-A", cli, "pack-dir", tree, "-o", container]);
-    const tarMs: number[] = [];
-    const desCliMs: number[] = [];
+    await measure("tar", tarArgs);
+    await measure(des[0], desArgs);
+    await measure("deno", floorArgs);
+    const runs = { tar: [] as Run[], des: [] as Run[], floor: [] as Run[] };
     const desLibMs: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      tarMs.push((await timeCommand("tar", ["-cf", tarFile, "-C", tree, "."])).ms);
-      desCliMs.push(
-        (await timeCommand("deno", ["run", "-A", cli, "pack-dir", tree, "-o", container])).ms,
-      );
+      runs.tar.push(await measure("tar", tarArgs));
+      runs.des.push(await measure(des[0], desArgs));
+      runs.floor.push(await measure("deno", floorArgs));
       desLibMs.push(await timeIt(() => packDirectory(tree, container)));
     }
-    const tar = median(tarMs);
-    const desCli = median(desCliMs);
+    const tar = median(runs.tar.map((r) => r.ms));
+    const desCli = median(runs.des.map((r) => r.ms));
+    const floor = median(runs.floor.map((r) => r.ms));
     const desLib = median(desLibMs);
+    const cpu = (list: Run[]) => {
+      const ms = median(list.map((r) => r.cpuMs));
+      return `CPU ${ms.toFixed(0)} ms (${(ms * 1000 / files).toFixed(0)} µs/file)`;
+    };
     lines.push(
       `pack ${files} × ${fileSize} B (${mb.toFixed(1)} MB), median of ${rounds}, alternating:`,
-      `  tar -cf            ${tar.toFixed(0)} ms  ${(mb / (tar / 1000)).toFixed(1)} MB/s`,
-      `  des pack-dir (CLI) ${desCli.toFixed(0)} ms  ${(mb / (desCli / 1000)).toFixed(1)} MB/s  → ${
-        ratio(tar, desCli)
-      } tar throughput (incl. process start)`,
+      `  tar -cf            ${tar.toFixed(0)} ms  ${(mb / (tar / 1000)).toFixed(1)} MB/s  ${
+        cpu(runs.tar)
+      }`,
+      `  Deno floor         ${floor.toFixed(0)} ms  ${(mb / (floor / 1000)).toFixed(1)} MB/s  ${
+        cpu(runs.floor)
+      }  → ${ratio(tar, floor)} tar throughput (walk + lstat + read, incl. process start)`,
+      `  des pack-dir (CLI) ${desCli.toFixed(0)} ms  ${(mb / (desCli / 1000)).toFixed(1)} MB/s  ${
+        cpu(runs.des)
+      }  → ${ratio(tar, desCli)} tar, ${ratio(floor, desCli)} floor (incl. process start)`,
       `  packDirectory()    ${desLib.toFixed(0)} ms  ${(mb / (desLib / 1000)).toFixed(1)} MB/s  → ${
         ratio(tar, desLib)
       } tar throughput (library, in-process)`,
@@ -79,6 +125,13 @@ export async function runFormatBench(
       baseline: `${tar.toFixed(0)} ms`,
       ratio: tar / desCli,
       goal: { op: ">=", value: 1 },
+    });
+    figures.push({
+      suite: "format",
+      name: `floor: bare Deno walk + lstat + read of the same tree vs tar -cf`,
+      des: `${floor.toFixed(0)} ms`,
+      baseline: `${tar.toFixed(0)} ms`,
+      ratio: tar / floor,
     });
 
     // random reads
@@ -126,7 +179,13 @@ export async function runFormatBench(
     if (rssFiles > 0) {
       const big = join(work, "rss-tree");
       await makeTree(big, rssFiles, 1024);
-      const { kib, ms } = await peakRss(cli, big, join(work, "rss.des"));
+      const { kib, ms } = await measure(des[0], [
+        ...des.slice(1),
+        "pack-dir",
+        big,
+        "-o",
+        join(work, "rss.des"),
+      ]);
       figures.push({
         suite: "format",
         name: `peak RSS of des pack-dir, ${rssFiles} × 1 KiB`,
@@ -144,23 +203,6 @@ export async function runFormatBench(
     await Deno.remove(work, { recursive: true });
   }
   return { lines, figures };
-}
-
-async function peakRss(
-  cli: string,
-  tree: string,
-  out: string,
-): Promise<{ kib: number; ms: number }> {
-  const t0 = performance.now();
-  const res = await new Deno.Command("/usr/bin/time", {
-    args: ["-f", "%M", "deno", "run", "-A", cli, "pack-dir", tree, "-o", out],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  const ms = performance.now() - t0;
-  const text = new TextDecoder().decode(res.stderr).trim().split("\n");
-  if (!res.success) throw new Error(`pack-dir failed: ${text.join("\n")}`);
-  return { kib: Number(text[text.length - 1]), ms }; // GNU time %M: max RSS in KiB
 }
 
 if (import.meta.main) {

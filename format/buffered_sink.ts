@@ -11,7 +11,10 @@ import type { ContainerSink } from "./sink.ts";
 /** Default size of the chunks handed to the sink. */
 export const DEFAULT_SINK_CHUNK = 1024 * 1024;
 
-/** A write buffer in front of a sink. Chunks handed on are never reused. */
+/**
+ * A write buffer in front of a sink. Chunks handed on are reused only when
+ * the sink says it releases them ({@linkcode ContainerSink.releasesChunks}).
+ */
 export class BufferedSink {
   readonly #sink: ContainerSink;
   readonly #chunkSize: number;
@@ -52,7 +55,8 @@ export class BufferedSink {
   async flush(): Promise<void> {
     if (this.#filled === 0) return;
     const chunk = this.#buffer.subarray(0, this.#filled);
-    this.#buffer = new Uint8Array(this.#chunkSize);
+    // A fresh buffer is a megabyte of new pages; reuse the one written out when allowed.
+    if (!this.#sink.releasesChunks) this.#buffer = new Uint8Array(this.#chunkSize);
     this.#filled = 0;
     await this.#sink.write(chunk);
   }

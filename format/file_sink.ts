@@ -25,6 +25,8 @@ export class FileSink implements ContainerSink {
   readonly path: string;
   /** Temporary path used until close. */
   readonly tempPath: string;
+  /** Each chunk is written to the file before `write` resolves. */
+  readonly releasesChunks = true;
   readonly #file: Deno.FsFile;
   readonly #sync: boolean;
   #size = 0;

@@ -13,6 +13,8 @@ import type { ObjectInfo, ObjectWriter, PutOptions, RequestHook } from "./object
 export class FsObjectWriter implements ObjectWriter {
   #state: "open" | "closed" | "aborted" = "open";
   #bytes = 0;
+  /** Each chunk is written to the file before `write` resolves. */
+  readonly releasesChunks = true;
 
   private constructor(
     private readonly key: string,

@@ -114,6 +114,8 @@ export type RequestHook = (request: StoreRequest) => void;
 export interface ObjectWriter {
   /** Append bytes. Resolves when the chunk has been accepted (back-pressure). */
   write(chunk: Uint8Array): Promise<void>;
+  /** True when a chunk is no longer referred to once its `write` has resolved. */
+  readonly releasesChunks?: boolean;
   /** Finish the object and make it visible; returns its info (HEADed, real ETag). */
   close(): Promise<ObjectInfo>;
   /** Abandon the object; nothing becomes visible. Safe to call twice. */

@@ -1,6 +1,7 @@
 /**
  * `des pack-dir`'s reading pipeline: the same container whatever the number
  * of reader workers and the batch size (names, bytes, checksums, metadata),
+ * also when batches exceed a sink chunk and their buffers are reused,
  * batches handed out in order, a file that vanished after the walk is a clear
  * `DesInputError` that leaves no container, a file replaced by a symlink is
  * skipped, and a local output never loads the S3 client.
@@ -14,12 +15,18 @@ import { ReaderPool } from "../cli/commands/pack_dir_pool.ts";
 import { FileStatus } from "../cli/commands/pack_dir_read.ts";
 import { assert, assertEquals, assertRejects } from "./_helpers/assert.ts";
 
-async function tree(count: number): Promise<{ root: string; files: Map<string, Uint8Array> }> {
+async function tree(
+  count: number,
+  size: (i: number) => number = (i) => (i * 131) % 3000,
+): Promise<{ root: string; files: Map<string, Uint8Array> }> {
   const root = await Deno.makeTempDir({ prefix: "des-pack-dir-test-" });
   const files = new Map<string, Uint8Array>();
   for (let i = 0; i < count; i++) {
     const name = `d${i % 7}/sub${i % 3}/f-${i}.bin`;
-    const bytes = crypto.getRandomValues(new Uint8Array((i * 131) % 3000));
+    const bytes = new Uint8Array(size(i));
+    for (let at = 0; at < bytes.length; at += 65536) {
+      crypto.getRandomValues(bytes.subarray(at, at + 65536));
+    }
     await Deno.mkdir(join(root, name, ".."), { recursive: true });
     await Deno.writeFile(join(root, name), bytes);
     files.set(name, bytes);
@@ -73,6 +80,31 @@ Deno.test("pack-dir: workers or not, any batch size, the same container contents
     }
     assertEquals(seen[1], seen[0]);
     assertEquals(seen[2], seen[0]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("pack-dir: batches over a sink chunk, buffers reused, the same container contents", async () => {
+  // 100 KiB files: a batch of 32 is 3.2 MiB, written in runs under 1 MiB whose buffer is
+  // then read into again; one 1.5 MiB file is a run of its own, handed to the sink as is.
+  const { root, files } = await tree(90, (i) => (i === 40 ? 1536 * 1024 : 100 * 1024 + i));
+  const out = await Deno.makeTempDir({ prefix: "des-pack-dir-out-" });
+  try {
+    const seen = [];
+    for (const [i, workers] of [0, 1].entries()) {
+      const path = join(out, `c${i}.des`);
+      const result = await packDirectory(root, path, { readers: { workers, batchFiles: 32 } });
+      assertEquals(result.files, files.size);
+      const listed = await contents(path);
+      assertEquals(listed.map((f) => f.name), [...files.keys()].sort());
+      for (const f of listed) {
+        assertEquals(f.bytes, [...files.get(f.name)!].join(","), f.name);
+      }
+      seen.push(listed);
+    }
+    assertEquals(seen[1], seen[0]);
   } finally {
     await Deno.remove(root, { recursive: true });
     await Deno.remove(out, { recursive: true });

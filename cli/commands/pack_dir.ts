@@ -3,10 +3,10 @@
  * a directory tree into one DES container.
  *
  * The main thread walks the tree lazily (directory reads only) and appends
- * to the container; a pool of Web Workers reads the files ahead of it in
- * batches (lstat, read, CRC-32C, SHA-256), so both cores work, and each
- * batch reaches the container as one large write while the next one is
- * read. Memory stays bounded by the container's index: the walk holds one
+ * to the container; the files are read in batches (lstat, read, CRC-32C,
+ * SHA-256) on the main thread or, with `--readers N`, ahead of it in a pool
+ * of Web Workers, and each batch reaches the container in writes of up to a
+ * sink chunk while the next one is read. Memory stays bounded by the container's index: the walk holds one
  * directory listing per level, at most `workers × depth` batches are in
  * flight, and the writer keeps one packed INDEX entry, name and META record
  * per file (no JavaScript object or string).
@@ -138,7 +138,7 @@ export async function packDirectory(
     bigFileThreshold?: number;
     progress?: Progress;
     createBucket?: boolean;
-    /** Reader workers and batching (default: one worker per CPU, at most 4). */
+    /** Reader workers and batching (default: no worker, read on the main thread). */
     readers?: ReaderPoolOptions;
   } = {},
 ): Promise<PackDirResult> {
@@ -166,11 +166,9 @@ export async function packDirectory(
         );
       }
       await writing;
-      writing = appendBatch(writer, root, batch, counts, options.progress).then(() => {
-        // shorter data was copied by the writer (see appendRun); longer may be kept by the sink
-        if (batch.data.byteLength < DEFAULT_SINK_CHUNK) {
-          pool.recycle(batch.data.buffer as ArrayBuffer);
-        }
+      writing = appendBatch(writer, root, batch, counts, options.progress).then((copied) => {
+        // runs shorter than a sink chunk are copied by the writer; longer ones may be kept
+        if (copied) pool.recycle(batch.data.buffer as ArrayBuffer);
       });
       writing.catch(() => {}); // awaited above or below; never an unhandled rejection
     }
@@ -194,7 +192,10 @@ export async function packDirectory(
 
 /**
  * Hand one read batch to the writer: its read files as runs (one sink write
- * each), its big files streamed from disk between them, in name order.
+ * each, each shorter than a sink chunk when its files are, so that the
+ * writer copies it), its big files streamed from disk between them, in name
+ * order. Resolves to whether every run was copied: then the batch's buffer
+ * may be reused.
  */
 async function appendBatch(
   writer: DesWriter,
@@ -202,11 +203,13 @@ async function appendBatch(
   batch: ReadBatch,
   counts: { files: number; bytes: number; skipped: number },
   progress?: Progress,
-): Promise<void> {
+): Promise<boolean> {
   let run: RunFile[] = [];
   let runStart = 0, at = 0, runFirst = 0;
+  let copied = true;
   const flush = async () => {
     if (run.length === 0) return;
+    if (at - runStart >= DEFAULT_SINK_CHUNK) copied = false;
     await writer.appendRun(run, batch.data.subarray(runStart, at), {
       crc32c: batch.crc32c.subarray(runFirst, runFirst + run.length),
       sha256: batch.sha256.subarray(runFirst * 32, (runFirst + run.length) * 32),
@@ -235,12 +238,14 @@ async function appendBatch(
       await writer.append(name, file.readable, { ...meta, size: length });
       counts.bytes += length;
     } else {
-      if (run.length === 0) runFirst = i;
-      else if (runFirst + run.length !== i) {
-        // a skipped file in between: the checksums of a run are contiguous
+      if (
+        run.length > 0 &&
+        (runFirst + run.length !== i || at + size - runStart >= DEFAULT_SINK_CHUNK)
+      ) {
+        // a skipped file in between (the checksums of a run are contiguous), or a full chunk
         await flush();
-        runFirst = i;
       }
+      if (run.length === 0) runFirst = i;
       run.push({ name, size, meta });
       at += size;
       counts.bytes += size;
@@ -249,6 +254,7 @@ async function appendBatch(
     progress?.tick(1, size);
   }
   await flush();
+  return copied;
 }
 
 /** CLI entry. */

@@ -13,7 +13,7 @@ import { type ReadBatch, readBatch, type ReadRequest } from "./pack_dir_read.ts"
 
 /** Options of a {@linkcode ReaderPool}. */
 export interface ReaderPoolOptions {
-  /** Workers (default: one less than the CPUs, at most 3; 0 = read on the main thread). */
+  /** Workers (default 0: read on the main thread, see {@linkcode DEFAULT_WORKERS}). */
   workers?: number;
   /** Files per batch (default 256). */
   batchFiles?: number;
@@ -36,10 +36,13 @@ function workerAvailable(): boolean {
   }
 }
 
-/** Default worker count: the main thread appends, the other CPUs read (none on one CPU). */
-export function defaultWorkers(): number {
-  return Math.max(0, Math.min(3, (navigator.hardwareConcurrency || 1) - 1));
-}
+/**
+ * Default worker count: none. A worker is another isolate (≈ 17 MiB idle,
+ * ≈ 40 MiB at its peak) and costs CPU for every hand-off; it shortens the
+ * run only when a core is idle, and with it 100,000 files no longer pack
+ * within 128 MiB. `--readers N` turns workers on.
+ */
+export const DEFAULT_WORKERS = 0;
 
 /** Reads batches of files in workers, in order. */
 export class ReaderPool {
@@ -52,7 +55,7 @@ export class ReaderPool {
   constructor(options: ReaderPoolOptions = {}) {
     this.#batchFiles = Math.max(1, options.batchFiles ?? 256);
     this.#depth = Math.max(1, options.depth ?? 2);
-    const count = options.workers ?? defaultWorkers();
+    const count = options.workers ?? DEFAULT_WORKERS;
     if (count > 0 && workerAvailable()) {
       for (let i = 0; i < count; i++) {
         this.#workers.push(new Worker(WORKER_URL, { type: "module" }));

@@ -11,6 +11,9 @@
 
 import { crc32c, sha256 } from "../../format/checksum.ts";
 
+/** New batch buffers are a multiple of this size, so a recycled one fits the next batch. */
+const BUFFER_STEP = 64 * 1024;
+
 /** What happened to one file of a batch. */
 export const FileStatus = {
   /** Read: its bytes are in `data`, its checksums in `crc32c` / `sha256`. */
@@ -86,22 +89,28 @@ export function readBatch(request: ReadRequest): ReadBatch {
       else if (st.size > request.threshold) batch.status[i] = FileStatus.big;
       else total += st.size;
     }
-    // + 1: room for the read that sees the end
+    // + 1: room to see a file that grew since its lstat
     let data: Uint8Array = request.buffer && request.buffer.byteLength >= total + 1
       ? new Uint8Array(request.buffer)
-      : new Uint8Array(total + 1);
+      : new Uint8Array(Math.ceil((total + 1) / BUFFER_STEP) * BUFFER_STEP);
     let at = 0;
     for (let i = 0; i < count; i++) {
       if (batch.status[i] !== FileStatus.read) continue;
       name = request.names[i];
       const file = Deno.openSync(paths[i]);
+      const expected = batch.sizes[i];
       let size = 0;
       try {
         for (;;) {
           if (at + size === data.byteLength) data = grown(data, at + size);
+          const room = data.byteLength - at - size;
           const n = file.readSync(data.subarray(at + size));
           if (n === null) break;
           size += n;
+          // A read short of the room offered that ends at the lstat size is
+          // the end of the file: no further read just to see it (a file that
+          // grew fills the room and is read on).
+          if (n < room && size === expected) break;
         }
       } finally {
         file.close();
