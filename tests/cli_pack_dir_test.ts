@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { DesInputError } from "../core/errors.ts";
 import { DesReader, FileRangeSource } from "../format/mod.ts";
 import { packDirectory, walkNames } from "../cli/commands/pack_dir.ts";
-import { ReaderPool } from "../cli/commands/pack_dir_pool.ts";
+import { ReaderPool, type ReaderPoolOptions } from "../cli/commands/pack_dir_pool.ts";
 import { FileStatus } from "../cli/commands/pack_dir_read.ts";
 import { assert, assertEquals, assertRejects } from "./_helpers/assert.ts";
 
@@ -57,15 +57,17 @@ async function contents(path: string) {
   }
 }
 
-Deno.test("pack-dir: workers or not, any batch size, the same container contents", async () => {
-  const { root, files } = await tree(300);
+/**
+ * Pack the tree once per reader setting: every container holds exactly the
+ * tree's files and bytes, and all of them read the same.
+ */
+async function packedAlike(
+  tree: { root: string; files: Map<string, Uint8Array> },
+  runs: ReaderPoolOptions[],
+): Promise<void> {
+  const { root, files } = tree;
   const out = await Deno.makeTempDir({ prefix: "des-pack-dir-out-" });
   try {
-    const runs = [
-      { workers: 0, batchFiles: 256 },
-      { workers: 1, batchFiles: 7 },
-      { workers: 3, batchFiles: 1 },
-    ];
     const seen = [];
     for (const [i, readers] of runs.entries()) {
       const path = join(out, `c${i}.des`);
@@ -78,37 +80,26 @@ Deno.test("pack-dir: workers or not, any batch size, the same container contents
       }
       seen.push(listed);
     }
-    assertEquals(seen[1], seen[0]);
-    assertEquals(seen[2], seen[0]);
+    for (const listed of seen.slice(1)) assertEquals(listed, seen[0]);
   } finally {
     await Deno.remove(root, { recursive: true });
     await Deno.remove(out, { recursive: true });
   }
+}
+
+Deno.test("pack-dir: workers or not, any batch size, the same container contents", async () => {
+  await packedAlike(await tree(300), [
+    { workers: 0, batchFiles: 256 },
+    { workers: 1, batchFiles: 7 },
+    { workers: 3, batchFiles: 1 },
+  ]);
 });
 
 Deno.test("pack-dir: batches over a sink chunk, buffers reused, the same container contents", async () => {
   // 100 KiB files: a batch of 32 is 3.2 MiB, written in runs under 1 MiB whose buffer is
   // then read into again; one 1.5 MiB file is a run of its own, handed to the sink as is.
-  const { root, files } = await tree(90, (i) => (i === 40 ? 1536 * 1024 : 100 * 1024 + i));
-  const out = await Deno.makeTempDir({ prefix: "des-pack-dir-out-" });
-  try {
-    const seen = [];
-    for (const [i, workers] of [0, 1].entries()) {
-      const path = join(out, `c${i}.des`);
-      const result = await packDirectory(root, path, { readers: { workers, batchFiles: 32 } });
-      assertEquals(result.files, files.size);
-      const listed = await contents(path);
-      assertEquals(listed.map((f) => f.name), [...files.keys()].sort());
-      for (const f of listed) {
-        assertEquals(f.bytes, [...files.get(f.name)!].join(","), f.name);
-      }
-      seen.push(listed);
-    }
-    assertEquals(seen[1], seen[0]);
-  } finally {
-    await Deno.remove(root, { recursive: true });
-    await Deno.remove(out, { recursive: true });
-  }
+  const files = await tree(90, (i) => (i === 40 ? 1536 * 1024 : 100 * 1024 + i));
+  await packedAlike(files, [{ workers: 0, batchFiles: 32 }, { workers: 1, batchFiles: 32 }]);
 });
 
 Deno.test("pack-dir walk: lazily, the names in the order of a sort of the full names", async () => {
