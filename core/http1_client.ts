@@ -123,7 +123,7 @@ const BUFFER_BYTES = 16 * 1024;
 const MAX_HEAD_BYTES = 64 * 1024;
 const encoder = new TextEncoder();
 const latin1 = new TextDecoder("latin1");
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: |$)/;
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: |$)/;
 /** A field name (RFC 9110 `token`); a line starting with a space (obs-fold) is not one. */
 const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Bytes a field value never holds (a bare CR or LF would end a line for another parser). */
@@ -504,6 +504,9 @@ async function readHead(c: Connection, onFirstByte: () => void): Promise<AnswerH
 
 /** The request head: request line, `Host`, the caller's header lines, blank line. */
 function headText(origin: Http1Origin, request: Http1Request): string {
+  if (/[\s]/.test(request.target)) {
+    throw new TypeError(`request target ${JSON.stringify(request.target)} has white space`);
+  }
   let text = `${request.method} ${request.target} HTTP/1.1\r\nhost: ${origin.host}\r\n`;
   if (request.headers) {
     for (const [name, value] of request.headers) {

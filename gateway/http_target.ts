@@ -161,7 +161,13 @@ export class HttpRetrieverTarget implements RetrieverTarget {
     const stalled = () => this.#unavailable(`stalled: no body bytes within ${this.#idleMs} ms`);
     const length = declaredLength(response);
     if (length !== undefined && length <= BUFFERED_HOP_BODY_LIMIT) {
-      const bytes = await bodyWithin(response, this.#idleMs, stalled, () => abort.abort());
+      const bytes = await bodyWithin(response, this.#idleMs, stalled, () => abort.abort())
+        .catch((cause) => {
+          // A body cut short is the retriever's failure, as on the pool.
+          throw cause instanceof DesUnavailableError
+            ? cause
+            : this.#unavailable("is not reachable", cause);
+        });
       return new Response(bytes, init);
     }
     const body = idleTimeout(response.body, this.#idleMs, stalled, () => abort.abort());

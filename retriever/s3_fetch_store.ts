@@ -286,7 +286,11 @@ export class S3FetchGetStore implements ObjectStore {
     const header = (name: string) => response.headers.get(name);
     const length = declaredLength(response);
     if (length !== undefined && length <= WHOLE_BODY_LIMIT) {
-      const bytes = await bodyWithin(response, idleMs, stalled, () => abort.abort());
+      const bytes = await bodyWithin(response, idleMs, stalled, () => abort.abort())
+        .catch((cause) => {
+          // A body cut short is a failed attempt, as on the pool; a stall is final.
+          throw cause instanceof DesUnavailableError ? cause : new AttemptFailure(false, cause);
+        });
       return { status: response.status, header, body: bytes };
     }
     const body = response.body && idleTimeout(response.body, idleMs, stalled, () => abort.abort());

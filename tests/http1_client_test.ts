@@ -305,6 +305,7 @@ Deno.test("http1: malformed heads are errors, never answers", async () => {
     "HTTP/1.1 200 OK\nx-a: a\ncontent-length: 5\n\nhello",
     "HTTP/1.1 2000 OK\r\ncontent-length: 5\r\n\r\nhello",
     "HTTP/1.1 099 Low\r\ncontent-length: 5\r\n\r\nhello",
+    "HTTP/1.1 600 High\r\ncontent-length: 5\r\n\r\nhello",
     "HTTP/2 200 OK\r\ncontent-length: 5\r\n\r\nhello",
     "garbage\r\n\r\n",
   ];
@@ -363,6 +364,42 @@ Deno.test("http1: a pooled connection the server closed is replaced once, before
     await new Promise((r) => setTimeout(r, 100));
     assertEquals(await text(await send()), "answer 1");
     assertEquals(server.accepted, 2);
+  });
+});
+
+Deno.test("http1: a reused connection closed on receipt of the request is retried once on a new one", async () => {
+  const server = new RawHttpServer(async (conn, index) => {
+    await conn.request();
+    if (index === 0) {
+      await conn.write(ok("first"));
+      await conn.request();
+    } else await conn.write(ok(`retried ${index}`));
+    conn.close(); // no byte of the second answer
+  });
+  await withServer(server, async (send) => {
+    assertEquals(await text(await send()), "first");
+    assertEquals(await text(await send()), "retried 1");
+    assertEquals([server.accepted, server.requests], [2, 3]);
+  });
+  // A new connection that fails the same way is not retried.
+  const closing = new RawHttpServer(async (conn) => {
+    await conn.request();
+    conn.close();
+  });
+  await withServer(closing, async (send) => {
+    await assertRejects(() => send(), Error, "closed before an answer");
+    assertEquals(closing.accepted, 1);
+  });
+});
+
+Deno.test("http1: a request target or header with a line break or space is refused before sending", async () => {
+  const server = new RawHttpServer(answering(() => ok("never")));
+  await withServer(server, async (send) => {
+    for (const target of ["/x HTTP/1.1\r\nx-injected: 1\r\n\r\nGET /y", "/a b"]) {
+      await assertRejects(() => send({ target }), TypeError);
+    }
+    await assertRejects(() => send({ headers: [["x-a", "v\r\nx-injected: 1"]] }), TypeError);
+    assertEquals(server.requests, 0);
   });
 });
 
