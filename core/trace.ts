@@ -58,16 +58,26 @@ export function childTrace(parent?: TraceContext): TraceContext {
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
+/**
+ * Random bytes drawn 4 KiB at a time: one `getRandomValues` call serves
+ * about 170 requests' ids instead of two calls per request.
+ */
+const RANDOM = new Uint8Array(4096);
+let randomAt = RANDOM.length;
+
 function randomHex(bytes: number): string {
-  const buf = new Uint8Array(bytes);
   for (;;) {
-    crypto.getRandomValues(buf);
+    if (randomAt + bytes > RANDOM.length) {
+      crypto.getRandomValues(RANDOM);
+      randomAt = 0;
+    }
     let out = "";
     let nonZero = false;
-    for (const b of buf) {
-      out += HEX[b];
-      nonZero ||= b !== 0;
+    for (let i = randomAt; i < randomAt + bytes; i++) {
+      out += HEX[RANDOM[i]];
+      nonZero ||= RANDOM[i] !== 0;
     }
+    randomAt += bytes;
     if (nonZero) return out;
   }
 }

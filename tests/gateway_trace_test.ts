@@ -46,4 +46,13 @@ Deno.test("childTrace keeps the trace, makes a new span; a root starts a sampled
   assertMatch(formatTraceparent(root), /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
   assert(parseTraceparent(formatTraceparent(root)) !== undefined);
   assertNotEquals(childTrace().traceId, root.traceId);
+  // Ids are drawn from a buffer of random bytes refilled as it runs out: across many refills
+  // every id is well formed and new.
+  const seen = new Set<string>();
+  for (let i = 0; i < 2000; i++) {
+    const { traceId, spanId } = childTrace();
+    assertMatch(`${traceId}-${spanId}`, /^[0-9a-f]{32}-[0-9a-f]{16}$/);
+    seen.add(traceId).add(spanId);
+  }
+  assertEquals(seen.size, 4000);
 });
