@@ -23,9 +23,33 @@ const stderrSink: LogSink = (line) => {
   Deno.stderr.writeSync(encoder.encode(line + "\n"));
 };
 
+/** Keys every line starts with; a field of the same name takes their value in place. */
+const HEAD_KEYS = new Set(["time", "level", "msg"]);
+
+let lastMs = Number.NaN;
+let lastTime = "";
+
+/** `new Date().toISOString()`, formatted once per millisecond. */
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastTime = new Date(ms).toISOString();
+  }
+  return lastTime;
+}
+
+/** A key that starts with a digit: an object lists integer keys first, whatever their order. */
+function isIndexLike(key: string): boolean {
+  const c = key.charCodeAt(0);
+  return c >= 48 && c <= 57;
+}
+
 /** A component's logger. Cheap to create; `child()` adds fixed fields. */
 export class Logger {
   #fields: Record<string, unknown>;
+  /** `#fields` as JSON members with a leading comma, made at the first line. */
+  #fieldsJson?: string;
   #min: number;
   #sink: LogSink;
 
@@ -46,6 +70,7 @@ export class Logger {
   child(fields: Record<string, unknown>): Logger {
     const child = new Logger(String(this.#fields.component), { sink: this.#sink });
     child.#fields = { ...this.#fields, ...fields };
+    child.#fieldsJson = undefined;
     child.#min = this.#min;
     return child;
   }
@@ -58,8 +83,44 @@ export class Logger {
   /** Write one line at `level`. */
   log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
     if (RANK[level] < this.#min) return;
+    // A driver's error message or a URL field can carry a password: never write it.
+    this.#sink(
+      redactCredentials(this.#plainLine(level, msg, fields) ?? this.#line(level, msg, fields)),
+      level,
+    );
+  }
+
+  /**
+   * The line built from pre-serialized parts, when every field is plain (no
+   * `Error`, no top-level bigint, no key of the line's own, none starting with a digit): the same text
+   * as {@linkcode Logger.#line}, for a fraction of the cost. Undefined otherwise.
+   */
+  #plainLine(level: LogLevel, msg: string, fields: Record<string, unknown>): string | undefined {
+    for (const k in fields) {
+      const v = fields[k];
+      if (
+        v instanceof Error || typeof v === "bigint" || HEAD_KEYS.has(k) || k in this.#fields ||
+        isIndexLike(k)
+      ) {
+        return undefined;
+      }
+    }
+    let rest: string;
+    try {
+      rest = JSON.stringify(fields);
+    } catch {
+      return undefined; // a nested bigint
+    }
+    this.#fieldsJson ??= serialize(this.#fields).slice(1, -1);
+    const fixed = this.#fieldsJson === "" ? "" : `,${this.#fieldsJson}`;
+    return `{"time":"${isoNow()}","level":"${level}","msg":${JSON.stringify(msg)}${fixed}${
+      rest === "{}" ? "}" : `,${rest.slice(1)}`
+    }`;
+  }
+
+  #line(level: LogLevel, msg: string, fields: Record<string, unknown>): string {
     const line: Record<string, unknown> = {
-      time: new Date().toISOString(),
+      time: isoNow(),
       level,
       msg,
       ...this.#fields,
@@ -72,8 +133,7 @@ export class Logger {
         ? v.toString()
         : v;
     }
-    // A driver's error message or a URL field can carry a password: never write it.
-    this.#sink(redactCredentials(serialize(line)), level);
+    return serialize(line);
   }
 
   /** Debug line. */

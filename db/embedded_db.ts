@@ -11,6 +11,7 @@
 
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import { DesConfigError, DesUnavailableError } from "../core/errors.ts";
+import type { DbCopyRows } from "./copy_text.ts";
 import type { Db, DbTx, ListenOptions } from "./db.ts";
 import { dbSpan, txSpan } from "./db_spans.ts";
 import { quoteIdent } from "./quote_ident.ts";
@@ -45,7 +46,7 @@ async function lockDirectory(dir: string): Promise<Deno.FsFile> {
 }
 
 /** {@linkcode Db} over PGlite. Create with `openDb("embedded:/dir")` or `openDb("embedded:memory")`. */
-export class EmbeddedDb implements Db {
+export class EmbeddedDb implements Db, DbCopyRows {
   /** Always `"embedded"`. */
   readonly kind = "embedded" as const;
   /** `embedded:<dir>` or `embedded:memory`. */
@@ -84,6 +85,17 @@ export class EmbeddedDb implements Db {
   /** Run one statement. */
   query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<T[]> {
     return this.#direct.query<T>(text, params);
+  }
+
+  /**
+   * `COPY table (columns) FROM` COPY text, handed to the engine as a blob:
+   * no parameter to encode, and the engine inserts the rows in bulk.
+   */
+  async copyRows(table: string, columns: readonly string[], text: string): Promise<void> {
+    const statement = `copy ${quoteIdent(table)} (${
+      columns.map(quoteIdent).join(", ")
+    }) from '/dev/blob'`;
+    await dbSpan(statement, () => this.#pg.query(statement, [], { blob: new Blob([text]) }));
   }
 
   /** Run a multi-statement script. */

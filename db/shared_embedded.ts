@@ -9,6 +9,7 @@
  */
 
 import { resolve } from "node:path";
+import type { DbCopyRows } from "./copy_text.ts";
 import type { Db, DbKind, DbTx, ListenOptions } from "./db.ts";
 import { EmbeddedDb } from "./embedded_db.ts";
 
@@ -20,7 +21,7 @@ interface Entry {
 const open = new Map<string, Entry>();
 
 /** A handle on a shared embedded engine; `close()` releases this handle only. */
-class SharedEmbeddedDb implements Db {
+class SharedEmbeddedDb implements Db, DbCopyRows {
   #closed = false;
   /** @param key the directory key @param inner the shared engine */
   constructor(private readonly key: string, private readonly inner: EmbeddedDb) {}
@@ -39,6 +40,10 @@ class SharedEmbeddedDb implements Db {
   /** See {@linkcode Db.exec}. */
   exec(script: string): Promise<void> {
     return this.inner.exec(script);
+  }
+  /** See {@linkcode DbCopyRows.copyRows}. */
+  copyRows(table: string, columns: readonly string[], text: string): Promise<void> {
+    return this.inner.copyRows(table, columns, text);
   }
   /** See {@linkcode Db.transaction}. */
   transaction<T>(fn: (tx: DbTx) => Promise<T>): Promise<T> {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { insertReadAudit, pruneReadAudit, type ReadAuditEntry } from "../db/read_audit.ts";
+import { sqlStateOf } from "../db/sql_errors.ts";
 import { TEST_ENGINES } from "./_helpers/pg.ts";
 
 const ROWS = 100_000;
@@ -44,5 +45,36 @@ for (const engine of TEST_ENGINES) {
     assert.deepEqual(one, { ...rows[12345], traceId: rows[12345].traceId ?? null });
     assert.equal(await pruneReadAudit(t.db, new Date(START + 50_000 * 1000)), 50_000);
     assert.equal(await insertReadAudit(t.db, []), 0);
+  });
+}
+
+for (const engine of TEST_ENGINES) {
+  Deno.test(`${engine.kind}: audit text round-trips exactly; a refused value fails the whole batch`, async () => {
+    await using t = await engine.create({ migrate: true });
+    const odd = {
+      at: new Date(START),
+      name: "a\tb\\c\nd\re \\N",
+      status: 200,
+      bytes: 7,
+      client: "\\N",
+      traceId: null,
+      method: "GET",
+      route: "get\\File",
+    };
+    assert.equal(await insertReadAudit(t.db, [odd]), 1);
+    const rows = await t.db.query(
+      `select at, name, status, bytes, client, trace_id as "traceId", method, route
+       from des_read_audit`,
+    );
+    assert.deepEqual(rows, [odd]);
+    const refused = { ...odd, name: "refused", status: 70_000 };
+    await assert.rejects(
+      insertReadAudit(t.db, [{ ...odd, name: "kept-out" }, refused]),
+      (error: unknown) => sqlStateOf(error) === "22003",
+    );
+    const [{ n }] = await t.db.query<{ n: number }>(
+      "select count(*)::int as n from des_read_audit",
+    );
+    assert.equal(n, 1);
   });
 }
