@@ -172,10 +172,9 @@ export class S3FetchGetStore implements ObjectStore {
 
   /** One signed GET (retried on network errors and 5xx), body streamed. */
   async get(key: string, options: GetOptions = {}): Promise<GetResult> {
-    validateKey(key);
     const { range, ifMatch, signal } = options;
+    let target = this.#targetOf(key); // validates the key
     if (range) checkRange(range, key);
-    const path = uriEncodePath(`/${this.#settings.bucket}/${key}`);
     const where = {
       endpoint: this.#settings.endpoint,
       bucket: this.#settings.bucket,
@@ -195,7 +194,7 @@ export class S3FetchGetStore implements ObjectStore {
       this.#settings.onRequest?.({ op: "get", key, ranged: range !== undefined });
       let answer: S3Answer;
       try {
-        const target = this.#targetOf(path);
+        if (attempt > 1) target = this.#targetOf(key);
         answer = this.#pooled
           ? await this.#sendPooled(this.#pooled, target, extra, signal, stalled)
           : await this.#fetch(target, extra, signal, stalled);
@@ -308,18 +307,24 @@ export class S3FetchGetStore implements ObjectStore {
     });
   }
 
-  /** The presigned path and query of `path`, made at most every {@linkcode PRESIGN_REUSE_MS}. */
-  #targetOf(path: string): string {
+  /**
+   * The presigned path and query of a GET of `key`, made at most every
+   * {@linkcode PRESIGN_REUSE_MS}: the key is validated and its path encoded
+   * only then.
+   */
+  #targetOf(key: string): string {
     const now = Date.now();
-    const kept = this.#presigned.get(path);
+    const kept = this.#presigned.get(key);
     if (kept && kept.until > now) return kept.url;
+    validateKey(key);
+    const path = uriEncodePath(`/${this.#settings.bucket}/${key}`);
     const url = this.#signer.presignGet({
       host: this.#host,
       path,
       date: new Date(now),
       expiresSeconds: PRESIGN_EXPIRES_SECONDS,
     });
-    this.#presigned.set(path, { url, until: now + PRESIGN_REUSE_MS });
+    this.#presigned.set(key, { url, until: now + PRESIGN_REUSE_MS });
     return url;
   }
 
