@@ -29,7 +29,7 @@ import { deleteNames, randomContent, scanStoreFor, visibleFiles } from "./_helpe
 import {
   archiveKeys,
   createPackWorld,
-  leasesExpired,
+  expireLeases,
   type PackWorld,
   parentStates,
   worldPackerOptions,
@@ -80,7 +80,7 @@ Deno.test({
       };
       const tally = new Map<string, number>();
       const kill = async (killAt: string) => {
-        await leasesExpired(world);
+        await expireLeases(world);
         const run = await runCompactor(world, { ...env, DES_FAULT_KILL_AT: killAt });
         if (run.killed) {
           const state = killAt.split(":")[0];
@@ -114,7 +114,7 @@ Deno.test({
       const kills = [...tally.values()].reduce((a, b) => a + b, 0);
 
       // One recovery pass.
-      await leasesExpired(world);
+      await expireLeases(world);
       const [{ waiting }] = await world.meta.db.query<{ waiting: number }>(
         "select count(*)::int as waiting from des_containers where state = 'verified'",
       );

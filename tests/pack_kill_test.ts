@@ -18,7 +18,7 @@ import {
   archiveKeys,
   auditArchive,
   createPackWorld,
-  leasesExpired,
+  expireLeases,
   type ListedFile,
   type PackWorld,
   parentStates,
@@ -56,9 +56,9 @@ Deno.test({
       const listings = new Map<string, ListedFile[]>();
       let runs = 0;
       const kill = async (label: string, options: { killAt?: string; afterMs?: number }) => {
-        // A kill at "aborted" needs the shard a kill at "building" left behind: wait
-        // until the dead packer's lease runs out.
-        if (label === "aborted") await leasesExpired(world);
+        // A kill at "aborted" needs the shard a kill at "building" left behind: the dead
+        // packer's lease ends.
+        if (label === "aborted") await expireLeases(world);
         const run = await runPacker(world, { ...options, stream: runs % 2 === 1 });
         runs++;
         if (run.killed) tally.set(label, (tally.get(label) ?? 0) + 1);
