@@ -7,6 +7,9 @@
  * - S3: `DES_TEST_S3_*`, or a Ceph RGW started for this run with
  *   `scripts/rgw-up.sh` on free ports under `.des/rgw-test/`, wiped at the end.
  * - `DES_TEST_REQUIRE_SERVICES=1`, so no service test is silently skipped.
+ * - `DES_TEST_EMBEDDED_TEMPLATE`: a path in a temp directory of this run
+ *   where the first test file that needs one leaves an empty embedded
+ *   database for all others to copy (initdb costs seconds of CPU per file).
  *
  * Exits with `deno test`'s exit code; the last line printed is
  * `N passed, N failed` (`, N skipped` when tests were ignored).
@@ -114,10 +117,13 @@ async function main(): Promise<number> {
     Object.assign(env, (rgw as TestRgw).env);
   }
 
+  const runDir = await Deno.makeTempDir({ prefix: "des-test-run-" });
+  env.DES_TEST_EMBEDDED_TEMPLATE = `${runDir}/embedded-template`;
   let result: { code: number; summary: Summary | null };
   try {
     result = await runDenoTest(env);
   } finally {
+    await Deno.remove(runDir, { recursive: true });
     await stopRgw();
   }
   if (result.summary) {

@@ -87,22 +87,50 @@ export async function createTestDatabase(
   });
 }
 
+/**
+ * Where `deno task test` keeps the empty embedded database that every test
+ * file of the run copies (made by the first file that needs it); unset, each
+ * test file makes its own.
+ */
+const RUN_TEMPLATE = Deno.env.get("DES_TEST_EMBEDDED_TEMPLATE");
+
 let template: Promise<string> | undefined;
 
-/** An empty embedded database, created once per process and copied (initdb takes seconds). */
+/** An empty embedded database to copy, made once per run or process (initdb takes seconds). */
 function embeddedTemplate(): Promise<string> {
-  template ??= (async () => {
-    const dir = await Deno.makeTempDir({ prefix: "des-pglite-template-" });
-    const db = await EmbeddedDb.open(dir);
-    await db.close();
-    globalThis.addEventListener("unload", () => {
-      try {
-        Deno.removeSync(dir, { recursive: true });
-      } catch { /* already gone */ }
-    });
-    return dir;
-  })();
+  template ??= RUN_TEMPLATE ? runTemplate(RUN_TEMPLATE) : processTemplate();
   return template;
+}
+
+async function newTemplate(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "des-pglite-template-" });
+  const db = await EmbeddedDb.open(dir);
+  await db.close();
+  return dir;
+}
+
+async function processTemplate(): Promise<string> {
+  const dir = await newTemplate();
+  globalThis.addEventListener("unload", () => {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch { /* already gone */ }
+  });
+  return dir;
+}
+
+/** The run's template at `path`; a complete one appears there at once (a rename) or not at all. */
+async function runTemplate(path: string): Promise<string> {
+  const present = () => Deno.stat(path).then(() => true, () => false);
+  if (await present()) return path;
+  const made = await newTemplate();
+  try {
+    await Deno.rename(made, path);
+  } catch (error) {
+    await Deno.remove(made, { recursive: true });
+    if (!await present()) throw error;
+  }
+  return path;
 }
 
 /** Create a fresh embedded (PGlite) database in a temp directory. */
