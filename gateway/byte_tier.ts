@@ -135,7 +135,9 @@ export class GatewayByteTier {
       weigh: weightOf,
       onEvict: () => metrics.evictions.inc(),
     });
-    this.#admission = new SecondHitAdmission(Math.max(4096, Math.floor(options.maxBytes / 4096)));
+    // About one remembered miss per 4 KiB of budget, as the retriever's byte cache.
+    const remembered = Math.max(4096, Math.floor(options.maxBytes / 4096));
+    this.#admission = new SecondHitAdmission(Math.min(remembered, 1 << 20));
     options.guard.follow({ drop: (name) => this.drop(name), flush: () => this.flush() });
     registry.onCollect(() => {
       metrics.bytes.set(this.bytes);

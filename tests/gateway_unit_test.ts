@@ -249,3 +249,21 @@ Deno.test("an open gateway listens beyond loopback only when allowed", async () 
   const keyed = await loadGatewaySettings(env({ DES_GATEWAY_API_KEYS: "k:0123456789abcdef" }));
   checkExposure(keyed, "0.0.0.0");
 });
+
+Deno.test("gateway settings: the byte tier's budget", async () => {
+  const env = (vars: Record<string, string>) => new Map(Object.entries(vars));
+  assertEquals((await loadGatewaySettings(env({}))).cacheBytes, 0);
+  const on = await loadGatewaySettings(env({ DES_GATEWAY_CACHE_BYTES: "32MiB" }));
+  assertEquals(on.cacheBytes, 32 * 1024 * 1024);
+  for (const bad of ["lots", "-1", "17GiB"]) {
+    let error: unknown;
+    try {
+      await loadGatewaySettings(env({ DES_GATEWAY_CACHE_BYTES: bad }));
+    } catch (e) {
+      error = e;
+    }
+    assert(error instanceof DesConfigError, bad);
+    const problems = (error as DesConfigError).context.problems as string[];
+    assert(problems[0].startsWith("DES_GATEWAY_CACHE_BYTES"), problems[0]);
+  }
+});
