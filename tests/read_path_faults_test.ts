@@ -90,13 +90,19 @@ Deno.test({
       const names = new NameSource();
       const byShard = new Map<number, { name: string; bytes: Uint8Array }[]>();
       for (let shard = 0; shard < 16; shard++) {
-        const files = names.manyInShard(shard, 6).map((name, i) => ({
-          name,
-          bytes: fixtureBytes(300 + i, shard * 16 + i),
-        }));
-        byShard.set(shard, files);
-        await commitContainer(pg.db, store, { shard, files, bucket: store.bucket });
+        byShard.set(
+          shard,
+          names.manyInShard(shard, 6).map((name, i) => ({
+            name,
+            bytes: fixtureBytes(300 + i, shard * 16 + i),
+          })),
+        );
       }
+      await Promise.all(
+        [...byShard].map(([shard, files]) =>
+          commitContainer(pg.db, store, { shard, files, bucket: store.bucket })
+        ),
+      );
       const retriever = await startService(
         command("retriever/main.ts", ["--range", "0-15", "--port", "0", "--id", "r1"], {
           ...env,
@@ -233,7 +239,9 @@ Deno.test({
       await t.step("frozen S3: 503 with Retry-After in seconds, probes answer", async () => {
         proxy.pause();
         try {
-          for (const [i, p] of paths.entries()) {
+          // The paths are separate processes (and this one): each waits out its own timeouts,
+          // all at once.
+          await Promise.all(paths.map(async (p, i) => {
             const file = byShard.get(7)![1 + i];
             const r = await read(p.base, file);
             console.log(`frozen S3, ${p.name}: ${r.status} after ${Math.round(r.ms)} ms`);
@@ -249,7 +257,7 @@ Deno.test({
             const health = await timedFetch(`${p.base}/healthz`);
             assertEquals(health.status, 200);
             await health.res.body?.cancel();
-          }
+          }));
           // Many failing reads at once: the retriever logs the cause a few times, not per read.
           const before = retriever.lines.filter((l) => l.includes('"read failed"')).length;
           const direct = `http://127.0.0.1:${retriever.port}`;
