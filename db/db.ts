@@ -16,10 +16,28 @@
 /** Which engine is behind a {@linkcode Db}. */
 export type DbKind = "postgres" | "embedded";
 
+/** How one statement is sent. */
+export interface QueryOptions {
+  /**
+   * Keep the statement prepared on the connection (PostgreSQL): its first run
+   * there parses and describes it, every later run is one round trip instead
+   * of two. Only for fixed statement text run often (the packer's and
+   * marker's statements); the embedded engine ignores it.
+   */
+  prepare?: boolean;
+}
+
+/** {@linkcode QueryOptions} of a fixed statement run often: kept prepared. */
+export const PREPARED: Readonly<QueryOptions> = Object.freeze({ prepare: true });
+
 /** Something SQL can be run on: the database itself or an open transaction. */
 export interface DbQuery {
   /** Run one statement with `$n` parameters and return its rows. */
-  query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<T[]>;
+  query<T = Record<string, unknown>>(
+    text: string,
+    params?: readonly unknown[],
+    options?: QueryOptions,
+  ): Promise<T[]>;
   /** Run a script of one or more statements without parameters (DDL, migrations). */
   exec(script: string): Promise<void>;
 }

@@ -19,7 +19,7 @@ import {
   stateChange,
   stateChangeError,
 } from "./containers.ts";
-import type { DbQuery } from "./db.ts";
+import { type DbQuery, PREPARED } from "./db.ts";
 
 /** The lease a write is fenced by. */
 export interface LeaseFence {
@@ -92,6 +92,7 @@ export async function createContainerFenced(
     const [row] = await db.query<FencedOutcome>(
       fenced(write, params.length + 1, false),
       [...params, fence.shard, fence.owner, fence.leaseMs],
+      PREPARED,
     );
     return row;
   } catch (err) {
@@ -125,6 +126,7 @@ export async function setContainerStateFenced(
     const [row] = await db.query<FencedOutcome>(
       fenced(write, params.length + 1, progress !== undefined),
       all,
+      PREPARED,
     );
     return row;
   } catch (err) {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { DbQuery } from "./db.ts";
+import { type DbQuery, PREPARED } from "./db.ts";
 
 /** State of a pack job. */
 export type PackJobState = "running" | "done" | "failed";
@@ -52,6 +52,7 @@ export async function startPackJob(
   const [row] = await db.query<PackJobRow>(
     `insert into des_pack_jobs (shard, source, owner) values ($1, $2, $3) returning ${COLUMNS}`,
     [job.shard, job.source, job.owner],
+    PREPARED,
   );
   return row;
 }
@@ -74,6 +75,7 @@ export async function checkpointPackJob(
       progress.containerId ?? null,
       progress.checkpoint === undefined ? null : JSON.stringify(progress.checkpoint),
     ],
+    PREPARED,
   );
   return rows.length === 1;
 }
@@ -89,6 +91,7 @@ export async function finishPackJob(
     `update des_pack_jobs set state = $2, error = $3, finished_at = now(), updated_at = now()
      where id = $1 and state = 'running' returning id`,
     [id, state, error ?? null],
+    PREPARED,
   );
   return rows.length === 1;
 }
@@ -122,6 +125,7 @@ export async function failStalePackJobs(
     `update des_pack_jobs set state = 'failed', error = $3, finished_at = now(), updated_at = now()
      where shard = $1 and source = $2 and state = 'running' returning id`,
     [shard, source, reason],
+    PREPARED,
   );
   return rows.length;
 }

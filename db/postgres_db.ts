@@ -12,7 +12,7 @@
 
 import postgres from "postgres";
 import { DesConfigError } from "../core/errors.ts";
-import type { Db, DbOptions, DbTx, ListenOptions } from "./db.ts";
+import type { Db, DbOptions, DbTx, ListenOptions, QueryOptions } from "./db.ts";
 import { txSpan } from "./db_spans.ts";
 import { CONNECTION_ATTEMPTS, isRepeatableRead, retryDelayMs } from "./db_retry.ts";
 import { PostgresListener } from "./postgres_listen.ts";
@@ -89,8 +89,15 @@ export class PostgresDb implements Db {
   }
 
   /** Run one statement; a read is repeated on a fresh connection after a lost one. */
-  query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<T[]> {
-    return this.#withRetry(isRepeatableRead(text), () => this.#direct.query<T>(text, params));
+  query<T = Record<string, unknown>>(
+    text: string,
+    params?: readonly unknown[],
+    options?: QueryOptions,
+  ): Promise<T[]> {
+    return this.#withRetry(
+      isRepeatableRead(text),
+      () => this.#direct.query<T>(text, params, options),
+    );
   }
 
   /** Run a multi-statement script (not repeated: it may write). */

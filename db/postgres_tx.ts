@@ -28,7 +28,7 @@
 
 import type postgres from "postgres";
 import { DesUnavailableError } from "../core/errors.ts";
-import type { DbTx } from "./db.ts";
+import type { DbTx, QueryOptions } from "./db.ts";
 import { dbSpan } from "./db_spans.ts";
 import { normalizeParams } from "./postgres_types.ts";
 import { type DbTarget, isConnectionError } from "./sql_errors.ts";
@@ -59,11 +59,12 @@ const PENDING: Promise<never> = new Promise<never>(() => {});
 /** Statements through postgres.js `unsafe`, returned as plain arrays. */
 export function plainTx(sql: TxSql): DbTx {
   return {
-    query<T>(text: string, params: readonly unknown[] = []): Promise<T[]> {
+    query<T>(text: string, params: readonly unknown[] = [], options?: QueryOptions): Promise<T[]> {
       return dbSpan(text, async () => {
         const rows = await sql.unsafe(
           text,
           normalizeParams(params) as postgres.ParameterOrJSON<never>[],
+          { prepare: options?.prepare === true },
         );
         // A plain array, as the embedded engine returns (postgres.js adds count, columns …).
         return Array.from(rows) as T[];
@@ -88,9 +89,9 @@ function guardedTx(inner: DbTx, attempt: TxAttempt): DbTx {
     throw err;
   };
   return {
-    query<T>(text: string, params?: readonly unknown[]): Promise<T[]> {
+    query<T>(text: string, params?: readonly unknown[], options?: QueryOptions): Promise<T[]> {
       check();
-      return inner.query<T>(text, params).catch(watch);
+      return inner.query<T>(text, params, options).catch(watch);
     },
     exec(script: string): Promise<void> {
       check();

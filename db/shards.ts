@@ -7,7 +7,7 @@
  */
 
 import { DesConfigError, DesInputError } from "../core/errors.ts";
-import type { DbQuery } from "./db.ts";
+import { type DbQuery, PREPARED } from "./db.ts";
 
 /** One row of `des_shards`. */
 export interface ShardRow {
@@ -150,6 +150,7 @@ export async function claimShards(db: DbQuery, options: ClaimOptions): Promise<S
      returning s.shard, s.lease_expires_at as "expiresAt",
        case when c.previous_owner is distinct from $3 then c.previous_owner end as "takenOverFrom"`,
     [rangeStart, rangeEnd, owner, limit, leaseMs],
+    PREPARED,
   );
   return rows.sort((a, b) => a.shard - b.shard);
 }
@@ -171,6 +172,7 @@ export async function renewLeases(
      where shard = any($1::int[]) and lease_owner = $2
      returning shard`,
     [options.shards, options.owner, options.leaseMs],
+    PREPARED,
   );
   return rows.map((r) => r.shard).sort((a, b) => a - b);
 }
@@ -195,6 +197,7 @@ export async function releaseShard(
     `update des_shards set lease_owner = null, lease_expires_at = null
      where shard = $1 and lease_owner = $2 returning shard`,
     [options.shard, options.owner],
+    PREPARED,
   );
   return rows.length === 1;
 }

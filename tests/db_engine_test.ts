@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { DesConfigError, DesUnavailableError } from "../core/errors.ts";
+import { PREPARED } from "../db/db.ts";
 import { EmbeddedDb } from "../db/embedded_db.ts";
 import { openDb } from "../db/open_db.ts";
 import { parseArrayLiteral, toArrayLiteral } from "../db/pg_array.ts";
@@ -110,6 +111,27 @@ for (const engine of TEST_ENGINES) {
     );
     const rows = await t.db.query<{ v: number }>("select v from t order by v");
     assert.deepEqual(rows.map((r) => r.v), [1, 2]);
+  });
+
+  Deno.test(`${engine.kind}: a statement kept prepared answers like any other, every time`, async () => {
+    await using t = await engine.create();
+    const text = "select $1::int + 1 as n, $2::text[] as names";
+    for (let i = 0; i < 7; i++) {
+      assert.deepEqual(await t.db.query(text, [i, ["a", "b"]], PREPARED), [{
+        n: i + 1,
+        names: ["a", "b"],
+      }]);
+    }
+    await t.db.transaction(async (tx) => {
+      assert.deepEqual(await tx.query(text, [41, []], PREPARED), [{ n: 42, names: [] }]);
+      if (engine.kind !== "postgres") return;
+      // On PostgreSQL it is a named statement of the connection.
+      const [{ n }] = await tx.query<{ n: number }>(
+        "select count(*)::int as n from pg_prepared_statements where statement = $1",
+        [text],
+      );
+      assert.equal(n, 1);
+    });
   });
 
   Deno.test(`${engine.kind}: SQL errors keep their SQLSTATE`, async () => {
