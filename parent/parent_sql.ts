@@ -116,10 +116,14 @@ export class ParentSql {
     this.markedRowsFirst = `${rowSelect} ORDER BY ${c.des_name} LIMIT $2`;
     this.markedRowsAfter = `${rowSelect} AND ${c.des_name} > $3 ORDER BY ${c.des_name} LIMIT $2`;
 
+    // The arrays are read through sub-selects: the planner then estimates a
+    // handful of rows (it cannot see their length) and probes the id index
+    // once per row instead of hashing the table, without any planner
+    // setting, so the flip is one statement and needs no transaction.
     this.markPacked = `WITH done AS (
       UPDATE ${t} AS p SET ${c.status} = ${s.packed}, ${c.container} = $3,
              ${c.packed_at} = $4::timestamptz
-        FROM unnest($1::text[], $2::text[]) AS u(id, name)
+        FROM unnest((SELECT $1::text[]), (SELECT $2::text[])) AS u(id, name)
        WHERE p.${c.id} = ${id} AND p.${c.status} = ${s.marked} AND p.${c.des_name} = u.name
       RETURNING 1) SELECT count(*)::int AS n FROM done`;
     this.repointPacked = `WITH done AS (

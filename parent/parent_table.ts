@@ -8,7 +8,7 @@
  */
 
 import { DesInputError } from "../core/errors.ts";
-import type { Db, DbTx } from "../db/db.ts";
+import { type Db, type DbTx, PREPARED } from "../db/db.ts";
 import { shardHexWidth } from "../naming/name_codec.ts";
 import type { NameGenerator } from "../naming/name_generator.ts";
 import { ParentSql } from "./parent_sql.ts";
@@ -254,14 +254,16 @@ export class ParentTable {
       options.afterName === undefined
         ? [options.shard, options.limit]
         : [options.shard, options.limit, options.afterName],
+      PREPARED,
     );
     return rows.map(toParentRow);
   }
 
   /**
-   * Flip rows to packed with their container location and time. Only rows
-   * still marked with the same name change, so repeating a call changes
-   * nothing. Returns the number of rows flipped.
+   * Flip rows to packed with their container location and time, in one
+   * statement (one round trip once prepared on the connection; atomic on its
+   * own). Only rows still marked with the same name change, so repeating a
+   * call changes nothing. Returns the number of rows flipped.
    */
   async markPacked(
     rows: readonly { id: string; desName: string }[],
@@ -270,16 +272,13 @@ export class ParentTable {
   ): Promise<number> {
     if (rows.length === 0) return 0;
     const sql = await this.#statements();
-    return await this.#db.transaction(async (tx) => {
-      await tx.exec(INDEX_JOINS);
-      const [row] = await tx.query<{ n: number }>(sql.markPacked, [
-        rows.map((r) => r.id),
-        rows.map((r) => r.desName),
-        containerLocation,
-        packedAt.toISOString(),
-      ]);
-      return row.n;
-    });
+    const [row] = await this.#db.query<{ n: number }>(sql.markPacked, [
+      rows.map((r) => r.id),
+      rows.map((r) => r.desName),
+      containerLocation,
+      packedAt.toISOString(),
+    ], PREPARED);
+    return row.n;
   }
 
   /**

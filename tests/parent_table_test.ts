@@ -1,6 +1,8 @@
 import { DesInputError } from "../core/errors.ts";
 import { isValidName, shardOf } from "../naming/name_codec.ts";
 import { NameGenerator } from "../naming/name_generator.ts";
+import type { QueryOptions } from "../db/db.ts";
+import { ParentSql } from "../parent/parent_sql.ts";
 import { ParentTable } from "../parent/parent_table.ts";
 import { assert, assertEquals, assertRejects } from "./_helpers/assert.ts";
 import { createParentFixture, type ParentFixture } from "./_helpers/parent_fixture.ts";
@@ -141,6 +143,40 @@ Deno.test("markPacked flips only rows still marked with that name, once", async 
     assertEquals(rows.get(page[0].id)!.archived_on!.toISOString(), packedAt.toISOString());
     assertEquals(rows.get(page[2].id)!.state, "queued");
     assertEquals(await table.markPacked([], "x", packedAt), 0);
+  } finally {
+    await fx.close();
+  }
+});
+
+Deno.test("markPacked is one statement that probes the id index, not a hash of the table", async () => {
+  const fx = await createParentFixture({ rows: 3000, originals: "none" });
+  try {
+    const table = new ParentTable(fx.db, fx.source);
+    await markAll(table, 5000);
+    await fx.db.exec(`ANALYZE ${fx.table}`);
+    const rows = (await table.markedRows({ shard: 0, limit: 1000 })).slice(0, 1000);
+    const sql = new ParentSql(fx.source, "bigint");
+    const plan = (await fx.db.query<{ "QUERY PLAN": string }>(`EXPLAIN ${sql.markPacked}`, [
+      rows.map((r) => r.id),
+      rows.map((r) => r.desName),
+      "s3://arc/c.des",
+      new Date().toISOString(),
+    ])).map((r) => r["QUERY PLAN"]).join("\n");
+    assert(/Nested Loop/.test(plan), plan);
+    assert(!/Hash Join|Merge Join|Seq Scan/.test(plan), plan);
+    let trips = 0;
+    const counted = Object.assign(Object.create(fx.db), {
+      query: (text: string, params?: readonly unknown[], options?: QueryOptions) => (
+        trips++, fx.db.query(text, params, options)
+      ),
+      exec: (script: string) => (trips++, fx.db.exec(script)),
+      transaction: () => Promise.reject(new Error("markPacked needs no transaction")),
+    });
+    const flipping = new ParentTable(counted, fx.source);
+    await flipping.countEligible();
+    trips = 0;
+    assertEquals(await flipping.markPacked(rows, "s3://arc/c.des", new Date()), rows.length);
+    assertEquals(trips, 1, "statements per flip");
   } finally {
     await fx.close();
   }
