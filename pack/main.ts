@@ -48,6 +48,7 @@ export async function packCommand(args: string[], env: EnvSource = Deno.env): Pr
       "max-container-files": { type: "string", default: "50000" },
       "fetch-concurrency": { type: "string", default: "16" },
       "shard-concurrency": { type: "string", default: "4" },
+      "containers-in-flight": { type: "string", default: "2" },
       "stream-upload": { type: "boolean", default: false },
     },
   });
@@ -62,6 +63,11 @@ export async function packCommand(args: string[], env: EnvSource = Deno.env): Pr
     maxContainerFiles: option("--max-container-files", values["max-container-files"], count),
     fetchConcurrency: option("--fetch-concurrency", values["fetch-concurrency"], count),
     shardConcurrency: option("--shard-concurrency", values["shard-concurrency"], count),
+    containersInFlight: option(
+      "--containers-in-flight",
+      values["containers-in-flight"],
+      count,
+    ),
     port: option("--port", values.port, port),
   };
   const environment = await openPackEnvironment({
@@ -81,6 +87,7 @@ export async function packCommand(args: string[], env: EnvSource = Deno.env): Pr
       maxContainerFiles: tuning.maxContainerFiles,
       fetchConcurrency: tuning.fetchConcurrency,
       shardConcurrency: tuning.shardConcurrency,
+      containersInFlight: tuning.containersInFlight,
       streamUpload: values["stream-upload"],
       metrics: registry,
       onPacked: progress ? (files, bytes) => progress.tick(files, bytes) : undefined,

@@ -19,6 +19,7 @@ import { ensureShards } from "../db/shards.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 import { S3ObjectStore } from "../store/s3.ts";
 import { removeLocalFiles } from "./container_cleanup.ts";
+import { BuildSlots } from "./build_slots.ts";
 import { DEFAULT_READ_BOUNDS } from "./original_reader.ts";
 import type { PackContext, TransitionHook } from "./pack_context.ts";
 import type { PackSource } from "./pack_sources.ts";
@@ -60,8 +61,17 @@ export interface PackerOptions {
   maxContainerFiles?: number;
   /** Originals fetched at once, per shard (default 16). */
   fetchConcurrency?: number;
-  /** Shards packed at once (default 4: a container spends most of its time waiting on S3 and the databases). */
+  /**
+   * Shards built at once (default 4: originals fetched, containers written);
+   * as many more may be finishing their last containers meanwhile (a
+   * container spends most of its time waiting on S3 and the databases).
+   */
   shardConcurrency?: number;
+  /**
+   * Built containers of one shard finished at once (upload, verification,
+   * commit, parent rows) while the next is built (default 2).
+   */
+  containersInFlight?: number;
   /** Files above this many bytes become `_bigFiles/` objects (default 16 MiB). */
   bigFileThreshold?: number;
   /** Delete originals after commit and parent update (`DES_DELETE_SOURCES`, default false). */
@@ -178,12 +188,21 @@ export class Packer {
     await this.#measureBacklog();
     const order = await this.#shardOrder();
     let next = 0;
+    // `shardConcurrency` shards are built at once; as many more may be
+    // finishing their last containers, each still under its own lease.
+    const building = this.#o.shardConcurrency ?? 4;
+    const slots = new BuildSlots(building);
     const worker = async () => {
       while (next < order.length && !this.#o.signal?.aborted) {
-        await this.#runShard(order[next++], result);
+        const built = await slots.acquire();
+        if (next >= order.length || this.#o.signal?.aborted) {
+          built();
+          break;
+        }
+        await this.#runShard(order[next++], result, built);
       }
     };
-    await Promise.all(Array.from({ length: this.#o.shardConcurrency ?? 4 }, worker));
+    await Promise.all(Array.from({ length: 2 * building }, worker));
     await this.#measureBacklog();
     result.seconds = (performance.now() - started) / 1000;
     this.#ctx.log.info("packing run finished", { ...result, recovered: result.recovered });
@@ -196,7 +215,7 @@ export class Packer {
    * other worker still packs (a later run of this process, same owner, could
    * then claim that worker's shard a second time).
    */
-  async #runShard(shard: number, result: PackRunResult): Promise<void> {
+  async #runShard(shard: number, result: PackRunResult, built: () => void): Promise<void> {
     let claim;
     try {
       claim = await ShardLease.tryClaim(this.#ctx.db, {
@@ -212,10 +231,12 @@ export class Packer {
         error: error as Error,
       });
       result.errors.push({ shard, error: (error as Error).message });
+      built();
       return;
     }
     if (!claim) {
       result.busyShards++;
+      built();
       return;
     }
     if (claim.takenOverFrom) {
@@ -223,7 +244,7 @@ export class Packer {
     }
     this.#o.onShard?.({ shard, owner: this.owner, phase: "start" });
     try {
-      add(result, await this.#packShard(claim.lease));
+      add(result, await this.#packShard(claim.lease, built));
       result.shards++;
     } catch (error) {
       this.metrics.errors.inc({ kind: "shard" });
@@ -233,6 +254,7 @@ export class Packer {
       });
       result.errors.push({ shard, error: (error as Error).message });
     } finally {
+      built();
       this.#o.onShard?.({ shard, owner: this.owner, phase: "end" });
       await claim.lease.release();
     }
@@ -251,7 +273,7 @@ export class Packer {
     });
   }
 
-  #packShard(lease: ShardLease): Promise<ShardResult> {
+  #packShard(lease: ShardLease, built: () => void): Promise<ShardResult> {
     const o = this.#o;
     return packShard(this.#ctx, lease, {
       bigFileThreshold: o.bigFileThreshold ?? 16 * MiB,
@@ -259,12 +281,14 @@ export class Packer {
       maxContainerBytes: o.maxContainerBytes ?? 256 * MiB,
       maxContainerFiles: o.maxContainerFiles ?? 50_000,
       fetchConcurrency: o.fetchConcurrency ?? 16,
+      containersInFlight: o.containersInFlight ?? 2,
       pageSize: o.pageSize ?? 1000,
       readBounds: {
         timeoutMs: o.originalReadTimeoutMs ?? DEFAULT_READ_BOUNDS.timeoutMs,
         retries: o.originalReadRetries ?? DEFAULT_READ_BOUNDS.retries,
       },
       onPacked: o.onPacked,
+      onBuilt: built,
       signal: o.signal,
     });
   }

@@ -4,8 +4,8 @@
  * name order (keyset pages), fetch their originals ahead with bounded
  * concurrency, and cut them into containers by the size and count limits.
  * Each container goes through the whole write-ahead pipeline in order;
- * while one is uploaded, verified, committed and recorded, the next one is
- * being built (never more than one in flight).
+ * while up to `containersInFlight` of them are uploaded, verified,
+ * committed and recorded, the next one is being built.
  *
  * @module
  */
@@ -14,6 +14,7 @@ import type { ContainerState } from "../db/container_states.ts";
 import type { ParentRow, ParentTable } from "../parent/parent_table.ts";
 import { fetchAhead } from "./bounded_concurrency.ts";
 import { type BuildOptions, ContainerBuild } from "./container_build.ts";
+import { ContainerPipeline } from "./container_pipeline.ts";
 import { completeContainer } from "./container_steps.ts";
 import {
   isPermanentReadError,
@@ -35,12 +36,20 @@ export interface ShardPackOptions extends BuildOptions {
   maxContainerFiles: number;
   /** Originals fetched at once. */
   fetchConcurrency: number;
+  /** Built containers of the shard finished (uploaded … parent rows) at once. */
+  containersInFlight: number;
   /** Marked rows read per query. */
   pageSize: number;
   /** Timeout and retries of each original's read. */
   readBounds: ReadBounds;
   /** Called when a container reached the end of its pipeline, with its files and bytes. */
   onPacked?: (files: number, bytes: number) => void;
+  /**
+   * Called once the shard's last container was handed to the finishing
+   * pipeline (nothing more is read or written locally; its containers may
+   * still be uploaded, verified, committed and flipped).
+   */
+  onBuilt?: () => void;
   /** Stops before the next container starts. */
   signal?: AbortSignal;
 }
@@ -78,9 +87,10 @@ export async function packShard(
     failedRows: 0,
     recovered: await recoverShard(ctx, lease),
   };
-  for (const source of ctx.sources.values()) {
+  const sources = [...ctx.sources.values()];
+  for (const [i, source] of sources.entries()) {
     if (options.signal?.aborted) break;
-    await packSource(ctx, lease, source, options, result);
+    await packSource(ctx, lease, source, options, result, i === sources.length - 1);
   }
   return result;
 }
@@ -91,16 +101,19 @@ async function packSource(
   source: PackSource,
   options: ShardPackOptions,
   result: ShardResult,
+  lastSource: boolean,
 ): Promise<void> {
   const rows = markedRows(source.table, lease.shard, options.pageSize);
   const failed = new FailedRows(source.table);
   const limits = { maxBytes: options.maxContainerBytes, maxFiles: options.maxContainerFiles };
   const job = new PackJobRecord(ctx, lease.shard, source.config.name);
-  const finisher = new Finisher((done) =>
-    finishContainer(ctx, lease, done, result, async (packed) => {
-      options.onPacked?.(packed.files, packed.bytes);
-      await job.packed(packed);
-    })
+  const finisher = new ContainerPipeline<ContainerBuild>(
+    (done) =>
+      finishContainer(ctx, lease, done, result, async (packed) => {
+        options.onPacked?.(packed.files, packed.bytes);
+        await job.packed(packed);
+      }),
+    options.containersInFlight,
   );
   let build: ContainerBuild | undefined;
   try {
@@ -126,9 +139,9 @@ async function packSource(
         continue;
       }
       if (build?.wouldOverflow(f.value.size, limits)) {
-        const done = build;
+        // Handed over only once the pipeline took it; until then a failure abandons it here.
+        await finisher.submit(build);
         build = undefined;
-        await finisher.submit(done);
         if (options.signal?.aborted) break;
       }
       if (!build) {
@@ -138,10 +151,10 @@ async function packSource(
       await build.add(f.item, f.value);
     }
     if (build) {
-      const done = build;
+      await finisher.submit(build);
       build = undefined;
-      await finisher.submit(done);
     }
+    if (lastSource) options.onBuilt?.();
     await finisher.drain();
     await job.finish();
   } catch (error) {
@@ -161,14 +174,18 @@ async function packSource(
   }
 }
 
-/** Upload, verify, commit and record one built container. */
+/**
+ * Upload, verify and commit one built container and flip its parent rows;
+ * returns the step that records it (counts, log line, `onPacked`), or
+ * nothing when verification aborted it.
+ */
 async function finishContainer(
   ctx: PackContext,
   lease: ShardLease,
   build: ContainerBuild,
   result: ShardResult,
   onPacked: (packed: PackedContainer) => Promise<void>,
-): Promise<void> {
+): Promise<(() => Promise<void>) | undefined> {
   let uploaded;
   try {
     uploaded = await build.finishAndUpload();
@@ -188,61 +205,29 @@ async function finishContainer(
   ctx.metrics.containerSeconds.observe(seconds, { source: uploaded.record.source });
   if (state === "aborted") {
     result.aborted++;
-    return;
+    return undefined;
   }
-  result.containers++;
-  result.files += build.files.length;
-  result.bytes += build.contentBytes;
-  await onPacked({
-    containerId: build.containerId,
-    files: build.files.length,
-    bytes: build.contentBytes,
-    lastName: build.files.at(-1)?.desName,
-  });
-  ctx.log.info("container packed", {
-    containerId: build.containerId,
-    shard: lease.shard,
-    source: uploaded.record.source,
-    files: build.files.length,
-    bytes: build.contentBytes,
-    size: uploaded.record.size,
-    state,
-    seconds: Math.round(seconds * 1000) / 1000,
-  });
-}
-
-/**
- * Finishes containers one at a time in the background, so the next
- * container is built while the previous one is uploaded, verified,
- * committed and recorded. A failure is kept and thrown by `check`/`drain`.
- */
-class Finisher {
-  readonly #finish: (build: ContainerBuild) => Promise<void>;
-  #pending: Promise<void> = Promise.resolve();
-  #failure: { error: unknown } | undefined;
-
-  constructor(finish: (build: ContainerBuild) => Promise<void>) {
-    this.#finish = finish;
-  }
-
-  /** Wait for the container being finished, then start finishing `build`. */
-  async submit(build: ContainerBuild): Promise<void> {
-    await this.drain();
-    this.#pending = this.#finish(build).catch((error) => {
-      this.#failure ??= { error };
+  return async () => {
+    result.containers++;
+    result.files += build.files.length;
+    result.bytes += build.contentBytes;
+    await onPacked({
+      containerId: build.containerId,
+      files: build.files.length,
+      bytes: build.contentBytes,
+      lastName: build.files.at(-1)?.desName,
     });
-  }
-
-  /** Throw the failure of a finished container, if any. */
-  check(): void {
-    if (this.#failure) throw this.#failure.error;
-  }
-
-  /** Wait for the container being finished; throw its failure. */
-  async drain(): Promise<void> {
-    await this.#pending;
-    this.check();
-  }
+    ctx.log.info("container packed", {
+      containerId: build.containerId,
+      shard: lease.shard,
+      source: uploaded.record.source,
+      files: build.files.length,
+      bytes: build.contentBytes,
+      size: uploaded.record.size,
+      state,
+      seconds: Math.round(seconds * 1000) / 1000,
+    });
+  };
 }
 
 /** Marked rows of one shard in name order, page by page. */
