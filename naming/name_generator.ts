@@ -7,7 +7,8 @@
 
 import { DesConfigError, DesInputError } from "../core/errors.ts";
 import { composeId, DES_EPOCH_MS, MAX_SEQUENCE, MAX_TIMESTAMP } from "./id_layout.ts";
-import { type DesName, formatName } from "./name_codec.ts";
+import { encodeWords, idWords, shardOfWords } from "./id_words.ts";
+import { type DesName, formatName, shardHexWidth } from "./name_codec.ts";
 import { type NamingConfig, validateNamingConfig } from "./naming_config.ts";
 
 /** Largest batch {@linkcode NameGenerator.nextBatch} hands out at once. */
@@ -42,6 +43,45 @@ export class NameGenerator {
 
   /** The next id. Throws `DesConfigError` if the clock is before 2024 or past 2093. */
   nextId(): bigint {
+    this.#advance();
+    return composeId({
+      timestamp: this.#lastTimestamp,
+      nodeId: this.config.nodeId,
+      sequence: this.#lastSequence,
+    });
+  }
+
+  /** The next name. */
+  next(): DesName {
+    return formatName(this.nextId(), this.config);
+  }
+
+  /**
+   * The next `count` names (1..{@linkcode MAX_BATCH}), in increasing id
+   * order: the same names `next()` would give, made on plain numbers
+   * (`id_words.ts`) instead of `bigint`s.
+   */
+  nextBatch(count: number): DesName[] {
+    if (!Number.isInteger(count) || count < 1 || count > MAX_BATCH) {
+      throw new DesInputError(`count must be an integer in 1..${MAX_BATCH}, got ${count}`, {
+        count,
+      });
+    }
+    const { nodeId, shardBits, prefix } = this.config;
+    const head = prefix === "" ? "" : `${prefix}-`;
+    const width = shardHexWidth(shardBits);
+    const names = new Array<DesName>(count);
+    for (let i = 0; i < count; i++) {
+      this.#advance();
+      const { hi, lo } = idWords(this.#lastTimestamp, nodeId, this.#lastSequence);
+      const shard = shardOfWords(hi, lo, shardBits).toString(16).padStart(width, "0");
+      names[i] = `${head}${shard}-${encodeWords(hi, lo)}` as DesName;
+    }
+    return names;
+  }
+
+  /** Take the next (timestamp, sequence) pair, as the class doc describes. */
+  #advance(): void {
     const reading = this.#clock();
     if (!Number.isFinite(reading)) {
       throw new DesConfigError(`the clock returned ${reading}`, { clock: String(reading) });
@@ -66,27 +106,5 @@ export class NameGenerator {
         timestamp: this.#lastTimestamp,
       });
     }
-    return composeId({
-      timestamp: this.#lastTimestamp,
-      nodeId: this.config.nodeId,
-      sequence: this.#lastSequence,
-    });
-  }
-
-  /** The next name. */
-  next(): DesName {
-    return formatName(this.nextId(), this.config);
-  }
-
-  /** The next `count` names (1..{@linkcode MAX_BATCH}), in increasing id order. */
-  nextBatch(count: number): DesName[] {
-    if (!Number.isInteger(count) || count < 1 || count > MAX_BATCH) {
-      throw new DesInputError(`count must be an integer in 1..${MAX_BATCH}, got ${count}`, {
-        count,
-      });
-    }
-    const names = new Array<DesName>(count);
-    for (let i = 0; i < count; i++) names[i] = this.next();
-    return names;
   }
 }

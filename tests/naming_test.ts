@@ -21,6 +21,7 @@ import {
   shardOf,
   shardOfId,
 } from "../naming/mod.ts";
+import { encodeWords, idWords, shardOfWords } from "../naming/id_words.ts";
 
 const T0 = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
 
@@ -90,6 +91,37 @@ Deno.test("1M ids from one generator are unique and strictly increasing", () => 
     names.add(formatName(id, gen.config));
   }
   assert.equal(names.size, 1_000_000);
+});
+
+Deno.test("nextBatch gives exactly the names next() gives, at every shard width and the edges", () => {
+  // Random ids across the whole 63-bit space: shard and text made on words equal the bigint ones.
+  const random = new BigUint64Array(2000);
+  crypto.getRandomValues(random);
+  const edges = [0n, 1n, MAX_ID, MAX_ID - 1n, 1n << 32n, (1n << 32n) - 1n, 1n << 62n];
+  for (const raw of [...edges, ...Array.from(random, (r) => r & MAX_ID)]) {
+    const hi = Number(raw >> 32n), lo = Number(raw & 0xffffffffn);
+    assert.equal(encodeWords(hi, lo), encodeId(raw));
+    for (let bits = 1; bits <= 16; bits++) {
+      assert.equal(shardOfWords(hi, lo, bits), shardOfId(raw, bits));
+    }
+  }
+  for (
+    const [timestamp, nodeId, sequence] of [[0, 0, 0], [MAX_TIMESTAMP, 1023, MAX_SEQUENCE], [
+      123456789,
+      513,
+      77,
+    ]]
+  ) {
+    const { hi, lo } = idWords(timestamp, nodeId, sequence);
+    assert.equal((BigInt(hi) << 32n) | BigInt(lo), composeId({ timestamp, nodeId, sequence }));
+  }
+  // The generator: same clock readings, same names, one by one or in a batch (across overflows).
+  for (const format of [{ shardBits: 3, prefix: "" }, { shardBits: 16, prefix: "ab12" }]) {
+    const one = new NameGenerator({ ...format, nodeId: 9, clock: steppingClock(T0, 5000) });
+    const batch = new NameGenerator({ ...format, nodeId: 9, clock: steppingClock(T0, 5000) });
+    const expected = Array.from({ length: 9000 }, () => one.next());
+    assert.deepEqual([...batch.nextBatch(4000), ...batch.nextBatch(5000)], expected);
+  }
 });
 
 Deno.test("4 nodes on the same clock never collide", () => {
