@@ -24,6 +24,8 @@ export function toArrayLiteral(
     if (x === null || x === undefined) return "NULL";
     if (Array.isArray(x)) return toArrayLiteral(x, elementText);
     const text = elementText(x);
+    // Most elements (names, ids, numbers) need no escape: skip the two scans that rebuild them.
+    if (!text.includes("\\") && !text.includes('"')) return `"${text}"`;
     return `"${text.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
   });
   return `{${parts.join(",")}}`;
