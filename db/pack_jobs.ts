@@ -44,14 +44,30 @@ const COLUMNS = `id, shard, source, owner, state, container_id as "containerId",
   files_done as "filesDone", bytes_done as "bytesDone", checkpoint, error,
   started_at as "startedAt", updated_at as "updatedAt", finished_at as "finishedAt"`;
 
-/** Record the start of a job. */
+/** `$1` shard, `$2` source, `$4` reason: running jobs of the shard and source become failed. */
+const FAIL_STALE = `update des_pack_jobs
+     set state = 'failed', error = $4, finished_at = now(), updated_at = now()
+   where shard = $1 and source = $2 and state = 'running'`;
+
+/**
+ * Record the start of a job. With `staleReason` (called under the shard's
+ * lease, when no job of it can still be running), the same statement first
+ * marks the running jobs of the shard and source failed with that reason.
+ */
 export async function startPackJob(
   db: DbQuery,
   job: { shard: number; source: string; owner: string },
+  staleReason?: string,
 ): Promise<PackJobRow> {
+  const insert =
+    `insert into des_pack_jobs (shard, source, owner) values ($1, $2, $3) returning ${COLUMNS}`;
+  if (staleReason === undefined) {
+    const [row] = await db.query<PackJobRow>(insert, [job.shard, job.source, job.owner], PREPARED);
+    return row;
+  }
   const [row] = await db.query<PackJobRow>(
-    `insert into des_pack_jobs (shard, source, owner) values ($1, $2, $3) returning ${COLUMNS}`,
-    [job.shard, job.source, job.owner],
+    `with stale as (${FAIL_STALE} returning id) ${insert}`,
+    [job.shard, job.source, job.owner, staleReason],
     PREPARED,
   );
   return row;
@@ -108,24 +124,4 @@ export async function lastPackJob(
     [shard, source],
   );
   return rows[0] ?? null;
-}
-
-/**
- * Mark the running jobs of a shard and source failed with `reason`: called
- * under the shard's lease, when no job of it can still be running (its
- * packer died or lost the lease). Returns how many were closed.
- */
-export async function failStalePackJobs(
-  db: DbQuery,
-  shard: number,
-  source: string,
-  reason: string,
-): Promise<number> {
-  const rows = await db.query(
-    `update des_pack_jobs set state = 'failed', error = $3, finished_at = now(), updated_at = now()
-     where shard = $1 and source = $2 and state = 'running' returning id`,
-    [shard, source, reason],
-    PREPARED,
-  );
-  return rows.length;
 }

@@ -10,12 +10,7 @@
  * @module
  */
 
-import {
-  checkpointPackJob,
-  failStalePackJobs,
-  finishPackJob,
-  startPackJob,
-} from "../db/pack_jobs.ts";
+import { checkpointPackJob, finishPackJob, startPackJob } from "../db/pack_jobs.ts";
 import type { PackContext } from "./pack_context.ts";
 
 /** A container that reached the end of its pipeline. */
@@ -48,21 +43,15 @@ export class PackJobRecord {
     this.#source = source;
   }
 
-  /** Create the row (once): close stale running rows, insert this run's. */
+  /** Create the row (once): close stale running rows and insert this run's, in one statement. */
   async begin(): Promise<void> {
     if (this.#id !== undefined || this.#skip) return;
     await this.#bookkeeping("start", async () => {
-      await failStalePackJobs(
+      const row = await startPackJob(
         this.#ctx.db,
-        this.#shard,
-        this.#source,
+        { shard: this.#shard, source: this.#source, owner: this.#ctx.owner },
         `abandoned: the shard was packed again by ${this.#ctx.owner}`,
       );
-      const row = await startPackJob(this.#ctx.db, {
-        shard: this.#shard,
-        source: this.#source,
-        owner: this.#ctx.owner,
-      });
       this.#id = row.id;
     });
     if (this.#id === undefined) this.#skip = true;

@@ -298,4 +298,20 @@ for (const engine of TEST_ENGINES) {
     assert.equal((await lastPackJob(t.db, 4, "s"))?.state, "done");
     assert.equal(await lastPackJob(t.db, 5, "s"), null);
   });
+
+  Deno.test(`${engine.kind}: a job started with a stale reason closes the running ones first`, async () => {
+    await using t = await engine.create({ migrate: true });
+    const dead = await startPackJob(t.db, { shard: 2, source: "s", owner: "p1" });
+    const other = await startPackJob(t.db, { shard: 2, source: "t", owner: "p1" });
+    const job = await startPackJob(t.db, { shard: 2, source: "s", owner: "p2" }, "abandoned");
+    assert.equal(job.state, "running");
+    const rows = await t.db.query<{ id: number; state: string; error: string | null }>(
+      "select id, state, error from des_pack_jobs order by id",
+    );
+    assert.deepEqual(rows.map((r) => [r.id, r.state, r.error]), [
+      [dead.id, "failed", "abandoned"],
+      [other.id, "running", null],
+      [job.id, "running", null],
+    ]);
+  });
 }
