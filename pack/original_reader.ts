@@ -58,15 +58,18 @@ export function originalReader(
   originals: Originals,
   bounds: ReadBounds = DEFAULT_READ_BOUNDS,
 ): OriginalReader {
-  const attempt = attemptReader(originals);
+  const readSmall = syncReader(originals);
   const delay = bounds.retryDelayMs ?? 250;
   return async (location) => {
     for (let n = 0;; n++) {
       try {
+        // A synchronous read ends before any timer could fire: it needs no timeout.
+        const small = readSmall?.(location);
+        if (small) return small;
         return await within(
           bounds.timeoutMs,
           `reading original ${location}`,
-          (signal) => attempt(location, signal),
+          (signal) => originals.read(location, { signal }),
         );
       } catch (error) {
         if (isPermanentReadError(error) || n >= bounds.retries) throw error;
@@ -110,12 +113,15 @@ async function within<T>(
   }
 }
 
-function attemptReader(
+/**
+ * For filesystem originals: read a file of up to {@linkcode SYNC_READ_LIMIT}
+ * bytes synchronously after the checks; `undefined` for a larger one (read
+ * through `Originals.read`). Throws the read's typed error.
+ */
+function syncReader(
   originals: Originals,
-): (location: string, signal: AbortSignal) => Promise<OriginalFile> {
-  if (!(originals instanceof FsOriginals)) {
-    return (location, signal) => originals.read(location, { signal });
-  }
+): ((location: string) => OriginalFile | undefined) | undefined {
+  if (!(originals instanceof FsOriginals)) return undefined;
   const root = originals.url.slice("file://".length);
   const realDirs = new Map<string, string>();
   const realDirOf = (dir: string): string => {
@@ -127,7 +133,7 @@ function attemptReader(
     }
     return real;
   };
-  return (location, signal) => {
+  return (location) => {
     try {
       const path = originals.pathOf(location);
       const { path: real, info } = checkRegularOriginal(
@@ -137,11 +143,11 @@ function attemptReader(
         originals.realRoot(),
         realDirOf,
       );
-      if (info.size > SYNC_READ_LIMIT) return originals.read(location, { signal });
+      if (info.size > SYNC_READ_LIMIT) return undefined;
       const body = Deno.readFileSync(real);
-      return Promise.resolve({ body, size: body.byteLength, mtime: info.mtime ?? undefined });
+      return { body, size: body.byteLength, mtime: info.mtime ?? undefined };
     } catch (error) {
-      return Promise.reject(originalError(error, location));
+      throw originalError(error, location);
     }
   };
 }
