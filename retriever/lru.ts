@@ -15,14 +15,30 @@
  * @module
  */
 
-/** An LRU map; `get` refreshes an entry, inserting beyond a limit evicts the oldest. */
+/** One entry, linked to its neighbours in recency order. */
+interface LruNode<K, V> {
+  key: K;
+  value: V;
+  weight: number;
+  older?: LruNode<K, V>;
+  newer?: LruNode<K, V>;
+}
+
+/**
+ * An LRU map; `get` refreshes an entry, inserting beyond a limit evicts the
+ * oldest. Recency is a doubly linked list beside the `Map`: refreshing an
+ * entry moves two pointers instead of deleting and re-inserting its key
+ * (which leaves a hole in the `Map` that V8 must compact later).
+ */
 export class LruCache<K, V> {
-  readonly #map = new Map<K, { value: V; weight: number }>();
+  readonly #map = new Map<K, LruNode<K, V>>();
   readonly #maxEntries: number;
   readonly #maxWeight: number;
   readonly #weigh: (value: V) => number;
   readonly #onEvict?: (key: K, value: V) => void;
   #weight = 0;
+  #oldest?: LruNode<K, V>;
+  #newest?: LruNode<K, V>;
 
   /**
    * @param options entry limit, weight limit, weight function (default: every value weighs 1)
@@ -42,11 +58,13 @@ export class LruCache<K, V> {
 
   /** The value for `key`, marking it most recently used. */
   get(key: K): V | undefined {
-    const item = this.#map.get(key);
-    if (!item) return undefined;
-    this.#map.delete(key);
-    this.#map.set(key, item);
-    return item.value;
+    const node = this.#map.get(key);
+    if (!node) return undefined;
+    if (node !== this.#newest) {
+      this.#unlink(node);
+      this.#append(node);
+    }
+    return node.value;
   }
 
   /** Whether `key` is cached (does not refresh it). */
@@ -58,23 +76,25 @@ export class LruCache<K, V> {
   set(key: K, value: V): void {
     this.delete(key);
     const weight = this.#weigh(value);
-    this.#map.set(key, { value, weight });
+    const node: LruNode<K, V> = { key, value, weight, older: undefined, newer: undefined };
+    this.#map.set(key, node);
+    this.#append(node);
     this.#weight += weight;
-    for (const oldest of this.#map.keys()) {
-      if (this.#map.size <= this.#maxEntries && this.#weight <= this.#maxWeight) break;
-      if (oldest === key) break;
-      const evicted = this.#map.get(oldest)!;
-      this.delete(oldest);
-      this.#onEvict?.(oldest, evicted.value);
+    while (this.#map.size > this.#maxEntries || this.#weight > this.#maxWeight) {
+      const oldest = this.#oldest;
+      if (oldest === undefined || oldest === node) break;
+      this.delete(oldest.key);
+      this.#onEvict?.(oldest.key, oldest.value);
     }
   }
 
   /** Remove `key`; returns whether it was present. */
   delete(key: K): boolean {
-    const item = this.#map.get(key);
-    if (!item) return false;
+    const node = this.#map.get(key);
+    if (!node) return false;
     this.#map.delete(key);
-    this.#weight -= item.weight;
+    this.#unlink(node);
+    this.#weight -= node.weight;
     return true;
   }
 
@@ -90,12 +110,31 @@ export class LruCache<K, V> {
 
   /** The keys, least recently used first (a snapshot: safe to delete while iterating). */
   keys(): K[] {
-    return [...this.#map.keys()];
+    const keys: K[] = [];
+    for (let node = this.#oldest; node !== undefined; node = node.newer) keys.push(node.key);
+    return keys;
   }
 
   /** Remove everything. */
   clear(): void {
     this.#map.clear();
+    this.#oldest = this.#newest = undefined;
     this.#weight = 0;
+  }
+
+  #unlink(node: LruNode<K, V>): void {
+    if (node.older) node.older.newer = node.newer;
+    else this.#oldest = node.newer;
+    if (node.newer) node.newer.older = node.older;
+    else this.#newest = node.older;
+    node.older = node.newer = undefined;
+  }
+
+  #append(node: LruNode<K, V>): void {
+    node.older = this.#newest;
+    node.newer = undefined;
+    if (this.#newest) this.#newest.newer = node;
+    else this.#oldest = node;
+    this.#newest = node;
   }
 }
