@@ -1,8 +1,8 @@
 /**
  * The read audit trail: one row per `/files` request in `des_read_audit`
  * (method, route, name, status, bytes, client id, trace id), queued in
- * memory and appended in batches (one multi-row `unnest` insert each, on a
- * timer or when a batch is full; never awaited by a request), so auditing
+ * memory and appended in batches (one statement each, `db/read_audit.ts`, on
+ * a timer or when a batch is full; never awaited by a request), so auditing
  * never sits on the request path and nothing a client sends can stop it:
  *
  * - values are made clean before they are queued ({@linkcode cleanAuditText}):
@@ -49,7 +49,7 @@ export interface AuditRecord {
 
 /** Options of {@linkcode AuditTrail}. */
 export interface AuditOptions {
-  /** Rows per INSERT (default 2000; one `unnest` statement whatever the size). */
+  /** Rows per statement (default 2000; one statement whatever the size). */
   batchSize?: number;
   /** Flush at least this often, in ms (default 1000). */
   flushMs?: number;
