@@ -182,13 +182,17 @@ class Connection {
     return true;
   }
 
+  /** The next `length` buffered bytes (a copy); the caller knows they are there. */
+  cut(length: number): Uint8Array<ArrayBuffer> {
+    const out = this.buf.slice(this.start, this.start + length);
+    this.start += length;
+    return out;
+  }
+
   /** Up to `max` buffered bytes (a copy), reading when none are. */
   async take(max: number): Promise<Uint8Array<ArrayBuffer> | null> {
     if (this.start === this.end && !(await this.fill())) return null;
-    const n = Math.min(max, this.end - this.start);
-    const out = this.buf.slice(this.start, this.start + n);
-    this.start += n;
-    return out;
+    return this.cut(Math.min(max, this.end - this.start));
   }
 
   /** The next line (without CRLF), reading as needed. */
@@ -386,7 +390,8 @@ export class Http1Pool {
     const ambiguous = codings !== undefined && length !== undefined;
     if (codings !== undefined) length = undefined;
     if (length !== undefined && length <= this.#wholeLimit) {
-      const body = await bounded(
+      // A small body usually came in the read of the head: no read, no bound to set.
+      const body = c.end - c.start >= length ? c.cut(length) : await bounded(
         c,
         request.idleTimeoutMs,
         request.onIdle,
@@ -482,7 +487,7 @@ async function readHead(c: Connection, onFirstByte: () => void): Promise<AnswerH
       const line = lines[i];
       const colon = line.indexOf(":");
       const name = line.slice(0, colon);
-      const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
+      const value = trimmedValue(line, colon + 1);
       if (colon <= 0 || !FIELD_NAME.test(name) || FIELD_VALUE_FORBIDDEN.test(value)) {
         throw new Error(`bad header line: ${JSON.stringify(line.slice(0, 40))}`);
       }
@@ -500,6 +505,20 @@ async function readHead(c: Connection, onFirstByte: () => void): Promise<AnswerH
     const keepAlive = !close && (status[1] === "1" || keepAliveAsked);
     return { status: code, headers, keepAlive };
   }
+}
+
+/** `line` from `from` on, without leading and trailing spaces and tabs (OWS). */
+function trimmedValue(line: string, from: number): string {
+  let start = from;
+  let end = line.length;
+  while (start < end && isOws(line.charCodeAt(start))) start++;
+  while (end > start && isOws(line.charCodeAt(end - 1))) end--;
+  return line.slice(start, end);
+}
+
+/** A space or a horizontal tab. */
+function isOws(code: number): boolean {
+  return code === 32 || code === 9;
 }
 
 /** The request head: request line, `Host`, the caller's header lines, blank line. */
@@ -555,9 +574,7 @@ async function readExactly(c: Connection, length: number): Promise<Uint8Array<Ar
   while (c.end - c.start < length) {
     if (!(await c.fill())) throw new Error("connection closed inside a body");
   }
-  const out = c.buf.slice(c.start, c.start + length);
-  c.start += length;
-  return out;
+  return c.cut(length);
 }
 
 /** Reads of a body of `length` bytes; null after the last. */

@@ -84,6 +84,21 @@ Deno.test("http1: Content-Length bodies, small and large, reuse one connection",
   });
 });
 
+Deno.test("http1: field values lose leading and trailing spaces and tabs, not inner ones", async () => {
+  const more = "x-a: \t a b \t \r\nx-b:c\r\nx-c: \t\r\nX-D:\t\td\t\r\n";
+  const server = new RawHttpServer(answering(() => ok("hi", more)));
+  await withServer(server, async (send) => {
+    const answer = await send();
+    assertEquals(answer.headers.filter(([n]) => n.startsWith("x-")), [
+      ["x-a", "a b"],
+      ["x-b", "c"],
+      ["x-c", ""],
+      ["x-d", "d"],
+    ]);
+    assertEquals(await text(answer), "hi");
+  });
+});
+
 Deno.test("http1: chunked with extensions, uppercase hex, trailers; the connection is reused", async () => {
   const body = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
     "5;name=value\r\nhello\r\nA\r\n0123456789\r\n0;last\r\nx-trailer: t\r\n\r\n";
