@@ -306,6 +306,14 @@ export function forwardedView(request: Headers): HeaderSource {
  */
 function passThrough(upstream: Response, retrieverId: string, keysOn: boolean): Response {
   const headers = upstream.headers;
+  // Fields the retriever names in its Connection header are hop-by-hop too (RFC 9110 §7.6.1).
+  const named = headers.get("connection");
+  if (named !== null) {
+    for (const token of named.split(",")) {
+      const field = token.trim();
+      if (field !== "") headers.delete(field);
+    }
+  }
   for (const h of HOP_BY_HOP) if (headers.has(h)) headers.delete(h);
   if (!headers.has(RETRIEVER_HEADER)) headers.set(RETRIEVER_HEADER, retrieverId);
   applyEdgeHeaders(headers, true, keysOn);

@@ -87,3 +87,33 @@ Deno.test("files handler: a retriever's damaged-file 502 keeps its type; other 5
     "https://des.dev/problems/upstream",
   ]);
 });
+
+Deno.test("files handler: hop-by-hop fields, fixed or named in Connection, stay at the hop", async () => {
+  const target: RetrieverTarget = {
+    id: "r0",
+    range: { start: 0, end: 15 },
+    location: "http://127.0.0.1:9",
+    forward: () =>
+      Promise.resolve(
+        new Response("bytes", {
+          headers: {
+            "connection": "x-hop-secret, X-Other",
+            "keep-alive": "timeout=5",
+            "x-hop-secret": "internal",
+            "x-other": "internal",
+            "etag": '"e1"',
+          },
+        }),
+      ),
+    ready: () => Promise.resolve("ok"),
+  };
+  const app = filesApp(target, new Logger("gateway", { level: "error" }));
+  const names = new NameGenerator({ ...TEST_NAME_FORMAT, nodeId: 1 });
+  const res = await app.request(`/files/${names.next()}`);
+  assertEquals(res.status, 200);
+  assertEquals(await res.text(), "bytes");
+  for (const field of ["connection", "keep-alive", "x-hop-secret", "x-other"]) {
+    assertEquals(res.headers.get(field), null, field);
+  }
+  assertEquals(res.headers.get("etag"), '"e1"');
+});
