@@ -9,6 +9,7 @@
  */
 
 import type { MiddlewareHandler } from "hono";
+import { bodyLength } from "../core/body_length.ts";
 import type { Logger } from "../core/log.ts";
 import type { TraceContext } from "../core/trace.ts";
 import type { AuditTrail } from "./audit.ts";
@@ -66,7 +67,7 @@ export function recordRequest(
   series.latency.observe((performance.now() - started) / 1000);
   const finish = (outcome: "complete" | "interrupted") => {
     const sent = method === "GET" && status !== 304 && outcome === "complete";
-    const bytes = sent ? Number(response.headers.get("content-length") ?? 0) : 0;
+    const bytes = sent ? bodyLength(response) : 0;
     const ms = performance.now() - started;
     series.bytes.inc(bytes);
     series.duration.observe(ms / 1000);

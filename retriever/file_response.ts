@@ -9,6 +9,7 @@
 
 import { DEFAULT_CONTENT_TYPE } from "../core/content_type.ts";
 import { DesError } from "../core/errors.ts";
+import { noteBodyLength } from "../core/body_length.ts";
 import {
   formatEntityTag,
   formatHttpDate,
@@ -229,10 +230,11 @@ export function cachedFileResponse(
   if (plan.done) return plan.done;
   const bytes = cache?.memoryHit(found.open, found.entry, plan.range);
   if (!bytes) return undefined;
-  return new Response(bytes as Uint8Array<ArrayBuffer>, {
+  const response = new Response(bytes as Uint8Array<ArrayBuffer>, {
     status: plan.status,
     headers: plan.headers,
   });
+  return noteBodyLength(response, plan.range.length);
 }
 
 /**

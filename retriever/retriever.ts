@@ -12,6 +12,7 @@
 import { DesConflictError, DesError, DesFormatError, DesNotFoundError } from "../core/errors.ts";
 import { deleteName } from "../lifecycle/delete_name.ts";
 import { Logger } from "../core/log.ts";
+import { bodyLength } from "../core/body_length.ts";
 import { LogThrottle } from "../core/log_throttle.ts";
 import { asDesError, problemResponse } from "../core/problem.ts";
 import {
@@ -547,9 +548,7 @@ export class Retriever {
   ): void {
     const seconds = (performance.now() - started) / 1000;
     const status = response.status;
-    const bytes = status < 300 && method === "GET" && status !== 204
-      ? Number(response.headers.get("content-length") ?? 0)
-      : 0;
+    const bytes = status < 300 && method === "GET" && status !== 204 ? bodyLength(response) : 0;
     if (method === "DELETE") {
       this.metrics.reads.inc({ method, kind, status });
       this.metrics.latency.observe(seconds, { method, kind });
