@@ -29,10 +29,17 @@
  * answer to the next request. A connection is reused only when its answer
  * ended exactly where its framing said.
  *
+ * The pieces: one connection and its bounds in `http1_connection.ts`, the
+ * request and answer heads in `http1_head.ts`, body framing in
+ * `http1_body.ts`.
+ *
  * @module
  */
 
 import { deadline } from "./deadlines.ts";
+import { chunkedReader, contentLength, lengthReader, readExactly } from "./http1_body.ts";
+import { bounded, BUFFER_BYTES, Http1Connection, writeAll } from "./http1_connection.ts";
+import { type AnswerHead, readAnswerHead, requestHead } from "./http1_head.ts";
 
 /** Options of {@linkcode Http1Pool}. */
 export interface Http1PoolOptions {
@@ -118,114 +125,11 @@ export function http1Origin(url: string): Http1Origin {
 }
 
 const DEFAULT_WHOLE_BODY_LIMIT = 64 * 1024;
-const BUFFER_BYTES = 16 * 1024;
-/** Longest answer head accepted. */
-const MAX_HEAD_BYTES = 64 * 1024;
 const encoder = new TextEncoder();
-const latin1 = new TextDecoder("latin1");
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: |$)/;
-/** A field name (RFC 9110 `token`); a line starting with a space (obs-fold) is not one. */
-const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Bytes a field value never holds (a bare CR or LF would end a line for another parser). */
-const FIELD_VALUE_FORBIDDEN = /[\0\r\n]/;
-
-/** One connection and what it has read but not consumed. */
-class Connection {
-  buf = new Uint8Array(BUFFER_BYTES);
-  start = 0;
-  end = 0;
-  idleSince = 0;
-  closed = false;
-  /** In the pool, waiting for its next request. */
-  idle = false;
-  /**
-   * The read started when the connection went idle: bytes or the end the
-   * server sends unasked drop the connection from the pool; else the next
-   * request's first read is this one.
-   */
-  idleRead: Promise<number | null> | undefined;
-  /** Set when the current phase's bound passed or the request was aborted. */
-  failure: Error | undefined;
-
-  constructor(readonly conn: Deno.Conn) {}
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    try {
-      this.conn.close();
-    } catch { /* already gone */ }
-  }
-
-  /** Read more bytes into the buffer; false at the end of the connection. */
-  async fill(): Promise<boolean> {
-    if (this.start === this.end) this.start = this.end = 0;
-    if (this.end === this.buf.length) {
-      const kept = this.end - this.start;
-      const next = kept * 2 > this.buf.length ? new Uint8Array(this.buf.length * 2) : this.buf;
-      next.set(this.buf.subarray(this.start, this.end));
-      this.buf = next;
-      this.start = 0;
-      this.end = kept;
-    }
-    let n: number | null;
-    const pending = this.idleRead;
-    this.idleRead = undefined;
-    try {
-      n = await (pending ?? this.conn.read(this.buf.subarray(this.end)));
-    } catch (error) {
-      throw this.failure ?? error;
-    }
-    if (this.failure) throw this.failure;
-    if (n === null) return false;
-    this.end += n;
-    return true;
-  }
-
-  /** The next `length` buffered bytes (a copy); the caller knows they are there. */
-  cut(length: number): Uint8Array<ArrayBuffer> {
-    const out = this.buf.slice(this.start, this.start + length);
-    this.start += length;
-    return out;
-  }
-
-  /** Up to `max` buffered bytes (a copy), reading when none are. */
-  async take(max: number): Promise<Uint8Array<ArrayBuffer> | null> {
-    if (this.start === this.end && !(await this.fill())) return null;
-    return this.cut(Math.min(max, this.end - this.start));
-  }
-
-  /** The next line (without CRLF), reading as needed. */
-  async line(): Promise<string> {
-    for (;;) {
-      const at = this.buf.subarray(this.start, this.end).indexOf(10);
-      if (at >= 0) {
-        const text = latin1.decode(this.buf.subarray(this.start, this.start + at));
-        this.start += at + 1;
-        return text.endsWith("\r") ? text.slice(0, -1) : text;
-      }
-      if (this.end - this.start > MAX_HEAD_BYTES) throw new Error("line too long");
-      if (!(await this.fill())) throw new Error("connection closed inside a chunked body");
-    }
-  }
-}
-
-/** Run `work` with `c` closed and `c.failure` set to `late()` if it takes longer than `ms`. */
-async function bounded<T>(c: Connection, ms: number, late: () => Error, work: Promise<T>) {
-  const timer = deadline(ms, () => {
-    c.failure = late();
-    c.close();
-  });
-  try {
-    return await work;
-  } finally {
-    timer.cancel();
-  }
-}
 
 /** Keep-alive connections per origin, and the requests sent on them. */
 export class Http1Pool {
-  readonly #idle = new Map<string, Connection[]>();
+  readonly #idle = new Map<string, Http1Connection[]>();
   readonly #maxIdle: number;
   readonly #idleMs: number;
   readonly #caCerts?: string[];
@@ -246,7 +150,9 @@ export class Http1Pool {
    * when aborted.
    */
   async request(origin: Http1Origin, request: Http1Request): Promise<Http1Answer> {
-    const head = encoder.encode(headText(origin, request));
+    const head = encoder.encode(
+      requestHead(origin.host, request.method, request.target, request.headers),
+    );
     const { signal } = request;
     signal?.throwIfAborted();
     const ms = request.headersTimeoutMs;
@@ -285,9 +191,9 @@ export class Http1Pool {
   }
 
   /** Write the head, read the answer's head. */
-  async #exchange(c: Connection, head: Uint8Array, onFirstByte: () => void) {
+  async #exchange(c: Http1Connection, head: Uint8Array, onFirstByte: () => void) {
     await writeAll(c.conn, head);
-    return await readHead(c, onFirstByte);
+    return await readAnswerHead(c, onFirstByte);
   }
 
   /** Close every idle connection; connections in use are closed when released. */
@@ -297,7 +203,7 @@ export class Http1Pool {
     this.#idle.clear();
   }
 
-  #take(origin: Http1Origin): Connection | undefined {
+  #take(origin: Http1Origin): Http1Connection | undefined {
     const list = this.#idle.get(origin.key);
     const c = list?.pop();
     if (!c) return undefined;
@@ -311,7 +217,7 @@ export class Http1Pool {
     return undefined;
   }
 
-  #release(origin: Http1Origin, c: Connection): void {
+  #release(origin: Http1Origin, c: Http1Connection): void {
     let list = this.#idle.get(origin.key);
     if (!list) this.#idle.set(origin.key, list = []);
     if (this.#closed || c.closed || list.length >= this.#maxIdle) return c.close();
@@ -324,7 +230,7 @@ export class Http1Pool {
   }
 
   /** Drop `c` from the pool (`list`) when the server sends bytes or the end while it is idle. */
-  #watch(list: Connection[], c: Connection): void {
+  #watch(list: Http1Connection[], c: Http1Connection): void {
     c.idle = true;
     c.conn.unref(); // an idle connection does not keep the process alive
     const read = c.conn.read(c.buf);
@@ -340,12 +246,12 @@ export class Http1Pool {
   }
 
   /** A new connection within `ms` (a late one is closed when it comes). */
-  #connect(origin: Http1Origin, ms: number): Promise<Connection> {
+  #connect(origin: Http1Origin, ms: number): Promise<Http1Connection> {
     const options = { hostname: origin.hostname, port: origin.port };
     const connecting: Promise<Deno.Conn> = origin.tls
       ? Deno.connectTls({ ...options, caCerts: this.#caCerts })
       : Deno.connect(options);
-    return new Promise<Connection>((resolve, reject) => {
+    return new Promise<Http1Connection>((resolve, reject) => {
       let late = false;
       const timer = deadline(ms, () => {
         late = true;
@@ -355,7 +261,7 @@ export class Http1Pool {
         timer.cancel();
         if (late) return conn.close();
         if (!origin.tls) (conn as Deno.TcpConn).setNoDelay(true);
-        resolve(new Connection(conn));
+        resolve(new Http1Connection(conn));
       }, (error) => {
         timer.cancel();
         reject(error);
@@ -365,7 +271,7 @@ export class Http1Pool {
 
   async #answer(
     origin: Http1Origin,
-    c: Connection,
+    c: Http1Connection,
     request: Http1Request,
     head: AnswerHead,
   ): Promise<Http1Answer> {
@@ -415,7 +321,7 @@ export class Http1Pool {
   /** A body stream over `next`; the connection goes back to the pool at its end. */
   #stream(
     origin: Http1Origin,
-    c: Connection,
+    c: Http1Connection,
     request: Http1Request,
     next: (max: number) => Promise<Uint8Array<ArrayBuffer> | null>,
     reusable: boolean,
@@ -447,170 +353,4 @@ export class Http1Pool {
       cancel: () => finish(false),
     }, { highWaterMark: 0 });
   }
-}
-
-/** Status line and header fields of an answer. */
-interface AnswerHead {
-  status: number;
-  headers: [string, string][];
-  keepAlive: boolean;
-}
-
-/** Status line and header fields (interim `1xx` answers skipped). */
-async function readHead(c: Connection, onFirstByte: () => void): Promise<AnswerHead> {
-  // Bytes after `c.start` searched already (`fill` may move them in the buffer).
-  let scanned = 0;
-  for (;;) {
-    const at = indexOfBlankLine(c.buf, c.start + Math.max(0, scanned - 3), c.end);
-    if ((at < 0 ? c.end : at) - c.start > MAX_HEAD_BYTES) throw new Error("answer head too large");
-    if (at < 0) {
-      scanned = c.end - c.start;
-      if (!(await c.fill())) throw new Error("connection closed before an answer");
-      onFirstByte();
-      continue;
-    }
-    const lines = latin1.decode(c.buf.subarray(c.start, at)).split("\r\n");
-    c.start = at + 4;
-    scanned = 0;
-    const status = STATUS_LINE.exec(lines[0]);
-    if (!status) {
-      throw new Error(`not an HTTP/1.x answer: ${JSON.stringify(lines[0].slice(0, 40))}`);
-    }
-    const code = Number(status[2]);
-    // No request asks for an upgrade: after a 101 the bytes are another protocol's.
-    if (code === 101) throw new Error("101 Switching Protocols to a request without Upgrade");
-    if (code < 200) continue;
-    const headers: [string, string][] = [];
-    let close = false;
-    let keepAliveAsked = false;
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i];
-      const colon = line.indexOf(":");
-      const name = line.slice(0, colon);
-      const value = trimmedValue(line, colon + 1);
-      if (colon <= 0 || !FIELD_NAME.test(name) || FIELD_VALUE_FORBIDDEN.test(value)) {
-        throw new Error(`bad header line: ${JSON.stringify(line.slice(0, 40))}`);
-      }
-      const lower = name.toLowerCase();
-      if (lower === "connection") {
-        for (const option of value.toLowerCase().split(",")) {
-          const token = option.trim();
-          if (token === "close") close = true;
-          else if (token === "keep-alive") keepAliveAsked = true;
-        }
-      }
-      headers.push([lower, value]);
-    }
-    // HTTP/1.1 keeps the connection unless told to close; HTTP/1.0 only when asked.
-    const keepAlive = !close && (status[1] === "1" || keepAliveAsked);
-    return { status: code, headers, keepAlive };
-  }
-}
-
-/** `line` from `from` on, without leading and trailing spaces and tabs (OWS). */
-function trimmedValue(line: string, from: number): string {
-  let start = from;
-  let end = line.length;
-  while (start < end && isOws(line.charCodeAt(start))) start++;
-  while (end > start && isOws(line.charCodeAt(end - 1))) end--;
-  return line.slice(start, end);
-}
-
-/** A space or a horizontal tab. */
-function isOws(code: number): boolean {
-  return code === 32 || code === 9;
-}
-
-/** The request head: request line, `Host`, the caller's header lines, blank line. */
-function headText(origin: Http1Origin, request: Http1Request): string {
-  if (/[\s]/.test(request.target)) {
-    throw new TypeError(`request target ${JSON.stringify(request.target)} has white space`);
-  }
-  let text = `${request.method} ${request.target} HTTP/1.1\r\nhost: ${origin.host}\r\n`;
-  if (request.headers) {
-    for (const [name, value] of request.headers) {
-      if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) {
-        throw new TypeError(`header ${JSON.stringify(name)} has a line break`);
-      }
-      text += `${name}: ${value}\r\n`;
-    }
-  }
-  return text + "\r\n";
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.byteLength) written += await conn.write(bytes.subarray(written));
-}
-
-/** Index of the `\r\n\r\n` ending a head in `buf[from, to)`, or -1. */
-function indexOfBlankLine(buf: Uint8Array, from: number, to: number): number {
-  for (let i = buf.indexOf(13, from); i >= 0 && i + 3 < to; i = buf.indexOf(13, i + 1)) {
-    if (buf[i + 1] === 10 && buf[i + 2] === 13 && buf[i + 3] === 10) return i;
-  }
-  return -1;
-}
-
-/**
- * The length a `Content-Length` value declares, given the one declared by an
- * earlier field (`previous`): repeats of one number are that number, any
- * other value is an error.
- */
-function contentLength(value: string, previous: number | undefined): number {
-  let length = previous;
-  for (const part of value.split(",")) {
-    const digits = part.trim();
-    if (!/^\d{1,15}$/.test(digits)) throw new Error(`bad Content-Length: ${value.slice(0, 40)}`);
-    if (length !== undefined && Number(digits) !== length) {
-      throw new Error(`conflicting Content-Length: ${length} and ${digits}`);
-    }
-    length = Number(digits);
-  }
-  return length!;
-}
-
-/** Exactly `length` bytes (a body framed by its `Content-Length`). */
-async function readExactly(c: Connection, length: number): Promise<Uint8Array<ArrayBuffer>> {
-  while (c.end - c.start < length) {
-    if (!(await c.fill())) throw new Error("connection closed inside a body");
-  }
-  return c.cut(length);
-}
-
-/** Reads of a body of `length` bytes; null after the last. */
-function lengthReader(c: Connection, length: number) {
-  let left = length;
-  return async (max: number): Promise<Uint8Array<ArrayBuffer> | null> => {
-    if (left === 0) return null;
-    const chunk = await c.take(Math.min(max, left));
-    if (chunk === null) throw new Error("connection closed inside a body");
-    left -= chunk.byteLength;
-    return chunk;
-  };
-}
-
-/** Reads of a chunked body; null after the last chunk and the trailer. */
-function chunkedReader(c: Connection) {
-  let left = 0;
-  let ended = false;
-  return async (max: number): Promise<Uint8Array<ArrayBuffer> | null> => {
-    if (ended) return null;
-    while (left === 0) {
-      const size = (await c.line()).split(";")[0].trim();
-      if (!/^[0-9a-fA-F]{1,12}$/.test(size)) throw new Error("bad chunk size");
-      left = parseInt(size, 16);
-      if (left === 0) {
-        while ((await c.line()) !== "") { /* trailer fields */ }
-        ended = true;
-        return null;
-      }
-    }
-    const chunk = await c.take(Math.min(max, left));
-    if (chunk === null) throw new Error("connection closed inside a chunked body");
-    left -= chunk.byteLength;
-    if (left === 0) {
-      if ((await c.line()) !== "") throw new Error("bad chunk end");
-    }
-    return chunk;
-  };
 }
