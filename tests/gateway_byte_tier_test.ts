@@ -27,8 +27,11 @@ import { RoutingTable } from "../gateway/routing_table.ts";
 import { TierNames } from "../gateway/tier_names.ts";
 import { createRetrieverApp } from "../retriever/app.ts";
 import { RETIRED_CHANNEL } from "../retriever/catalog_sync.ts";
-import { Retriever } from "../retriever/retriever.ts";
-import { commitContainer, TEST_NAME_FORMAT } from "./_helpers/archive_fixture.ts";
+import {
+  commitContainer,
+  startTestRetriever,
+  TEST_NAME_FORMAT,
+} from "./_helpers/archive_fixture.ts";
 import { assert, assertEquals } from "./_helpers/assert.ts";
 import { withCountedWorld } from "./_helpers/counted_world.ts";
 import { TEST_DATABASE_URL } from "./_helpers/pg.ts";
@@ -68,14 +71,9 @@ Deno.test({
           files: [...files, ...scanned],
           bucket: store.bucket,
         });
-        const retriever = await Retriever.start({
+        const retriever = await startTestRetriever(pg.db, store, {
           id: "r-owner",
-          range: { start: 0, end: 15 },
-          nameFormat: TEST_NAME_FORMAT,
-          db: pg.db,
-          storeFor: () => reads,
-          readinessBucket: store.bucket,
-          catalogRefreshMs: 0,
+          reads,
           log: new Logger("retriever", { level: "error" }),
         });
         closers.push(() => retriever.close());

@@ -17,12 +17,13 @@ import { createGatewayApp } from "../gateway/app.ts";
 import { HttpRetrieverTarget } from "../gateway/http_target.ts";
 import { RoutingTable } from "../gateway/routing_table.ts";
 import { createRetrieverApp } from "../retriever/app.ts";
-import { Retriever } from "../retriever/retriever.ts";
+import type { Retriever } from "../retriever/retriever.ts";
 import { assert, assertEquals } from "./_helpers/assert.ts";
 import {
   commitContainer,
   fetchGetStore,
   NameSource,
+  startTestRetriever,
   TEST_NAME_FORMAT,
 } from "./_helpers/archive_fixture.ts";
 import { createTestDatabase } from "./_helpers/pg.ts";
@@ -56,14 +57,9 @@ Deno.test({
       const reads = fetchGetStore(store);
       const quiet = new Logger("retriever", { level: "error" });
       const start = (id: string, byteCache = false) =>
-        Retriever.start({
+        startTestRetriever(pg.db, store, {
           id,
-          range: { start: 0, end: 15 },
-          nameFormat: TEST_NAME_FORMAT,
-          db: pg.db,
-          storeFor: () => reads,
-          readinessBucket: store.bucket,
-          catalogRefreshMs: 0,
+          reads,
           log: quiet,
           ...(byteCache
             ? { byteCache: { memoryBytes: 1 << 20, diskBytes: 1 << 20, dir: `${dir}/bytes` } }

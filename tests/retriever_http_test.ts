@@ -9,12 +9,12 @@ import {
   fetchGetStore,
   fixtureBytes,
   NameSource,
-  TEST_NAME_FORMAT,
+  startTestRetriever,
 } from "./_helpers/archive_fixture.ts";
 import { createTestDatabase } from "./_helpers/pg.ts";
 import { removeTestS3Store, s3TestIgnore, testS3Store } from "./_helpers/s3.ts";
 import { createRetrieverApp } from "../retriever/app.ts";
-import { Retriever } from "../retriever/retriever.ts";
+import type { Retriever } from "../retriever/retriever.ts";
 import { sha256 } from "../format/checksum.ts";
 import { toHex } from "../format/binary.ts";
 
@@ -55,15 +55,10 @@ Deno.test({
         bigFileThreshold: 4096,
       });
       const reads = fetchGetStore(store);
-      retriever = await Retriever.start({
+      retriever = await startTestRetriever(pg.db, store, {
         id: "r-http",
-        range: { start: 0, end: 15 },
-        nameFormat: TEST_NAME_FORMAT,
-        db: pg.db,
-        storeFor: () => reads,
-        readinessBucket: store.bucket,
+        reads,
         kvPath: `${kvDir}/cache.kv`,
-        catalogRefreshMs: 0,
       });
       server = Deno.serve(
         { hostname: "127.0.0.1", port: 0, onListen: () => {} },

@@ -9,13 +9,14 @@
 
 import { setContainerState } from "../../db/containers.ts";
 import { createContainer } from "../../db/containers.ts";
-import type { DbQuery } from "../../db/db.ts";
+import type { Db, DbQuery } from "../../db/db.ts";
 import { DesWriter } from "../../format/writer.ts";
 import { NameGenerator } from "../../naming/name_generator.ts";
 import { type NameFormat, shardOf } from "../../naming/mod.ts";
 import type { ObjectStore, RequestHook } from "../../store/object_store.ts";
 import type { S3ObjectStore } from "../../store/s3.ts";
 import { S3FetchGetStore } from "../../retriever/s3_fetch_store.ts";
+import { Retriever, type RetrieverOptions } from "../../retriever/retriever.ts";
 
 /** Name format of read-path tests: 16 shards, no prefix. */
 export const TEST_NAME_FORMAT: NameFormat = { shardBits: 4, prefix: "" };
@@ -184,5 +185,35 @@ export function fetchGetStore(inner: S3ObjectStore, onRequest?: RequestHook): S3
     secretAccessKey: Deno.env.get("DES_TEST_S3_SECRET_ACCESS_KEY") ?? "",
     bucket: inner.bucket,
     onRequest,
+  });
+}
+
+/** Options of {@linkcode startTestRetriever}: everything but what the archive fixes. */
+export type TestRetrieverOptions =
+  & Omit<RetrieverOptions, "range" | "nameFormat" | "db" | "storeFor" | "readinessBucket">
+  & {
+    /** The store reads go through (default `store` itself). */
+    reads?: ObjectStore;
+  };
+
+/**
+ * A retriever of all 16 shards of a {@linkcode TEST_NAME_FORMAT} archive in
+ * `store`, its catalog in `db`, never polling it (`catalogRefreshMs` 0)
+ * unless `options` says otherwise.
+ */
+export function startTestRetriever(
+  db: Db,
+  store: S3ObjectStore,
+  options: TestRetrieverOptions,
+): Promise<Retriever> {
+  const { reads = store, ...rest } = options;
+  return Retriever.start({
+    range: { start: 0, end: 15 },
+    nameFormat: TEST_NAME_FORMAT,
+    db,
+    storeFor: () => reads,
+    readinessBucket: store.bucket,
+    catalogRefreshMs: 0,
+    ...rest,
   });
 }

@@ -8,14 +8,14 @@
  * @module
  */
 
-import { commitContainer, type FixtureFile, TEST_NAME_FORMAT } from "./archive_fixture.ts";
+import { commitContainer, type FixtureFile, startTestRetriever } from "./archive_fixture.ts";
 import { createTestDatabase, type TestDatabase } from "./pg.ts";
 import { removeTestS3Store, testS3Store } from "./s3.ts";
 import { Logger } from "../../core/log.ts";
 import { InProcessRetrieverTarget } from "../../gateway/in_process_target.ts";
 import { RoutingTable } from "../../gateway/routing_table.ts";
 import type { RetrieverTarget } from "../../gateway/target.ts";
-import { Retriever, type RetrieverOptions } from "../../retriever/retriever.ts";
+import type { Retriever, RetrieverOptions } from "../../retriever/retriever.ts";
 import type { S3ObjectStore } from "../../store/s3.ts";
 
 /** Options of {@linkcode withGatewayWorld}. */
@@ -69,14 +69,8 @@ export async function withGatewayWorld(
       files: options.files,
       bucket: store.bucket,
     });
-    retriever = await Retriever.start({
+    retriever = await startTestRetriever(pg.db, store, {
       id: options.retrieverId,
-      range: { start: 0, end: 15 },
-      nameFormat: TEST_NAME_FORMAT,
-      db: pg.db,
-      storeFor: () => store,
-      readinessBucket: store.bucket,
-      catalogRefreshMs: 0,
       log: new Logger("retriever", { sink: () => {} }),
       ...options.retriever,
     });
