@@ -146,6 +146,10 @@ export async function recoverCommand(args: string[], env: EnvSource = Deno.env):
         `${report.orphans.uploadsAborted} uploads aborted, ` +
         `${expired.objectsDeleted} retired objects deleted after their grace period, ` +
         `${report.busyShards.length} shards busy, ${report.failedShards.length} failed` +
+        (report.orphans.skippedBusy > 0
+          ? `; ${report.orphans.skippedBusy} objects in shards leased by a live worker were ` +
+            `left for a later pass`
+          : "") +
         (report.orphans.unknown.length > 0
           ? `; ${report.orphans.unknown.length} objects have no catalog row and were kept ` +
             `(run des rebuild-catalog to adopt them)`
