@@ -11,6 +11,7 @@ import auditMethodRoute from "./migrations/0003_audit_method_route.sql" with { t
 import lifecycle from "./migrations/0004_lifecycle.sql" with { type: "text" };
 import auditPartitions from "./migrations/0005_audit_partitions.sql" with { type: "text" };
 import scrub from "./migrations/0006_scrub.sql" with { type: "text" };
+import auditAtBrin from "./migrations/0007_audit_at_brin.sql" with { type: "text" };
 
 /** One versioned migration script. */
 export interface MigrationFile {
@@ -30,4 +31,5 @@ export const MIGRATIONS: readonly MigrationFile[] = [
   { version: 4, name: "0004_lifecycle.sql", sql: lifecycle },
   { version: 5, name: "0005_audit_partitions.sql", sql: auditPartitions },
   { version: 6, name: "0006_scrub.sql", sql: scrub },
+  { version: 7, name: "0007_audit_at_brin.sql", sql: auditAtBrin },
 ];

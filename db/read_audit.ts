@@ -96,12 +96,3 @@ async function insertBatch(db: DbQuery, batch: readonly ReadAuditEntry[]): Promi
     [at, name, status, bytes, client, traceId, method, route],
   );
 }
-
-/** Delete audit rows older than `before`. Returns how many were deleted. */
-export async function pruneReadAudit(db: DbQuery, before: Date): Promise<number> {
-  const [{ n }] = await db.query<{ n: number }>(
-    "with d as (delete from des_read_audit where at < $1 returning 1) select count(*) as n from d",
-    [before],
-  );
-  return n;
-}

@@ -80,6 +80,20 @@ for (const engine of TEST_ENGINES) {
     const done = await maintainAuditPartitions(t.db, { retentionDays: 0, aheadDays: 2 });
     assert.deepEqual(done.created, [day(1), day(2)].map(auditPartitionName));
     assert.equal((await t.db.query("select 1 from des_read_audit")).length, 501);
+    // `at` is indexed by BRIN alone, on the parent and on every partition: the legacy one, the
+    // default one and those made by the maintenance.
+    const atIndexes = await t.db.query<{ table: string; method: string }>(
+      `select c.relname as table, am.amname as method
+       from pg_index x
+       join pg_class i on i.oid = x.indexrelid
+       join pg_am am on am.oid = i.relam
+       join pg_class c on c.oid = x.indrelid
+       join pg_attribute a on a.attrelid = c.oid and a.attnum = x.indkey[0]
+       where c.relname like 'des_read_audit%' and a.attname = 'at'
+       order by c.relname`,
+    );
+    const tables = ["des_read_audit", ...parts.map((p) => p.name), ...done.created].sort();
+    assert.deepEqual(atIndexes, tables.map((table) => ({ table, method: "brin" })));
   });
 
   Deno.test(`${engine.kind}: an empty audit table needs no legacy partition`, async () => {
