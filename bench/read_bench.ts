@@ -7,7 +7,11 @@
  *   (separate processes, byte cache off) → one Range GET on a DES container;
  * - **hot**: the same with the retriever's default byte cache and the
  *   gateway's byte tier (`DES_GATEWAY_CACHE_BYTES`), warmed (every file read
- *   twice), so no S3 request and no hop to the retriever at all.
+ *   twice), so no S3 request and no hop to the retriever at all;
+ * - **range floor**: the baseline's client (AWS SDK) asking S3 for the same
+ *   bytes where the warm path finds them, a Range GET inside their container:
+ *   what S3 itself charges for the read the warm path must make, before any
+ *   DES process is involved.
  *
  * Reports req/s and p50/p99 latency of each, their ratios to the baseline,
  * and the S3 requests per read each retriever made during its run (from its
@@ -25,10 +29,12 @@ import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { migrate } from "../db/migrate.ts";
 import { openDb } from "../db/open_db.ts";
 import { createContainer, setContainerState } from "../db/containers.ts";
+import { DesReader } from "../format/reader.ts";
 import { DesWriter } from "../format/writer.ts";
 import { NameGenerator } from "../naming/name_generator.ts";
 import { shardOf } from "../naming/mod.ts";
 import { readAll } from "../store/object_store.ts";
+import { StoreRangeSource } from "../store/range_source.ts";
 import { S3ObjectStore } from "../store/s3.ts";
 import { S3FetchGetStore } from "../retriever/s3_fetch_store.ts";
 import { percentile } from "./stats.ts";
@@ -91,6 +97,8 @@ export interface ReadBenchResult {
   warm: PathResult;
   /** Gateway → retriever with a warm byte cache: no S3 request. */
   hot: PathResult;
+  /** Direct Range GET of each file's bytes inside its container (AWS SDK): S3's own floor. */
+  rangeFloor: PathResult;
   /** Paths that explain the split (with `detail`). */
   detail?: {
     /** Direct S3 GET by signed `fetch` (the client the retriever uses). */
@@ -136,7 +144,7 @@ export async function runReadBench(options: ReadBenchOptions = {}): Promise<Read
     await migrate(db);
     await store.ensureBucket();
     say(`read bench: writing ${files} files of ${fileBytes} B as containers and as single objects`);
-    const names = await writeData(db, store, bucket, files, fileBytes);
+    const { names, places } = await writeData(db, store, bucket, files, fileBytes);
     const env = {
       PATH: Deno.env.get("PATH") ?? "",
       HOME: Deno.env.get("HOME") ?? "/root",
@@ -227,6 +235,18 @@ export async function runReadBench(options: ReadBenchOptions = {}): Promise<Read
       return (await readAll(out.Body!.transformToWebStream() as ReadableStream<Uint8Array>))
         .byteLength;
     };
+    const rangeInContainer = async (name: string) => {
+      const { key, offset, size } = places.get(name)!;
+      const out = await store.client.send(
+        new GetObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Range: `bytes=${offset}-${offset + size - 1}`,
+        }),
+      );
+      return (await readAll(out.Body!.transformToWebStream() as ReadableStream<Uint8Array>))
+        .byteLength;
+    };
     const lean = new S3FetchGetStore(store, { ...s3, bucket });
     const directFetch = async (name: string) =>
       (await readAll((await lean.get(`direct/${name}`)).body)).byteLength;
@@ -237,6 +257,7 @@ export async function runReadBench(options: ReadBenchOptions = {}): Promise<Read
 
     say("read bench: warming up (every file once per path, twice through the hot path)");
     await load(names, clients, 0, direct, fileBytes, names.length);
+    await load(names, clients, 0, rangeInContainer, fileBytes, names.length);
     await load(names, clients, 0, viaWarm, fileBytes, names.length);
     await load(names, clients, 0, viaHot, fileBytes, 2 * names.length);
     if (viaSingle) await load(names, clients, 0, viaSingle, fileBytes, names.length);
@@ -262,6 +283,7 @@ export async function runReadBench(options: ReadBenchOptions = {}): Promise<Read
       return result;
     };
     const directResult = await run("direct S3 GetObject", direct, {});
+    const rangeFloor = await run("direct S3 Range GET inside the containers", rangeInContainer, {});
     const warm = await run("gateway → retriever → S3 (warm index)", viaWarm, {
       gateway: warmGateway.child.pid,
       retriever: coldRetriever.child.pid,
@@ -290,6 +312,7 @@ export async function runReadBench(options: ReadBenchOptions = {}): Promise<Read
       direct: directResult,
       warm,
       hot,
+      rangeFloor,
       detail,
       profiles,
     };
@@ -324,11 +347,12 @@ async function writeData(
   bucket: string,
   count: number,
   size: number,
-): Promise<string[]> {
+): Promise<{ names: string[]; places: Map<string, FilePlace> }> {
   const generator = new NameGenerator({ shardBits: SHARD_BITS, prefix: "", nodeId: 1 });
   const format = { shardBits: SHARD_BITS, prefix: "" };
   const byShard = new Map<number, string[]>();
   const names: string[] = [];
+  const places = new Map<string, FilePlace>();
   for (let i = 0; i < count; i++) {
     const name = generator.next();
     names.push(name);
@@ -358,11 +382,22 @@ async function writeData(
       lastName: summary.lastName,
     });
     await setContainerState(db, containerId, "verified", "committed");
+    const reader = await DesReader.open(new StoreRangeSource(store, key));
+    for (const entry of reader.entries()) {
+      places.set(entry.name, { key, offset: entry.dataOffset, size: entry.size });
+    }
   }
   for (let i = 0; i < names.length; i += 32) {
     await Promise.all(names.slice(i, i + 32).map((n) => store.put(`direct/${n}`, bytesOf(n))));
   }
-  return names;
+  return { names, places };
+}
+
+/** Where a file's bytes lie in its container. */
+interface FilePlace {
+  key: string;
+  offset: number;
+  size: number;
 }
 
 /** `clients` workers issuing `fn` over `names` for `seconds` (or `total` requests when seconds = 0). */
@@ -468,6 +503,7 @@ export function formatResult(r: ReadBenchResult): string {
     row("direct S3 GetObject (SDK) — baseline", r.direct),
     row("gateway → retriever → S3 (warm index)", r.warm),
     row("gateway → retriever (hot, byte cache)", r.hot),
+    row("floor: direct Range GET in containers", r.rangeFloor),
     ...(r.detail
       ? [
         row("direct S3 GET (signed fetch)", r.detail.directFetch),
@@ -477,6 +513,7 @@ export function formatResult(r: ReadBenchResult): string {
       : []),
     `warm index vs direct: ${vs(r.warm)} (goal ≥ 0.8× req/s, p50 ≤ 1.2×)`,
     `hot vs direct: ${vs(r.hot)} (goal ≥ 5× req/s, p99 ≤ 0.5×)`,
+    `floor (S3's Range GET inside a container) vs direct: ${vs(r.rangeFloor)}`,
     ...Object.entries(r.profiles).map(([k, v]) => `CPU profile ${k}: ${v}`),
   ].join("\n");
 }

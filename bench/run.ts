@@ -211,6 +211,20 @@ function readFigures(r: ReadBenchResult): Figure[] {
       ratio: r.warm.p50 / r.direct.p50,
       goal: { op: "<=", value: 1.2 },
     },
+    {
+      suite: "read",
+      name: "floor: direct Range GET of the same bytes in their containers, req/s",
+      des: rps(r.rangeFloor.rps),
+      baseline: rps(r.direct.rps),
+      ratio: r.rangeFloor.rps / r.direct.rps,
+    },
+    {
+      suite: "read",
+      name: "floor: direct Range GET of the same bytes in their containers, p50",
+      des: ms(r.rangeFloor.p50),
+      baseline: ms(r.direct.p50),
+      ratio: r.rangeFloor.p50 / r.direct.p50,
+    },
   ];
 }
 
