@@ -13,6 +13,7 @@ import { createContainerFenced } from "../db/fenced_containers.ts";
 import { DesChecksumError } from "../core/errors.ts";
 import { bytesEqual } from "../format/binary.ts";
 import type { IndexEntry } from "../format/index.ts";
+import type { FileMeta } from "../format/meta.ts";
 import type { DesReader } from "../format/reader.ts";
 import { FileSink } from "../format/file_sink.ts";
 import type { ContainerSink } from "../format/sink.ts";
@@ -172,12 +173,13 @@ export class ContainerBuild {
 
   /**
    * Copy file `entry` of another container (compaction): its bytes with one
-   * range read, its meta record as it was. The copy's CRC-32C and SHA-256,
-   * computed while writing, must equal the recorded ones
+   * range read, its meta record as it was (a missing mtime becomes the old
+   * container's creation time, which its Last-Modified was). The copy's
+   * CRC-32C and SHA-256, computed while writing, must equal the recorded ones
    * (`DesChecksumError` otherwise; the source stream checks its CRC-32C too).
    */
   async copy(from: DesReader, entry: IndexEntry): Promise<void> {
-    const { externalKey: _, ...meta } = from.meta(entry);
+    const meta = copiedMeta(from, entry);
     const body = await from.stream(entry);
     const written = await this.#writer.add(entry.name, body, { ...meta, size: entry.size });
     if (written.crc32c !== entry.crc32c || !bytesEqual(written.sha256, entry.sha256)) {
@@ -256,4 +258,17 @@ async function uploadFile(
 function randomContainerId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The meta record a copy of `entry` gets: the recorded one without the
+ * external key (the writer sets its own), and with `mtime` set to the old
+ * container's creation time when the file has none. A file without an mtime
+ * is served with its container's creation time as `Last-Modified`, so the
+ * copy keeps the `Last-Modified` (and the ETag) the file had.
+ */
+export function copiedMeta(from: DesReader, entry: IndexEntry): FileMeta {
+  const { externalKey: _, ...meta } = from.meta(entry);
+  meta.mtime ??= from.descriptor.createdAt;
+  return meta;
 }
