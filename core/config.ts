@@ -167,6 +167,8 @@ export interface Settings {
   compactThreshold: SettingSpec<number>;
   /** `compactGrace` */
   compactGrace: SettingSpec<number>;
+  /** `compactMergeBelow` */
+  compactMergeBelow: SettingSpec<number>;
 }
 
 /** Every setting DES reads, in the order the README documents them. */
@@ -352,6 +354,13 @@ export const SETTINGS: Settings = {
     description: "Time a compacted container's old object stays readable before it is deleted.",
     defaultValue: "10m",
     parse: durationBetween(0, 30 * 86_400_000),
+  },
+  compactMergeBelow: {
+    env: "DES_COMPACT_MERGE_BELOW",
+    description:
+      "Merge settled containers of one shard smaller than this into containers of up to this size (0 = never).",
+    defaultValue: "0",
+    parse: byteSizeAtMost(64 * 1024 ** 3),
   },
 };
 

@@ -64,6 +64,7 @@ export async function compactCommand(args: string[], env: EnvSource = Deno.env):
       graceMs: config.compactGrace,
       leaseMs,
       bigFileThreshold: config.bigFileThreshold,
+      mergeBelow: config.compactMergeBelow,
       metrics: new CompactMetrics(registry),
       signal: controller?.signal,
     });
@@ -71,7 +72,8 @@ export async function compactCommand(args: string[], env: EnvSource = Deno.env):
     if (!controller) {
       const result = await compactor.runOnce();
       console.log(
-        `compacted ${result.compacted} containers (${result.filesCopied} live files copied), ` +
+        `compacted ${result.compacted} containers (${result.filesCopied} live files copied, ` +
+          `${result.merges} merges), ` +
           `deleted ${result.objectsDeleted} retired objects, ${result.erased} deletes erased, ` +
           `${result.busyShards} shards busy, ${result.errors.length} errors`,
       );

@@ -10,6 +10,8 @@ import { type Counter, type Gauge, Registry } from "../core/metrics.ts";
 export class CompactMetrics {
   /** Containers replaced (or retired with every file dead). */
   readonly compacted: Counter;
+  /** Merges of small containers into one. */
+  readonly merges: Counter;
   /** Object bytes given back: old object size minus its replacement's. */
   readonly reclaimedBytes: Counter;
   /** Retired objects deleted after the grace period. */
@@ -30,6 +32,10 @@ export class CompactMetrics {
     this.compacted = registry.counter(
       "des_compact_containers_total",
       "Containers replaced by compaction, or retired because every file was deleted",
+    );
+    this.merges = registry.counter(
+      "des_compact_merges_total",
+      "Merges of small containers of one shard into one (DES_COMPACT_MERGE_BELOW)",
     );
     this.reclaimedBytes = registry.counter(
       "des_compact_reclaimed_bytes_total",

@@ -10,9 +10,9 @@
  */
 
 import type { ContainerState } from "../db/container_states.ts";
-import { listContainers } from "../db/containers.ts";
+import { type ContainerRow, listContainers } from "../db/containers.ts";
 import { SETTLED_STATES } from "./compact_switch.ts";
-import { compactContainer } from "./compact_container.ts";
+import { compactContainer, compactContainers, type CompactOutcome } from "./compact_container.ts";
 import { expiredRetired, expireRetired } from "./compact_expire.ts";
 import { CompactMetrics } from "./compact_metrics.ts";
 import type { PackContext } from "./pack_context.ts";
@@ -32,6 +32,12 @@ export interface CompactorOptions {
   leaseMs?: number;
   /** Files above this size become `_bigFiles/` objects in the new container. */
   bigFileThreshold: number;
+  /**
+   * Settled containers of one shard and source smaller than this many bytes
+   * are merged into containers of up to this size (`DES_COMPACT_MERGE_BELOW`;
+   * default 0: never).
+   */
+  mergeBelow?: number;
   /** Metrics (default: a private registry). */
   metrics?: CompactMetrics;
   /** Stops the run between containers. */
@@ -40,8 +46,10 @@ export interface CompactorOptions {
 
 /** What one {@linkcode Compactor.runOnce} did. */
 export interface CompactRunResult {
-  /** Containers replaced or retired. */
+  /** Containers replaced or retired (each container of a merge counts). */
   compacted: number;
+  /** Merges of small containers done (each counted in `compacted` too). */
+  merges: number;
   /** Live files copied. */
   filesCopied: number;
   /** Object bytes given back once the old objects are deleted. */
@@ -79,13 +87,17 @@ export class Compactor {
     this.metrics.running.set(1);
     try {
       const candidates = await this.candidates();
-      for (const shard of new Set(candidates.map((c) => c.shard))) {
+      const shards = new Set([...candidates.map((c) => c.shard), ...await this.#mergeShards()]);
+      for (const shard of [...shards].sort((a, b) => a - b)) {
         if (this.#o.signal?.aborted) break;
         await this.#withShard(
           shard,
           result,
           "compact",
-          (lease) => this.#compactShard(lease, result),
+          async (lease) => {
+            await this.#compactShard(lease, result);
+            await this.#mergeShard(lease, result);
+          },
         );
       }
       await this.#expire(result);
@@ -176,13 +188,50 @@ export class Compactor {
       const outcome = await compactContainer(this.#ctx, lease, old, {
         bigFileThreshold: this.#o.bigFileThreshold,
       });
-      if (outcome.state === "aborted") throw new Error(`replacement of ${containerId} was aborted`);
-      result.compacted++;
-      result.filesCopied += outcome.liveFiles;
-      result.reclaimedBytes += outcome.reclaimedBytes;
-      this.metrics.compacted.inc();
-      this.metrics.reclaimedBytes.inc({}, Math.max(0, outcome.reclaimedBytes));
+      this.#count(outcome, result);
     }
+  }
+
+  /** Merge the small settled containers of the lease's shard, group by group. */
+  async #mergeShard(lease: ShardLease, result: CompactRunResult): Promise<void> {
+    const limit = this.#o.mergeBelow ?? 0;
+    if (limit <= 0) return;
+    const small =
+      (await listContainers(this.#ctx.db, { shard: lease.shard, states: this.#settled }))
+        .filter((c) => c.size !== null && c.size < limit);
+    for (const group of mergeGroups(small, limit)) {
+      if (this.#o.signal?.aborted) return;
+      const outcome = await compactContainers(this.#ctx, lease, group, {
+        bigFileThreshold: this.#o.bigFileThreshold,
+      });
+      this.#count(outcome, result);
+      result.merges++;
+      this.metrics.merges.inc();
+    }
+  }
+
+  /** Shards of the range holding at least two small settled containers of one source. */
+  async #mergeShards(): Promise<number[]> {
+    const limit = this.#o.mergeBelow ?? 0;
+    if (limit <= 0) return [];
+    const rows = await this.#ctx.db.query<{ shard: number }>(
+      `select distinct shard from des_containers
+       where shard between $1 and $2 and state = any($3::text[]) and size < $4
+       group by shard, source having count(*) >= 2`,
+      [this.#o.rangeStart, this.#o.rangeEnd, this.#settled, limit],
+    );
+    return rows.map((r) => r.shard);
+  }
+
+  #count(outcome: CompactOutcome, result: CompactRunResult): void {
+    if (outcome.state === "aborted") {
+      throw new Error(`replacement of ${outcome.replaced.join(", ")} was aborted`);
+    }
+    result.compacted += outcome.replaced.length;
+    result.filesCopied += outcome.liveFiles;
+    result.reclaimedBytes += outcome.reclaimedBytes;
+    this.metrics.compacted.inc({}, outcome.replaced.length);
+    this.metrics.reclaimedBytes.inc({}, Math.max(0, outcome.reclaimedBytes));
   }
 
   /** Claim `shard`, run `fn` under its lease, give it back; failures are recorded, not thrown. */
@@ -232,6 +281,7 @@ export class Compactor {
 function emptyResult(): CompactRunResult {
   return {
     compacted: 0,
+    merges: 0,
     filesCopied: 0,
     reclaimedBytes: 0,
     objectsDeleted: 0,
@@ -239,4 +289,35 @@ function emptyResult(): CompactRunResult {
     busyShards: 0,
     errors: [],
   };
+}
+
+/** Most containers merged into one. */
+export const MAX_MERGE_CONTAINERS = 64;
+
+/**
+ * Groups of at least two of `small` containers, each of one source, in name
+ * order, whose sizes add up to at most `limit` bytes (and at most
+ * {@linkcode MAX_MERGE_CONTAINERS} containers): what one merge writes.
+ */
+export function mergeGroups(small: readonly ContainerRow[], limit: number): ContainerRow[][] {
+  const bySource = new Map<string, ContainerRow[]>();
+  for (const c of small) bySource.set(c.source, [...(bySource.get(c.source) ?? []), c]);
+  const groups: ContainerRow[][] = [];
+  for (const list of bySource.values()) {
+    list.sort((a, b) => ((a.firstName ?? "") < (b.firstName ?? "") ? -1 : 1));
+    let group: ContainerRow[] = [];
+    let bytes = 0;
+    for (const c of list) {
+      const size = c.size ?? 0;
+      if (group.length > 0 && (bytes + size > limit || group.length >= MAX_MERGE_CONTAINERS)) {
+        if (group.length >= 2) groups.push(group);
+        group = [];
+        bytes = 0;
+      }
+      group.push(c);
+      bytes += size;
+    }
+    if (group.length >= 2) groups.push(group);
+  }
+  return groups;
 }

@@ -35,8 +35,8 @@ import {
   worldPackerOptions,
 } from "./_helpers/pack_world.ts";
 import { s3TestIgnore } from "./_helpers/s3.ts";
+import { runCompactor } from "./_helpers/compactor_process.ts";
 
-const MAIN = new URL("../pack/compact_main.ts", import.meta.url).pathname;
 const STEPS = ["building", "uploaded", "verified", "committed", "parent_updated"];
 
 Deno.test({
@@ -222,32 +222,6 @@ async function packAll(world: PackWorld): Promise<void> {
   } finally {
     await opened.close();
   }
-}
-
-/** Run `pack/compact_main.ts --once` with `env`; it may kill itself (`DES_FAULT_KILL_AT`). */
-async function runCompactor(world: PackWorld, env: Record<string, string>) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--unstable-kv",
-      MAIN,
-      "--once",
-      "--sources",
-      world.sourcesPath,
-      "--lease",
-      "2s",
-    ],
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    killed: out.signal === "SIGKILL",
-    code: out.code,
-    stderr: new TextDecoder().decode(out.stderr).slice(-4000),
-  };
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
