@@ -21,7 +21,12 @@
  * Bounds: connect, write and the answer's head within `headersTimeoutMs`
  * ({@linkcode Http1TimeoutError} when late), then each body read within
  * `idleTimeoutMs` (the caller's `onIdle()` error); an expiry closes the
- * connection. A connection taken from the pool that turns out closed by the
+ * connection. At most `maxInFlightPerOrigin` requests to one origin are in
+ * flight — from the connection to the answer's head, or to the end of a body
+ * read whole — so a burst cannot open more connections than that to one S3
+ * endpoint or retriever: the others wait for a place, first come first
+ * served, within their `headersTimeoutMs` (a body that streams holds no
+ * place, so a caller that never reads one cannot starve the others). A connection taken from the pool that turns out closed by the
  * server before any byte of the answer arrived is replaced by a new one, once
  * (the usual keep-alive race; only bodiless, idempotent requests are sent).
  * An idle connection has a read pending: bytes or the end that the server
@@ -40,11 +45,14 @@ import { deadline } from "./deadlines.ts";
 import { chunkedReader, contentLength, lengthReader, readExactly } from "./http1_body.ts";
 import { bounded, BUFFER_BYTES, Http1Connection, writeAll } from "./http1_connection.ts";
 import { type AnswerHead, readAnswerHead, requestHead } from "./http1_head.ts";
+import { RequestSlots } from "./request_slots.ts";
 
 /** Options of {@linkcode Http1Pool}. */
 export interface Http1PoolOptions {
   /** Idle connections kept per origin (default 256). */
   maxIdlePerOrigin?: number;
+  /** Requests in flight per origin, waiting for or reading an answer's head (default 512). */
+  maxInFlightPerOrigin?: number;
   /** Milliseconds an idle connection may wait for its next request (default 30 000). */
   idleTimeoutMs?: number;
   /** PEM CA certificates trusted for `https:` origins (besides the system's). */
@@ -130,7 +138,9 @@ const encoder = new TextEncoder();
 /** Keep-alive connections per origin, and the requests sent on them. */
 export class Http1Pool {
   readonly #idle = new Map<string, Http1Connection[]>();
+  readonly #slots = new Map<string, RequestSlots>();
   readonly #maxIdle: number;
+  readonly #maxInFlight: number;
   readonly #idleMs: number;
   readonly #caCerts?: string[];
   readonly #wholeLimit: number;
@@ -139,6 +149,7 @@ export class Http1Pool {
   /** @param options pool size, idle timeout, trusted CAs, whole-body limit */
   constructor(options: Http1PoolOptions = {}) {
     this.#maxIdle = options.maxIdlePerOrigin ?? 256;
+    this.#maxInFlight = options.maxInFlightPerOrigin ?? 512;
     this.#idleMs = options.idleTimeoutMs ?? 30_000;
     this.#caCerts = options.caCerts;
     this.#wholeLimit = options.wholeBodyLimit ?? DEFAULT_WHOLE_BODY_LIMIT;
@@ -155,8 +166,32 @@ export class Http1Pool {
     );
     const { signal } = request;
     signal?.throwIfAborted();
-    const ms = request.headersTimeoutMs;
-    const late = () => new Http1TimeoutError(ms);
+    const late = () => new Http1TimeoutError(request.headersTimeoutMs);
+    let slots = this.#slots.get(origin.key);
+    if (!slots) this.#slots.set(origin.key, slots = new RequestSlots(this.#maxInFlight));
+    let release = slots.tryTake();
+    let ms = request.headersTimeoutMs;
+    if (!release) {
+      const t0 = performance.now();
+      release = await slots.wait(ms, late, signal);
+      ms = Math.max(1, ms - (performance.now() - t0));
+    }
+    try {
+      return await this.#send(origin, request, head, ms, late);
+    } finally {
+      release();
+    }
+  }
+
+  /** Send on an idle connection or a new one; `ms` is what is left of the head's bound. */
+  async #send(
+    origin: Http1Origin,
+    request: Http1Request,
+    head: Uint8Array,
+    ms: number,
+    late: () => Error,
+  ): Promise<Http1Answer> {
+    const { signal } = request;
     let c = this.#take(origin);
     for (;;) {
       const reused = c !== undefined;

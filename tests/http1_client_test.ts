@@ -559,3 +559,72 @@ Deno.test("http1: TLS through connectTls with a test CA; the connection is reuse
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("http1: at most maxInFlightPerOrigin requests in flight; the others wait their turn", async () => {
+  let holding = 0;
+  let most = 0;
+  const server = new RawHttpServer(async (conn, index) => {
+    for (let n = 0;; n++) {
+      if ((await conn.request()) === null) return;
+      holding++;
+      most = Math.max(most, holding);
+      await new Promise((r) => setTimeout(r, 20)); // each answer takes a while
+      holding--;
+      await conn.write(ok(`c${index}-${n}`));
+    }
+  });
+  await withServer(server, async (send) => {
+    const answers = await Promise.all(Array.from({ length: 30 }, () => send().then(text)));
+    assertEquals(new Set(answers).size, 30);
+    assertEquals(most, 3, "requests the server held at once");
+    assert(server.accepted <= 3, `${server.accepted} connections for 3 places`);
+  }, new Http1Pool({ maxInFlightPerOrigin: 3 }));
+});
+
+Deno.test("http1: a request waiting for a place times out within its bound or leaves on abort; a streaming body holds no place", async () => {
+  const release = Promise.withResolvers<void>();
+  const server = new RawHttpServer(async (conn) => {
+    for (;;) {
+      const head = await conn.request();
+      if (head === null) return;
+      if (head.includes("/hold")) await release.promise;
+      if (head.includes("/stream")) {
+        await conn.write(
+          `HTTP/1.1 200 OK\r\ncontent-length: ${big.length}\r\n\r\n${big.slice(0, 100)}`,
+        );
+        await release.promise;
+        await conn.write(big.slice(100));
+        continue;
+      }
+      await conn.write(ok("done"));
+    }
+  });
+  const pool = new Http1Pool({ maxInFlightPerOrigin: 1 });
+  const origin = http1Origin(server.url);
+  try {
+    // A body that streams gives its place back as soon as its head is read.
+    const streaming = await hangGuard(pool.request(origin, get({ target: "/stream" })));
+    assertEquals(await text(await hangGuard(pool.request(origin, get()))), "done");
+    // One request holds the only place; the next ones wait.
+    const held = pool.request(origin, get({ target: "/hold" }));
+    const t0 = performance.now();
+    await assertRejects(
+      () => hangGuard(pool.request(origin, get({ headersTimeoutMs: 200 }))),
+      Http1TimeoutError,
+    );
+    assert(performance.now() - t0 < 5000, "the wait outlived its bound");
+    const abort = new AbortController();
+    const leaving = pool.request(origin, get({ signal: abort.signal }));
+    setTimeout(() => abort.abort(new Error("caller gone")), 50);
+    await assertRejects(() => hangGuard(leaving), Error, "caller gone");
+    const waiting = pool.request(origin, get());
+    release.resolve();
+    assertEquals(await text(await hangGuard(held)), "done");
+    assertEquals(await text(await hangGuard(waiting)), "done");
+    assertEquals((await text(streaming)).length, big.length);
+  } finally {
+    release.resolve();
+    pool.close();
+    await server.close();
+  }
+});
