@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { type EnvSource, parseDuration } from "../core/config.ts";
 import { Registry } from "../core/metrics.ts";
 import { CompactMetrics } from "./compact_metrics.ts";
-import { Compactor } from "./compactor.ts";
+import { configuredCompactor } from "./compactor.ts";
 import { option, packerOptions, port, reportPackError } from "./main.ts";
 import { openPackEnvironment } from "./pack_setup.ts";
 import { servePacker } from "./pack_service.ts";
@@ -53,18 +53,11 @@ export async function compactCommand(args: string[], env: EnvSource = Deno.env):
     env,
   });
   try {
-    const { config, range } = environment;
     const registry = new Registry();
     const controller = values.once ? undefined : new AbortController();
     const packer = new Packer({ ...packerOptions(environment), leaseMs, metrics: registry });
-    const compactor = new Compactor(packer.context, {
-      rangeStart: range.rangeStart,
-      rangeEnd: range.rangeEnd,
-      threshold: config.compactThreshold,
-      graceMs: config.compactGrace,
+    const compactor = configuredCompactor(packer.context, environment, {
       leaseMs,
-      bigFileThreshold: config.bigFileThreshold,
-      mergeBelow: config.compactMergeBelow,
       metrics: new CompactMetrics(registry),
       signal: controller?.signal,
     });

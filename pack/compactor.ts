@@ -16,6 +16,7 @@ import { compactContainer, compactContainers, type CompactOutcome } from "./comp
 import { expiredRetired, expireRetired } from "./compact_expire.ts";
 import { CompactMetrics } from "./compact_metrics.ts";
 import type { PackContext } from "./pack_context.ts";
+import type { PackEnvironment } from "./pack_setup.ts";
 import { ShardLease } from "./shard_lease.ts";
 
 /** Options of a {@linkcode Compactor}. */
@@ -289,6 +290,28 @@ function emptyResult(): CompactRunResult {
     busyShards: 0,
     errors: [],
   };
+}
+
+/**
+ * A compactor over `environment`'s range with its `DES_COMPACT_*` settings
+ * (threshold, grace period, merge size) and big-file threshold: the one the
+ * compactor service runs, and the packer with `--compact`.
+ */
+export function configuredCompactor(
+  ctx: PackContext,
+  environment: Pick<PackEnvironment, "config" | "range">,
+  extra: Pick<CompactorOptions, "leaseMs" | "metrics" | "signal">,
+): Compactor {
+  const { config, range } = environment;
+  return new Compactor(ctx, {
+    rangeStart: range.rangeStart,
+    rangeEnd: range.rangeEnd,
+    threshold: config.compactThreshold,
+    graceMs: config.compactGrace,
+    mergeBelow: config.compactMergeBelow,
+    bigFileThreshold: config.bigFileThreshold,
+    ...extra,
+  });
 }
 
 /** Most containers merged into one. */

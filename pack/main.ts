@@ -1,6 +1,7 @@
 /**
- * The packer entry points: `deno task pack [--range A-B] [--once] …` (also
- * `des pack …`) and `des recover [--range A-B]`. Configuration is validated
+ * The packer entry points: `deno task pack [--range A-B] [--once] [--compact] …`
+ * (also `des pack …`; `--compact` runs the compactor after each packing run,
+ * with the `DES_COMPACT_*` settings) and `des recover [--range A-B]`. Configuration is validated
  * before anything is written; a bad configuration exits with status 2, an
  * unreachable service or a failed shard with 1.
  *
@@ -21,7 +22,9 @@ import { killAt } from "./fault.ts";
 import { openPackEnvironment, type PackEnvironment } from "./pack_setup.ts";
 import { Packer, type PackerOptions } from "./packer.ts";
 import { servePacker } from "./pack_service.ts";
-import { Compactor } from "./compactor.ts";
+import { configuredCompactor } from "./compactor.ts";
+import { CompactMetrics } from "./compact_metrics.ts";
+import type { RepeatedRun } from "./pack_service.ts";
 
 /** Default port of `/metrics`, `/healthz` and `/readyz` in service mode. */
 export const DEFAULT_PACKER_PORT = 9472;
@@ -50,6 +53,7 @@ export async function packCommand(args: string[], env: EnvSource = Deno.env): Pr
       "shard-concurrency": { type: "string", default: "4" },
       "containers-in-flight": { type: "string", default: "2" },
       "stream-upload": { type: "boolean", default: false },
+      compact: { type: "boolean", default: false },
     },
   });
   const tuning = {
@@ -93,8 +97,18 @@ export async function packCommand(args: string[], env: EnvSource = Deno.env): Pr
       onPacked: progress ? (files, bytes) => progress.tick(files, bytes) : undefined,
       signal: signal?.signal,
     });
+    const compactor = values.compact
+      ? configuredCompactor(packer.context, environment, {
+        leaseMs: tuning.leaseMs,
+        metrics: new CompactMetrics(registry),
+        signal: signal?.signal,
+      })
+      : undefined;
     if (!values.once) {
-      return await servePacker(packer, environment, {
+      const run: RepeatedRun = compactor
+        ? { runOnce: async () => (await packer.runOnce(), await compactor.runOnce()) }
+        : packer;
+      return await servePacker(run, environment, {
         registry,
         controller: signal!,
         port: tuning.port,
@@ -107,7 +121,14 @@ export async function packCommand(args: string[], env: EnvSource = Deno.env): Pr
       `${result.containers} containers, ${result.failedRows} rows failed, ` +
         `${result.shards} shards, ${result.busyShards} busy, ${result.errors.length} shard errors`,
     ));
-    return result.errors.length === 0 ? 0 : 1;
+    const compacted = await compactor?.runOnce();
+    if (compacted) {
+      console.log(
+        `compacted ${compacted.compacted} containers (${compacted.merges} merges), ` +
+          `${compacted.errors.length} errors`,
+      );
+    }
+    return result.errors.length === 0 && !compacted?.errors.length ? 0 : 1;
   } finally {
     await environment.close();
   }
@@ -131,14 +152,7 @@ export async function recoverCommand(args: string[], env: EnvSource = Deno.env):
   try {
     const packer = new Packer({ ...packerOptions(environment), leaseMs });
     const report = await packer.recoverAll();
-    const expired = await new Compactor(packer.context, {
-      rangeStart: environment.range.rangeStart,
-      rangeEnd: environment.range.rangeEnd,
-      threshold: environment.config.compactThreshold,
-      graceMs: environment.config.compactGrace,
-      leaseMs,
-      bigFileThreshold: environment.config.bigFileThreshold,
-    }).expire();
+    const expired = await configuredCompactor(packer.context, environment, { leaseMs }).expire();
     const states = Object.entries(report.recovered).map(([s, n]) => `${s} ${n}`).join(", ");
     console.log(
       `recovered ${report.shards.length} shards (${states || "nothing unfinished"}), ` +

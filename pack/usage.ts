@@ -8,7 +8,7 @@
 export const PACK_USAGE = "pack [--range A-B] [--once] [--sources configs/sources.yaml] " +
   "[--port 9472] [--host 0.0.0.0] [--interval 30s] [--max-container-bytes 256MiB] " +
   "[--max-container-files 50000] [--fetch-concurrency 16] [--shard-concurrency 4] " +
-  "[--containers-in-flight 2] [--lease 30s] [--stream-upload]";
+  "[--containers-in-flight 2] [--lease 30s] [--stream-upload] [--compact]";
 
 /** Usage of `des recover`. */
 export const RECOVER_USAGE = "recover [--range A-B] [--sources configs/sources.yaml] [--lease 30s]";

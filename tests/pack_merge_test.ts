@@ -4,13 +4,15 @@
  * without their deleted files, while four readers read every live name
  * through a retriever: no read fails, every byte is identical, the parent
  * rows point at the merged container, and the old objects go after the
- * grace period. The grouping itself is checked on its own.
+ * grace period. The grouping itself is checked on its own, and so is a
+ * packer run with `--compact`, which merges what it packed.
  */
 
 import { Logger } from "../core/log.ts";
 import { VISIBLE_STATES } from "../db/container_states.ts";
 import { type ContainerRow, getContainer, listContainers } from "../db/containers.ts";
 import { Compactor, MAX_MERGE_CONTAINERS, mergeGroups } from "../pack/compactor.ts";
+import { packCommand } from "../pack/main.ts";
 import { Packer } from "../pack/packer.ts";
 import { Retriever } from "../retriever/retriever.ts";
 import { fetchGetStore } from "./_helpers/archive_fixture.ts";
@@ -181,3 +183,41 @@ Deno.test({
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.byteLength === b.byteLength && a.every((x, i) => x === b[i]);
 }
+
+Deno.test({
+  name: "pack --once --compact: the packing run is followed by a compaction run that merges",
+  ignore: s3TestIgnore(),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const world = await createPackWorld({ fsRows: 60, shardBits: 1, allEligible: true });
+    try {
+      await world.markAll();
+      const env = new Map(Object.entries({
+        ...world.env,
+        DES_PACKER_WORKDIR: `${world.dir}/work`,
+        DES_COMPACT_MERGE_BELOW: "1MiB",
+      }));
+      const args = ["--once", "--sources", world.sourcesPath, "--max-container-files", "5"];
+      assertEquals(await packCommand([...args, "--compact"], env), 0);
+      const visible = await listContainers(world.meta.db, { states: VISIBLE_STATES });
+      const retired = await listContainers(world.meta.db, { states: ["retired", "deleted"] });
+      assertEquals(visible.map((c) => c.shard).sort(), [0, 1], "one container per shard");
+      assert(retired.length >= 10, `only ${retired.length} packed containers were merged`);
+      for (const c of visible) {
+        assert(c.compactedFrom!.length >= 2, `${c.containerId} merged nothing`);
+      }
+      const fs = world.sources.get("docs-fs")!;
+      const files = await visibleFiles(world.meta.db, world.archive);
+      const keyOf = new Map(visible.map((c) => [c.containerId, c.key]));
+      const parents = await parentStates(fs);
+      assertEquals(files.size, parents.length);
+      for (const p of parents) {
+        const holder = files.get(p.name!)!;
+        assertEquals(p.container, `${world.archive.url}/${keyOf.get(holder.containerId)}`);
+      }
+    } finally {
+      await world.close();
+    }
+  },
+});
