@@ -27,6 +27,7 @@ import { Retriever } from "../retriever/retriever.ts";
 import { fetchGetStore } from "./_helpers/archive_fixture.ts";
 import { assert, assertEquals, assertRejects } from "./_helpers/assert.ts";
 import {
+  assertArchiveConsistent,
   deleteNames,
   randomContent,
   scanDirFor,
@@ -302,16 +303,7 @@ Deno.test({
         // Live rows point at the container that holds their file now.
         const now = await visibleFiles(world.meta.db, world.archive);
         assertEquals([...now.keys()].sort(), live);
-        const keyOf = new Map(
-          (await listContainers(world.meta.db, { states: VISIBLE_STATES }))
-            .map((c) => [c.containerId, c.key]),
-        );
-        for (const p of await parentStates(fs)) {
-          const holder = now.get(p.name!);
-          if (holder) {
-            assertEquals(p.container, `${world.archive.url}/${keyOf.get(holder.containerId)}`);
-          }
-        }
+        await assertArchiveConsistent(world, fs, now);
       } finally {
         await close();
       }

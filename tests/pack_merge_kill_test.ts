@@ -15,15 +15,18 @@ import { listContainers } from "../db/containers.ts";
 import { Logger } from "../core/log.ts";
 import { compactCommand } from "../pack/compact_main.ts";
 import { mergeGroups } from "../pack/compactor.ts";
-import { parseArchiveKey } from "../pack/layout.ts";
 import { recoverCommand } from "../pack/main.ts";
 import { Packer } from "../pack/packer.ts";
 import { Retriever } from "../retriever/retriever.ts";
 import { assert, assertEquals } from "./_helpers/assert.ts";
 import { runCompactor } from "./_helpers/compactor_process.ts";
-import { deleteNames, randomContent, visibleFiles } from "./_helpers/lifecycle.ts";
 import {
-  archiveKeys,
+  assertArchiveConsistent,
+  deleteNames,
+  randomContent,
+  visibleFiles,
+} from "./_helpers/lifecycle.ts";
+import {
   createPackWorld,
   expireLeases,
   parentStates,
@@ -110,21 +113,7 @@ Deno.test({
       }
       const now = await visibleFiles(world.meta.db, world.archive);
       assertEquals([...now.keys()].sort(), live);
-      const keyOf = new Map(visible.map((c) => [c.containerId, c.key]));
-      for (const p of await parentStates(fs)) {
-        const holder = now.get(p.name!);
-        if (holder) {
-          assertEquals(p.container, `${world.archive.url}/${keyOf.get(holder.containerId)}`);
-        }
-      }
-      const kept = new Set(
-        (await listContainers(world.meta.db, { states: [...VISIBLE_STATES, "retired"] }))
-          .map((c) => c.containerId),
-      );
-      for (const key of await archiveKeys(world)) {
-        const parsed = parseArchiveKey(key);
-        assert(parsed && kept.has(parsed.containerId), `object ${key} of no live container`);
-      }
+      await assertArchiveConsistent(world, fs, now);
       const retriever = await Retriever.start({
         id: "check",
         range: { start: 0, end: 1 },

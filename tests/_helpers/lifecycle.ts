@@ -3,7 +3,8 @@
  * searched for without false matches), deletes through the delete path, the
  * live files of the visible containers, and the proof-of-erasure scan of
  * every object in a bucket (containers and `_bigFiles/`) or every file in a
- * directory.
+ * directory, and the consistency of parents, catalog and bucket after a
+ * compaction.
  *
  * @module
  */
@@ -16,6 +17,9 @@ import { DesReader } from "../../format/reader.ts";
 import { parseName } from "../../naming/mod.ts";
 import { type ObjectStore, readAll } from "../../store/object_store.ts";
 import { StoreRangeSource } from "../../store/range_source.ts";
+import { parseArchiveKey } from "../../pack/layout.ts";
+import { assert, assertEquals } from "./assert.ts";
+import { archiveKeys, type PackWorld, parentStates, type WorldSource } from "./pack_world.ts";
 
 const payloads = new Map<string, Uint8Array>();
 
@@ -148,4 +152,28 @@ function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
     if (i === needle.byteLength) return at;
   }
   return -1;
+}
+
+/**
+ * After compactions or merges: every parent row of `source` whose file is
+ * among `holders` (the visible files) points at the container holding it,
+ * and every object in the archive belongs to a visible or retired container.
+ */
+export async function assertArchiveConsistent(
+  world: PackWorld,
+  source: WorldSource,
+  holders: Map<string, VisibleFile>,
+): Promise<void> {
+  const kept = await listContainers(world.meta.db, { states: [...VISIBLE_STATES, "retired"] });
+  const keyOf = new Map(kept.map((c) => [c.containerId, c.key]));
+  for (const p of await parentStates(source)) {
+    const holder = holders.get(p.name!);
+    if (holder) {
+      assertEquals(p.container, `${world.archive.url}/${keyOf.get(holder.containerId)}`);
+    }
+  }
+  for (const key of await archiveKeys(world)) {
+    const parsed = parseArchiveKey(key);
+    assert(parsed && keyOf.has(parsed.containerId), `object ${key} of no live container`);
+  }
 }
