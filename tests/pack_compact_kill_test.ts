@@ -22,7 +22,6 @@ import { recoverCommand } from "../pack/main.ts";
 import { Packer } from "../pack/packer.ts";
 import { Logger } from "../core/log.ts";
 import { StoreRangeSource } from "../store/range_source.ts";
-import { Retriever } from "../retriever/retriever.ts";
 import { assert, assertEquals } from "./_helpers/assert.ts";
 import {
   assertArchiveConsistent,
@@ -30,6 +29,7 @@ import {
   randomContent,
   scanStoreFor,
   visibleFiles,
+  worldRetriever,
 } from "./_helpers/lifecycle.ts";
 import {
   createPackWorld,
@@ -39,7 +39,7 @@ import {
   worldPackerOptions,
 } from "./_helpers/pack_world.ts";
 import { s3TestIgnore } from "./_helpers/s3.ts";
-import { runCompactor } from "./_helpers/compactor_process.ts";
+import { runCompactor } from "./_helpers/killable_run.ts";
 
 const STEPS = ["building", "uploaded", "verified", "committed", "parent_updated"];
 
@@ -140,16 +140,7 @@ Deno.test({
         const holder = now.get(name);
         assert(!holder || !compacted.has(holder.containerId), `${name} copied by compaction`);
       }
-      const retriever = await Retriever.start({
-        id: "check",
-        range: { start: 0, end: 2 ** world.shardBits - 1 },
-        nameFormat: { shardBits: world.shardBits, prefix: "" },
-        db: world.meta.db,
-        storeFor: () => world.archive,
-        readinessBucket: world.archive.bucket,
-        catalogRefreshMs: 0,
-        log: new Logger("retriever", { level: "error" }),
-      });
+      const retriever = await worldRetriever(world);
       try {
         for (const name of deleted) {
           const res = await retriever.handle(new Request(`http://des/files/${name}`));

@@ -24,6 +24,7 @@ import {
   parentStates,
 } from "./_helpers/pack_world.ts";
 import { pendingUploads, s3TestIgnore } from "./_helpers/s3.ts";
+import { type KillableRun, runKillable } from "./_helpers/killable_run.ts";
 
 const MAIN = new URL("../pack/main.ts", import.meta.url).pathname;
 const STATE_KILLS = [
@@ -35,12 +36,6 @@ const STATE_KILLS = [
   "parent_updated",
   "sources_released",
 ];
-
-interface Run {
-  killed: boolean;
-  code: number;
-  stderr: string;
-}
 
 Deno.test({
   name: "packer: SIGKILL at every state and at random points loses nothing, archives nothing twice",
@@ -162,12 +157,8 @@ Deno.test({
 async function runPacker(
   world: PackWorld,
   options: { killAt?: string; afterMs?: number; stream?: boolean },
-): Promise<Run> {
+): Promise<KillableRun> {
   const args = [
-    "run",
-    "-A",
-    "--unstable-kv",
-    MAIN,
     "--once",
     "--sources",
     world.sourcesPath,
@@ -186,23 +177,7 @@ async function runPacker(
     DES_BIG_FILE_THRESHOLD: "1900",
   };
   if (options.killAt) env.DES_FAULT_KILL_AT = options.killAt;
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = options.afterMs === undefined
-    ? undefined
-    : setTimeout(() => child.kill("SIGKILL"), options.afterMs);
-  const out = await child.output();
-  clearTimeout(timer);
-  return {
-    killed: out.signal === "SIGKILL",
-    code: out.code,
-    stderr: new TextDecoder().decode(out.stderr).slice(-4000),
-  };
+  return await runKillable(MAIN, args, env, options.afterMs);
 }
 
 /**

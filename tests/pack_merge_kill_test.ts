@@ -17,14 +17,14 @@ import { compactCommand } from "../pack/compact_main.ts";
 import { mergeGroups } from "../pack/compactor.ts";
 import { recoverCommand } from "../pack/main.ts";
 import { Packer } from "../pack/packer.ts";
-import { Retriever } from "../retriever/retriever.ts";
 import { assert, assertEquals } from "./_helpers/assert.ts";
-import { runCompactor } from "./_helpers/compactor_process.ts";
+import { runCompactor } from "./_helpers/killable_run.ts";
 import {
   assertArchiveConsistent,
   deleteNames,
   randomContent,
   visibleFiles,
+  worldRetriever,
 } from "./_helpers/lifecycle.ts";
 import {
   createPackWorld,
@@ -114,16 +114,7 @@ Deno.test({
       const now = await visibleFiles(world.meta.db, world.archive);
       assertEquals([...now.keys()].sort(), live);
       await assertArchiveConsistent(world, fs, now);
-      const retriever = await Retriever.start({
-        id: "check",
-        range: { start: 0, end: 1 },
-        nameFormat: { shardBits: world.shardBits, prefix: "" },
-        db: world.meta.db,
-        storeFor: () => world.archive,
-        readinessBucket: world.archive.bucket,
-        catalogRefreshMs: 0,
-        log: new Logger("retriever", { level: "error" }),
-      });
+      const retriever = await worldRetriever(world);
       try {
         for (const name of live) {
           const res = await retriever.handle(new Request(`http://des/files/${name}`));

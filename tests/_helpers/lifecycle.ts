@@ -18,6 +18,8 @@ import { parseName } from "../../naming/mod.ts";
 import { type ObjectStore, readAll } from "../../store/object_store.ts";
 import { StoreRangeSource } from "../../store/range_source.ts";
 import { parseArchiveKey } from "../../pack/layout.ts";
+import { Logger } from "../../core/log.ts";
+import { Retriever } from "../../retriever/retriever.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { archiveKeys, type PackWorld, parentStates, type WorldSource } from "./pack_world.ts";
 
@@ -176,4 +178,18 @@ export async function assertArchiveConsistent(
     const parsed = parseArchiveKey(key);
     assert(parsed && keyOf.has(parsed.containerId), `object ${key} of no live container`);
   }
+}
+
+/** A retriever over every shard of `world`'s archive, its catalog loaded once (no polling). */
+export function worldRetriever(world: PackWorld): Promise<Retriever> {
+  return Retriever.start({
+    id: "check",
+    range: { start: 0, end: 2 ** world.shardBits - 1 },
+    nameFormat: { shardBits: world.shardBits, prefix: "" },
+    db: world.meta.db,
+    storeFor: () => world.archive,
+    readinessBucket: world.archive.bucket,
+    catalogRefreshMs: 0,
+    log: new Logger("retriever", { level: "error" }),
+  });
 }
