@@ -358,9 +358,9 @@ export const SETTINGS: Settings = {
   compactMergeBelow: {
     env: "DES_COMPACT_MERGE_BELOW",
     description:
-      "Merge settled containers of one shard smaller than this into containers of up to this size (0 = never).",
+      "Merge settled containers of one shard with fewer data bytes than this into containers of up to this size (0 = never).",
     defaultValue: "0",
-    parse: byteSizeAtMost(64 * 1024 ** 3),
+    parse: byteSizeAtMost(1024 ** 3),
   },
 };
 

@@ -14,7 +14,7 @@
 
 import type { ContainerState } from "../db/container_states.ts";
 import type { ContainerRow } from "../db/containers.ts";
-import { DesConflictError } from "../core/errors.ts";
+import { DesConfigError, DesConflictError } from "../core/errors.ts";
 import type { IndexEntry } from "../format/index.ts";
 import { DesReader } from "../format/reader.ts";
 import { StoreRangeSource } from "../store/range_source.ts";
@@ -85,6 +85,14 @@ export async function compactContainers(
       shard: lease.shard,
       containers: replaced,
     });
+  }
+  // The parent rows of the copies are pointed at the new container after the switch: a
+  // source missing from the sources file would leave them naming the old objects.
+  if (!ctx.sources.has(olds[0].source)) {
+    throw new DesConfigError(
+      `containers of source "${olds[0].source}" are not compacted: it is not in the sources file`,
+      { source: olds[0].source, containers: replaced },
+    );
   }
   const live: { reader: DesReader; entry: IndexEntry }[] = [];
   const names = new Set<string>();

@@ -29,17 +29,25 @@ export interface ExpireOutcome {
   moved: number;
 }
 
-/** Retired containers of shards `[start, end]` whose grace period of `graceMs` is over. */
+/**
+ * Retired containers of shards `[start, end]` whose grace period of
+ * `graceMs` is over, and whose replacement (if any) has its parent rows
+ * pointed at it: until then the parent still names the old object, which
+ * must stay.
+ */
 export function expiredRetired(
   ctx: Pick<PackContext, "db">,
   range: { start: number; end: number },
   graceMs: number,
 ): Promise<Pick<ContainerRow, "containerId" | "shard">[]> {
   return ctx.db.query(
-    `select container_id as "containerId", shard from des_containers
-     where shard between $1 and $2 and state = 'retired'
-       and retired_at <= now() - $3::double precision * interval '1 millisecond'
-     order by retired_at`,
+    `select c.container_id as "containerId", c.shard from des_containers c
+     where c.shard between $1 and $2 and c.state = 'retired'
+       and c.retired_at <= now() - $3::double precision * interval '1 millisecond'
+       and (c.replaced_by is null or exists (
+         select 1 from des_containers r where r.container_id = c.replaced_by
+           and r.state in ('parent_updated', 'sources_released', 'retired', 'deleted')))
+     order by c.retired_at`,
     [range.start, range.end, graceMs],
   );
 }

@@ -75,6 +75,26 @@ export async function retireReplaced(
 }
 
 /**
+ * Names among `names` whose tombstone on one of the `from` containers is
+ * already erased: big files deleted after the copy was made (a delete
+ * removes a big file's object at once, from the container that held it
+ * then). The copy still holds them, so the switch must not happen.
+ */
+export async function erasedSinceCopy(
+  tx: DbQuery,
+  from: readonly string[],
+  names: readonly string[],
+): Promise<string[]> {
+  if (names.length === 0) return [];
+  const rows = await tx.query<{ name: string }>(
+    `select name from des_tombstones
+     where container_id = any($1::text[]) and name = any($2::text[]) and erased_at is not null`,
+    [[...from], [...names]],
+  );
+  return rows.map((r) => r.name);
+}
+
+/**
  * Tombstones of `from` containers whose name is among `names` (deleted
  * after the copy was made) now point at `to`, whose dead counters grow by
  * them: the bytes live on in `to` until it is compacted in turn. Returns

@@ -10,7 +10,8 @@
  */
 
 import type { ContainerState } from "../db/container_states.ts";
-import { type ContainerRow, listContainers } from "../db/containers.ts";
+import { listContainers } from "../db/containers.ts";
+import { DesConflictError } from "../core/errors.ts";
 import { SETTLED_STATES } from "./compact_switch.ts";
 import { compactContainer, compactContainers, type CompactOutcome } from "./compact_container.ts";
 import { expiredRetired, expireRetired } from "./compact_expire.ts";
@@ -18,6 +19,7 @@ import { CompactMetrics } from "./compact_metrics.ts";
 import type { PackContext } from "./pack_context.ts";
 import type { PackEnvironment } from "./pack_setup.ts";
 import { ShardLease } from "./shard_lease.ts";
+import { isSmall, type MergeCandidate, mergeGroups } from "./merge_groups.ts";
 
 /** Options of a {@linkcode Compactor}. */
 export interface CompactorOptions {
@@ -34,9 +36,10 @@ export interface CompactorOptions {
   /** Files above this size become `_bigFiles/` objects in the new container. */
   bigFileThreshold: number;
   /**
-   * Settled containers of one shard and source smaller than this many bytes
-   * are merged into containers of up to this size (`DES_COMPACT_MERGE_BELOW`;
-   * default 0: never).
+   * Settled containers of one shard and source with fewer data bytes than
+   * this are merged into containers of up to this size, four or more of
+   * similar size at a time (`DES_COMPACT_MERGE_BELOW`, see
+   * `merge_groups.ts`; default 0: never).
    */
   mergeBelow?: number;
   /** Metrics (default: a private registry). */
@@ -193,35 +196,52 @@ export class Compactor {
     }
   }
 
-  /** Merge the small settled containers of the lease's shard, group by group. */
+  /**
+   * Merge the small settled containers of the lease's shard (of configured
+   * sources), group by group. A group that cannot be merged (its names are
+   * not what the catalog promises) is reported and the next one is tried.
+   */
   async #mergeShard(lease: ShardLease, result: CompactRunResult): Promise<void> {
     const limit = this.#o.mergeBelow ?? 0;
     if (limit <= 0) return;
-    const small =
-      (await listContainers(this.#ctx.db, { shard: lease.shard, states: this.#settled }))
-        .filter((c) => c.size !== null && c.size < limit);
-    for (const group of mergeGroups(small, limit)) {
+    const settled = await listContainers(this.#ctx.db, {
+      shard: lease.shard,
+      states: this.#settled,
+    });
+    const mergeable = settled.filter((c) => this.#ctx.sources.has(c.source));
+    for (const group of mergeGroups(mergeable, limit)) {
       if (this.#o.signal?.aborted) return;
-      const outcome = await compactContainers(this.#ctx, lease, group, {
-        bigFileThreshold: this.#o.bigFileThreshold,
-      });
+      let outcome;
+      try {
+        outcome = await compactContainers(this.#ctx, lease, group, {
+          bigFileThreshold: this.#o.bigFileThreshold,
+        });
+      } catch (error) {
+        if (!(error instanceof DesConflictError)) throw error;
+        this.#failed(lease.shard, "compact", error, result);
+        continue;
+      }
       this.#count(outcome, result);
       result.merges++;
       this.metrics.merges.inc();
     }
   }
 
-  /** Shards of the range holding at least two small settled containers of one source. */
+  /** Shards of the range where a merge is due (small containers of a configured source). */
   async #mergeShards(): Promise<number[]> {
     const limit = this.#o.mergeBelow ?? 0;
     if (limit <= 0) return [];
-    const rows = await this.#ctx.db.query<{ shard: number }>(
-      `select distinct shard from des_containers
-       where shard between $1 and $2 and state = any($3::text[]) and size < $4
-       group by shard, source having count(*) >= 2`,
-      [this.#o.rangeStart, this.#o.rangeEnd, this.#settled, limit],
+    const rows = await this.#ctx.db.query<MergeCandidate & { shard: number }>(
+      `select container_id as "containerId", shard, source, data_bytes as "dataBytes",
+         file_count as "fileCount", dead_files as "deadFiles", first_name as "firstName"
+       from des_containers
+       where shard between $1 and $2 and state = any($3::text[]) and data_bytes < $4
+         and source = any($5::text[])`,
+      [this.#o.rangeStart, this.#o.rangeEnd, this.#settled, limit, [...this.#ctx.sources.keys()]],
     );
-    return rows.map((r) => r.shard);
+    const byShard = Map.groupBy(rows.filter((c) => isSmall(c, limit)), (c) => c.shard);
+    return [...byShard].filter(([, list]) => mergeGroups(list, limit).length > 0)
+      .map(([shard]) => shard);
   }
 
   #count(outcome: CompactOutcome, result: CompactRunResult): void {
@@ -262,20 +282,26 @@ export class Compactor {
     try {
       await fn(claim.lease);
     } catch (error) {
-      this.metrics.failures.inc({ kind });
-      this.#ctx.log.error(
-        `${
-          kind === "compact" ? "compaction" : "deletion of retired objects"
-        } failed; the next run tries again`,
-        {
-          shard,
-          error: error as Error,
-        },
-      );
-      result.errors.push({ shard, error: (error as Error).message });
+      this.#failed(shard, kind, error, result);
     } finally {
       await claim.lease.release();
     }
+  }
+
+  /** Count, log and report a failure of a shard's compaction or expiry. */
+  #failed(
+    shard: number,
+    kind: "compact" | "expire",
+    error: unknown,
+    result: CompactRunResult,
+  ): void {
+    this.metrics.failures.inc({ kind });
+    const what = kind === "compact" ? "compaction" : "deletion of retired objects";
+    this.#ctx.log.error(`${what} failed; the next run tries again`, {
+      shard,
+      error: error as Error,
+    });
+    result.errors.push({ shard, error: (error as Error).message });
   }
 }
 
@@ -312,35 +338,4 @@ export function configuredCompactor(
     bigFileThreshold: config.bigFileThreshold,
     ...extra,
   });
-}
-
-/** Most containers merged into one. */
-export const MAX_MERGE_CONTAINERS = 64;
-
-/**
- * Groups of at least two of `small` containers, each of one source, in name
- * order, whose sizes add up to at most `limit` bytes (and at most
- * {@linkcode MAX_MERGE_CONTAINERS} containers): what one merge writes.
- */
-export function mergeGroups(small: readonly ContainerRow[], limit: number): ContainerRow[][] {
-  const bySource = new Map<string, ContainerRow[]>();
-  for (const c of small) bySource.set(c.source, [...(bySource.get(c.source) ?? []), c]);
-  const groups: ContainerRow[][] = [];
-  for (const list of bySource.values()) {
-    list.sort((a, b) => ((a.firstName ?? "") < (b.firstName ?? "") ? -1 : 1));
-    let group: ContainerRow[] = [];
-    let bytes = 0;
-    for (const c of list) {
-      const size = c.size ?? 0;
-      if (group.length > 0 && (bytes + size > limit || group.length >= MAX_MERGE_CONTAINERS)) {
-        if (group.length >= 2) groups.push(group);
-        group = [];
-        bytes = 0;
-      }
-      group.push(c);
-      bytes += size;
-    }
-    if (group.length >= 2) groups.push(group);
-  }
-  return groups;
 }

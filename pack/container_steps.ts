@@ -25,6 +25,7 @@ import { releaseOriginals } from "./release_originals.ts";
 import type { ShardLease } from "./shard_lease.ts";
 import { verifyUpload, type WriterFacts } from "./verify_upload.ts";
 import {
+  erasedSinceCopy,
   fencedTransaction,
   moveTombstones,
   replaceable,
@@ -180,14 +181,28 @@ async function completeSteps(
       await abortContainer(ctx, lease, { ...record, state }, "the containers it replaces moved on");
       return "aborted";
     }
-    // The switch: commit, retirement and tombstone moves in one fenced transaction.
-    await fencedTransaction(ctx.db, lease, async (tx) => {
+    // The switch: commit, retirement and tombstone moves in one fenced transaction. The
+    // retirement locks the old rows, so a delete of a copied big file either committed before
+    // (seen here: the switch is called off and the copy aborted) or waits and finds the new
+    // container as the holder.
+    const erased = await fencedTransaction(ctx.db, lease, async (tx) => {
       if (!await setContainerState(tx, id, "verified", "committed")) {
         throw new ContainerMovedError(id, "verified", "committed");
       }
       await retireReplaced(tx, id, replaced);
+      const erased = await erasedSinceCopy(tx, replaced, names);
+      if (erased.length > 0) throw new SwitchCalledOff(erased);
       await moveTombstones(tx, replaced, id, names);
+      return erased;
+    }).catch((error) => {
+      if (error instanceof SwitchCalledOff) return error.names;
+      throw error;
     });
+    if (erased.length > 0) {
+      const reason = `big files it copied were deleted meanwhile: ${erased.slice(0, 3).join(", ")}`;
+      await abortContainer(ctx, lease, { ...record, state }, reason);
+      return "aborted";
+    }
     state = "committed";
     ctx.log.debug("container state", { containerId: id, from: "verified", to: state });
     ctx.onTransition(state, id);
@@ -257,4 +272,13 @@ function need<T>(value: T | null | undefined, what: string, containerId: string)
     });
   }
   return value;
+}
+
+/** Rolls the switch back: the copy holds big files deleted since it was made. */
+class SwitchCalledOff extends Error {
+  /** @param names the deleted names the copy holds */
+  constructor(readonly names: string[]) {
+    super(`the copy holds ${names.length} deleted big files`);
+    this.name = "SwitchCalledOff";
+  }
 }

@@ -14,7 +14,7 @@ import { VISIBLE_STATES } from "../db/container_states.ts";
 import { listContainers } from "../db/containers.ts";
 import { Logger } from "../core/log.ts";
 import { compactCommand } from "../pack/compact_main.ts";
-import { mergeGroups } from "../pack/compactor.ts";
+import { mergeGroups } from "../pack/merge_groups.ts";
 import { recoverCommand } from "../pack/main.ts";
 import { Packer } from "../pack/packer.ts";
 import { assert, assertEquals } from "./_helpers/assert.ts";
@@ -36,7 +36,7 @@ import { s3TestIgnore } from "./_helpers/s3.ts";
 
 const MERGE_STATES = ["building", "uploaded", "verified", "committed", "parent_updated"];
 const STATES = [...MERGE_STATES, "deleted"];
-const MERGE_BELOW = 24 * 1024;
+const MERGE_BELOW = 12 * 1024;
 
 Deno.test({
   name: "merge: SIGKILL at every state of a merge loses nothing, duplicates nothing",
@@ -45,8 +45,8 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const world = await createPackWorld({
-      fsRows: 320,
-      shardBits: 1,
+      fsRows: 480,
+      shardBits: 2,
       allEligible: true,
       size: (i) => 300 + (i * 53) % 400,
       content: randomContent,
@@ -56,7 +56,7 @@ Deno.test({
       const opened = await world.openSources();
       try {
         const packed = await new Packer(worldPackerOptions(world, opened, {
-          maxContainerFiles: 5,
+          maxContainerFiles: 4,
           logger: new Logger("packer", { level: "error" }),
         })).runOnce();
         assertEquals(packed.errors, []);
@@ -69,7 +69,7 @@ Deno.test({
         contentOf.set(p.name!, fs.fixture.contentOf(fs.rowsById.get(p.id)!));
       }
       const before = await listContainers(world.meta.db, { states: VISIBLE_STATES });
-      assert(before.length >= 40, `only ${before.length} containers`);
+      assert(before.length >= 100, `only ${before.length} containers`);
       const names = [...(await visibleFiles(world.meta.db, world.archive)).keys()].sort();
       // One name in ten deleted: under the threshold, so only merging rewrites containers.
       const deleted = names.filter((_, i) => i % 10 === 7);
@@ -80,7 +80,7 @@ Deno.test({
         ...world.env,
         DES_PACKER_WORKDIR: `${world.dir}/work`,
         DES_COMPACT_GRACE: "0s",
-        // About three containers a merge: several merges a run, and merged ones merged again.
+        // About six containers a merge: about five merges a shard.
         DES_COMPACT_MERGE_BELOW: String(MERGE_BELOW),
       };
       const tally = new Map<string, number>();
@@ -107,12 +107,18 @@ Deno.test({
       const visible = await listContainers(world.meta.db, { states: VISIBLE_STATES });
       assert(visible.length < before.length, `${visible.length} of ${before.length} left`);
       // Nothing is left that a merge would take.
-      for (const shard of [0, 1]) {
-        const small = visible.filter((c) => c.shard === shard && c.size! < MERGE_BELOW);
-        assertEquals(mergeGroups(small, MERGE_BELOW), [], `shard ${shard}`);
+      for (const shard of [0, 1, 2, 3]) {
+        const own = visible.filter((c) => c.shard === shard);
+        assertEquals(mergeGroups(own, MERGE_BELOW), [], `shard ${shard}`);
       }
       const now = await visibleFiles(world.meta.db, world.archive);
-      assertEquals([...now.keys()].sort(), live);
+      assertEquals(live.filter((n) => !now.has(n)), []);
+      // A deleted name stays only in a container no merge took (its bytes wait for compaction).
+      const merged = new Set(visible.filter((c) => c.compactedFrom).map((c) => c.containerId));
+      for (const name of deleted) {
+        const holder = now.get(name);
+        assert(!holder || !merged.has(holder.containerId), `${name} copied by a merge`);
+      }
       await assertArchiveConsistent(world, fs, now);
       const retriever = await worldRetriever(world);
       try {

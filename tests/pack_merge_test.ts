@@ -11,7 +11,8 @@
 import { Logger } from "../core/log.ts";
 import { VISIBLE_STATES } from "../db/container_states.ts";
 import { type ContainerRow, getContainer, listContainers } from "../db/containers.ts";
-import { Compactor, MAX_MERGE_CONTAINERS, mergeGroups } from "../pack/compactor.ts";
+import { Compactor } from "../pack/compactor.ts";
+import { MAX_MERGE_CONTAINERS, MAX_MERGE_FILES, mergeGroups } from "../pack/merge_groups.ts";
 import { packCommand } from "../pack/main.ts";
 import { Packer } from "../pack/packer.ts";
 import { Retriever } from "../retriever/retriever.ts";
@@ -28,30 +29,53 @@ import { s3TestIgnore } from "./_helpers/s3.ts";
 
 const quiet = new Logger("merge-test", { level: "error" });
 
-Deno.test("merge groups: one source each, in name order, at most the limit and 64 containers", () => {
-  const row = (id: string, source: string, size: number, firstName: string) =>
-    ({ containerId: id, source, size, firstName }) as ContainerRow;
+Deno.test("merge groups: per source, in name order, similar sizes, four or more, within the limits", () => {
+  const row = (id: string, source: string, dataBytes: number, firstName: string, files = 10) =>
+    ({
+      containerId: id,
+      source,
+      dataBytes,
+      firstName,
+      fileCount: files,
+      deadFiles: 0,
+    }) as ContainerRow;
   const ids = (groups: ContainerRow[][]) => groups.map((g) => g.map((c) => c.containerId));
+  const run = (source: string, sizes: number[], at = 0) =>
+    sizes.map((size, i) =>
+      row(`${source}${at + i}`, source, size, `n${String(at + i).padStart(3, "0")}`)
+    );
+  // Four or more of one source, in name order; the other source's three are not enough.
   assertEquals(
-    ids(mergeGroups([
-      row("c", "a", 400, "n3"),
-      row("a", "a", 400, "n1"),
-      row("x", "b", 100, "n0"),
-      row("b", "a", 400, "n2"),
-      row("y", "b", 100, "n9"),
-    ], 1000)),
-    [["a", "b"], ["x", "y"]],
-    "two of 400 fit 1000, the third is left; sources are never mixed",
+    ids(
+      mergeGroups(
+        [...run("b", [100, 100, 100]), ...run("a", [100, 100, 100, 100, 100]).reverse()],
+        1000,
+      ),
+    ),
+    [["a0", "a1", "a2", "a3", "a4"]],
   );
-  assertEquals(ids(mergeGroups([row("a", "a", 600, "n1"), row("b", "a", 600, "n2")], 1000)), []);
-  const many = Array.from(
-    { length: 130 },
-    (_, i) => row(`c${i}`, "a", 1, `n${String(i).padStart(3, "0")}`),
-  );
+  // A container at or over the limit is not small and takes no part; one over 4× the smallest
+  // of a run (or a run over the limit) ends it.
   assertEquals(
-    mergeGroups(many, 1000).map((g) => g.length),
-    [MAX_MERGE_CONTAINERS, MAX_MERGE_CONTAINERS, 2],
+    ids(
+      mergeGroups(
+        run("a", [100, 100, 100, 1000, 100, 100, 100, 100, 450, 90, 100, 100, 100]),
+        1000,
+      ),
+    ),
+    [["a0", "a1", "a2", "a4", "a5", "a6", "a7"], ["a9", "a10", "a11", "a12"]],
   );
+  // The limit ends a group: 10 × 100 fill 1000, the 11th starts the next.
+  assertEquals(mergeGroups(run("a", new Array(14).fill(100)), 1000).map((g) => g.length), [10, 4]);
+  // At most 64 containers and 50,000 live files.
+  assertEquals(
+    mergeGroups(run("a", new Array(130).fill(1)), 1000).map((g) => g.length),
+    [MAX_MERGE_CONTAINERS, MAX_MERGE_CONTAINERS],
+  );
+  // 12,000 live files each: four fit 50,000, the last two are too few to merge.
+  const many = Array.from({ length: 10 }, (_, i) => row(`f${i}`, "a", 100, `n${i}`, 12_000));
+  const fit = Math.floor(MAX_MERGE_FILES / 12_000);
+  assertEquals(mergeGroups(many, 10_000).map((g) => g.length), [fit, fit]);
 });
 
 Deno.test({
@@ -201,15 +225,82 @@ Deno.test({
       assertEquals(await packCommand([...args, "--compact"], env), 0);
       const visible = await listContainers(world.meta.db, { states: VISIBLE_STATES });
       const retired = await listContainers(world.meta.db, { states: ["retired", "deleted"] });
-      assertEquals(visible.map((c) => c.shard).sort(), [0, 1], "one container per shard");
-      assert(retired.length >= 10, `only ${retired.length} packed containers were merged`);
-      for (const c of visible) {
-        assert(c.compactedFrom!.length >= 2, `${c.containerId} merged nothing`);
-      }
+      const merged = visible.filter((c) => c.compactedFrom !== null);
+      assert(merged.length >= 1, "nothing was merged");
+      for (const c of merged) assert(c.compactedFrom!.length >= 4, `${c.containerId}: too few`);
+      assertEquals(retired.length, merged.reduce((n, c) => n + c.compactedFrom!.length, 0));
       const fs = world.sources.get("docs-fs")!;
       const files = await visibleFiles(world.meta.db, world.archive);
       assertEquals([...files.keys()].sort(), (await parentStates(fs)).map((p) => p.name).sort());
       await assertArchiveConsistent(world, fs, files);
+    } finally {
+      await world.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "compaction: containers of a source not in the sources file are neither merged nor switched; old objects wait for the parent update",
+  ignore: s3TestIgnore(),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const world = await createPackWorld({ fsRows: 80, shardBits: 1, allEligible: true });
+    try {
+      await world.markAll();
+      const opened = await world.openSources();
+      try {
+        const packer = new Packer(worldPackerOptions(world, opened, {
+          maxContainerFiles: 5,
+          logger: quiet,
+        }));
+        assertEquals((await packer.runOnce()).errors, []);
+        // Shard 1's containers belong to a source that has left the sources file.
+        await world.meta.db.query("update des_containers set source = 'gone' where shard = 1");
+        const gone = await listContainers(world.meta.db, { shard: 1, states: VISIBLE_STATES });
+        const files = await visibleFiles(world.meta.db, world.archive);
+        const inGone = [...files.keys()].filter((n) =>
+          files.get(n)!.containerId === gone[0].containerId
+        );
+        await deleteNames(world.meta.db, world.archive, world.shardBits, inGone.slice(0, 3));
+        const compactor = new Compactor(packer.context, {
+          rangeStart: 0,
+          rangeEnd: 1,
+          threshold: 0.3,
+          graceMs: 0,
+          bigFileThreshold: 1 << 20,
+          mergeBelow: 1 << 20,
+        });
+        const run = await compactor.runOnce();
+        assert(run.merges >= 1, "shard 0 was not merged");
+        assertEquals(run.errors.length, 1, JSON.stringify(run.errors));
+        assert(run.errors[0].error.includes('source "gone"'), run.errors[0].error);
+        const still = await listContainers(world.meta.db, { shard: 1, states: VISIBLE_STATES });
+        assertEquals(still.map((c) => c.containerId).sort(), gone.map((c) => c.containerId).sort());
+
+        // A replacement whose parent rows are not yet pointed at it keeps its old objects.
+        const [merged] = (await listContainers(world.meta.db, { shard: 0, states: VISIBLE_STATES }))
+          .filter((c) => c.compactedFrom !== null);
+        await world.meta.db.query(
+          "update des_containers set state = 'committed' where container_id = $1",
+          [merged.containerId],
+        );
+        await world.meta.db.query(
+          "update des_containers set state = 'retired' where container_id = any($1::text[])",
+          [merged.compactedFrom],
+        );
+        const waiting = await compactor.runOnce();
+        assertEquals(waiting.objectsDeleted, 0, "old objects deleted before the parent update");
+        await world.meta.db.query(
+          "update des_containers set state = 'parent_updated' where container_id = $1",
+          [merged.containerId],
+        );
+        const after = await compactor.runOnce();
+        assertEquals(after.objectsDeleted, merged.compactedFrom!.length);
+      } finally {
+        await opened.close();
+      }
     } finally {
       await world.close();
     }
