@@ -1,8 +1,10 @@
 /**
  * {@linkcode RequestSlots}: a fixed number of places, taken first come
  * first served, with a bounded and abortable wait for a place. The HTTP/1.1
- * pool holds one per origin, so a burst of requests cannot open more
- * connections to one S3 endpoint or retriever than it has places.
+ * pool holds one per origin: a request holds a place while it connects,
+ * waits for the answer's head and reads a small body whole, so a burst of
+ * requests cannot open more connections at once to one S3 endpoint or
+ * retriever than there are places (bodies that stream hold none).
  *
  * @example
  * ```ts

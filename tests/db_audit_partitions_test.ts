@@ -94,6 +94,10 @@ for (const engine of TEST_ENGINES) {
     );
     const tables = ["des_read_audit", ...parts.map((p) => p.name), ...done.created].sort();
     assert.deepEqual(atIndexes, tables.map((table) => ({ table, method: "brin" })));
+    const [{ options }] = await t.db.query<{ options: string[] }>(
+      "select reloptions as options from pg_class where relname = 'des_read_audit_at'",
+    );
+    assert.deepEqual(options, ["autosummarize=on"]);
   });
 
   Deno.test(`${engine.kind}: an empty audit table needs no legacy partition`, async () => {
