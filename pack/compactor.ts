@@ -91,8 +91,9 @@ export class Compactor {
     this.metrics.running.set(1);
     try {
       const candidates = await this.candidates();
+      // Shards with the most dead bytes first, then those with only merges due.
       const shards = new Set([...candidates.map((c) => c.shard), ...await this.#mergeShards()]);
-      for (const shard of [...shards].sort((a, b) => a - b)) {
+      for (const shard of shards) {
         if (this.#o.signal?.aborted) break;
         await this.#withShard(
           shard,

@@ -19,25 +19,19 @@ import { listContainers } from "../db/containers.ts";
 import { DesReader } from "../format/reader.ts";
 import { compactCommand } from "../pack/compact_main.ts";
 import { recoverCommand } from "../pack/main.ts";
-import { Packer } from "../pack/packer.ts";
-import { Logger } from "../core/log.ts";
 import { StoreRangeSource } from "../store/range_source.ts";
 import { assert, assertEquals } from "./_helpers/assert.ts";
 import {
   assertArchiveConsistent,
+  contentByName,
   deleteNames,
+  packWorld,
   randomContent,
   scanStoreFor,
   visibleFiles,
   worldRetriever,
 } from "./_helpers/lifecycle.ts";
-import {
-  createPackWorld,
-  expireLeases,
-  type PackWorld,
-  parentStates,
-  worldPackerOptions,
-} from "./_helpers/pack_world.ts";
+import { createPackWorld, expireLeases } from "./_helpers/pack_world.ts";
 import { s3TestIgnore } from "./_helpers/s3.ts";
 import { runCompactor } from "./_helpers/killable_run.ts";
 
@@ -50,19 +44,17 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const world = await createPackWorld({
-      fsRows: 300,
+      // Enough containers that each wave still has work left when its last kills come.
+      fsRows: 420,
       shardBits: 2,
       allEligible: true,
       size: (i) => i % 12 === 0 ? 2500 : 200 + (i * 53) % 600,
       content: randomContent,
     });
     try {
-      await packAll(world);
+      await (await packWorld(world, { maxContainerFiles: 12, bigFileThreshold: 2000 })).close();
       const fs = world.sources.get("docs-fs")!;
-      const contentOf = new Map<string, Uint8Array>();
-      for (const p of await parentStates(fs)) {
-        contentOf.set(p.name!, fs.fixture.contentOf(fs.rowsById.get(p.id)!));
-      }
+      const contentOf = await contentByName(fs);
       const files = await visibleFiles(world.meta.db, world.archive);
       const names = [...files.keys()].sort();
       const containers = [...new Set([...files.values()].map((f) => f.containerId))];
@@ -189,21 +181,6 @@ Deno.test({
     }
   },
 });
-
-async function packAll(world: PackWorld): Promise<void> {
-  await world.markAll();
-  const opened = await world.openSources();
-  try {
-    const result = await new Packer(worldPackerOptions(world, opened, {
-      maxContainerFiles: 12,
-      bigFileThreshold: 2000,
-      logger: new Logger("packer", { level: "error" }),
-    })).runOnce();
-    assertEquals(result.errors, []);
-  } finally {
-    await opened.close();
-  }
-}
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
   return a.byteLength === b.byteLength && a.every((x, i) => x === b[i]);

@@ -6,19 +6,23 @@
  * grace period no object holds its bytes.
  */
 
-import { Logger } from "../core/log.ts";
 import { VISIBLE_STATES } from "../db/container_states.ts";
 import { listContainers } from "../db/containers.ts";
 import type { Db } from "../db/db.ts";
 import { getTombstone } from "../db/tombstones.ts";
 import { Compactor } from "../pack/compactor.ts";
-import { Packer } from "../pack/packer.ts";
 import { assert, assertEquals } from "./_helpers/assert.ts";
-import { deleteNames, randomContent, scanStoreFor, visibleFiles } from "./_helpers/lifecycle.ts";
-import { createPackWorld, parentStates, worldPackerOptions } from "./_helpers/pack_world.ts";
+import {
+  contentByName,
+  deleteNames,
+  packWorld,
+  randomContent,
+  scanStoreFor,
+  visibleFiles,
+} from "./_helpers/lifecycle.ts";
+import { createPackWorld } from "./_helpers/pack_world.ts";
 import { s3TestIgnore } from "./_helpers/s3.ts";
 
-const quiet = new Logger("race-test", { level: "error" });
 const BIG_FILE_THRESHOLD = 2000;
 
 Deno.test({
@@ -35,20 +39,13 @@ Deno.test({
       content: randomContent,
     });
     try {
-      await world.markAll();
-      const opened = await world.openSources();
+      const { packer, close } = await packWorld(world, {
+        maxContainerFiles: 10,
+        bigFileThreshold: BIG_FILE_THRESHOLD,
+      });
       try {
-        const packer = new Packer(worldPackerOptions(world, opened, {
-          maxContainerFiles: 10,
-          bigFileThreshold: BIG_FILE_THRESHOLD,
-          logger: quiet,
-        }));
-        assertEquals((await packer.runOnce()).errors, []);
         const fs = world.sources.get("docs-fs")!;
-        const contentOf = new Map<string, Uint8Array>();
-        for (const p of await parentStates(fs)) {
-          contentOf.set(p.name!, fs.fixture.contentOf(fs.rowsById.get(p.id)!));
-        }
+        const contentOf = await contentByName(fs);
         const files = await visibleFiles(world.meta.db, world.archive);
         const victim = [...files.keys()].find((n) => files.get(n)!.size > BIG_FILE_THRESHOLD)!;
         assert(victim, "no big file");
@@ -109,7 +106,7 @@ Deno.test({
         const visible = await listContainers(world.meta.db, { states: VISIBLE_STATES });
         assert(visible.every((c) => c.containerId !== holder));
       } finally {
-        await opened.close();
+        await close();
       }
     } finally {
       await world.close();

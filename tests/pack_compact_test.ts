@@ -21,25 +21,22 @@ import { ERASED_BIG_FILE } from "../lifecycle/delete_name.ts";
 import { compactCommand } from "../pack/compact_main.ts";
 import { Compactor } from "../pack/compactor.ts";
 import { reportPackError } from "../pack/main.ts";
-import { Packer } from "../pack/packer.ts";
+import type { Packer } from "../pack/packer.ts";
 import { COMPACT_USAGE } from "../pack/usage.ts";
 import { Retriever } from "../retriever/retriever.ts";
 import { fetchGetStore } from "./_helpers/archive_fixture.ts";
 import { assert, assertEquals, assertRejects } from "./_helpers/assert.ts";
 import {
   assertArchiveConsistent,
+  contentByName,
   deleteNames,
+  packWorld,
   randomContent,
   scanDirFor,
   scanStoreFor,
   visibleFiles,
 } from "./_helpers/lifecycle.ts";
-import {
-  createPackWorld,
-  type PackWorld,
-  parentStates,
-  worldPackerOptions,
-} from "./_helpers/pack_world.ts";
+import { createPackWorld, type PackWorld } from "./_helpers/pack_world.ts";
 import { s3TestIgnore } from "./_helpers/s3.ts";
 
 const quiet = new Logger("compact-test", { level: "error" });
@@ -86,7 +83,10 @@ Deno.test({
       size: () => 400,
     });
     try {
-      const { packer, close } = await packAll(world, 60);
+      const { packer, close } = await packWorld(world, {
+        maxContainerFiles: 60,
+        bigFileThreshold: BIG_FILE_THRESHOLD,
+      });
       try {
         const files = await visibleFiles(world.meta.db, world.archive);
         const big = (await listContainers(world.meta.db, { states: VISIBLE_STATES }))
@@ -147,13 +147,13 @@ Deno.test({
     const retrievers: Retriever[] = [];
     let stopReaders = () => {};
     try {
-      const { packer, close } = await packAll(world, 40);
+      const { packer, close } = await packWorld(world, {
+        maxContainerFiles: 40,
+        bigFileThreshold: BIG_FILE_THRESHOLD,
+      });
       try {
         const fs = world.sources.get("docs-fs")!;
-        const contentOf = new Map<string, Uint8Array>();
-        for (const p of await parentStates(fs)) {
-          contentOf.set(p.name!, fs.fixture.contentOf(fs.rowsById.get(p.id)!));
-        }
+        const contentOf = await contentByName(fs);
         const files = await visibleFiles(world.meta.db, world.archive);
         const names = [...files.keys()].sort();
         const oldIds = new Set([...files.values()].map((f) => f.containerId));
@@ -314,20 +314,6 @@ Deno.test({
     }
   },
 });
-
-/** Pack every marked row in-process with containers of at most `maxFiles` files. */
-async function packAll(world: PackWorld, maxFiles: number) {
-  await world.markAll();
-  const opened = await world.openSources();
-  const packer = new Packer(worldPackerOptions(world, opened, {
-    maxContainerFiles: maxFiles,
-    bigFileThreshold: BIG_FILE_THRESHOLD,
-    logger: quiet,
-  }));
-  const result = await packer.runOnce();
-  assertEquals(result.errors, []);
-  return { packer, close: () => opened.close() };
-}
 
 function compactorOf(packer: Packer, world: PackWorld, graceMs: number): Compactor {
   return new Compactor(packer.context, {

@@ -12,26 +12,21 @@
 
 import { VISIBLE_STATES } from "../db/container_states.ts";
 import { listContainers } from "../db/containers.ts";
-import { Logger } from "../core/log.ts";
 import { compactCommand } from "../pack/compact_main.ts";
 import { mergeGroups } from "../pack/merge_groups.ts";
 import { recoverCommand } from "../pack/main.ts";
-import { Packer } from "../pack/packer.ts";
 import { assert, assertEquals } from "./_helpers/assert.ts";
 import { runCompactor } from "./_helpers/killable_run.ts";
 import {
   assertArchiveConsistent,
+  contentByName,
   deleteNames,
+  packWorld,
   randomContent,
   visibleFiles,
   worldRetriever,
 } from "./_helpers/lifecycle.ts";
-import {
-  createPackWorld,
-  expireLeases,
-  parentStates,
-  worldPackerOptions,
-} from "./_helpers/pack_world.ts";
+import { createPackWorld, expireLeases } from "./_helpers/pack_world.ts";
 import { s3TestIgnore } from "./_helpers/s3.ts";
 
 const MERGE_STATES = ["building", "uploaded", "verified", "committed", "parent_updated"];
@@ -52,22 +47,9 @@ Deno.test({
       content: randomContent,
     });
     try {
-      await world.markAll();
-      const opened = await world.openSources();
-      try {
-        const packed = await new Packer(worldPackerOptions(world, opened, {
-          maxContainerFiles: 4,
-          logger: new Logger("packer", { level: "error" }),
-        })).runOnce();
-        assertEquals(packed.errors, []);
-      } finally {
-        await opened.close();
-      }
+      await (await packWorld(world, { maxContainerFiles: 4 })).close();
       const fs = world.sources.get("docs-fs")!;
-      const contentOf = new Map<string, Uint8Array>();
-      for (const p of await parentStates(fs)) {
-        contentOf.set(p.name!, fs.fixture.contentOf(fs.rowsById.get(p.id)!));
-      }
+      const contentOf = await contentByName(fs);
       const before = await listContainers(world.meta.db, { states: VISIBLE_STATES });
       assert(before.length >= 100, `only ${before.length} containers`);
       const names = [...(await visibleFiles(world.meta.db, world.archive)).keys()].sort();

@@ -21,7 +21,14 @@ import { parseArchiveKey } from "../../pack/layout.ts";
 import { Logger } from "../../core/log.ts";
 import { Retriever } from "../../retriever/retriever.ts";
 import { assert, assertEquals } from "./assert.ts";
-import { archiveKeys, type PackWorld, parentStates, type WorldSource } from "./pack_world.ts";
+import {
+  archiveKeys,
+  type PackWorld,
+  parentStates,
+  worldPackerOptions,
+  type WorldSource,
+} from "./pack_world.ts";
+import { Packer, type PackerOptions } from "../../pack/packer.ts";
 
 const payloads = new Map<string, Uint8Array>();
 
@@ -192,4 +199,36 @@ export function worldRetriever(world: PackWorld): Promise<Retriever> {
     catalogRefreshMs: 0,
     log: new Logger("retriever", { level: "error" }),
   });
+}
+
+/**
+ * Mark every eligible row of `world` and pack it in-process (no packer
+ * errors allowed). The packer stays usable (its context drives compactors)
+ * until `close`, which closes the opened sources.
+ */
+export async function packWorld(
+  world: PackWorld,
+  options: Partial<PackerOptions>,
+): Promise<{ packer: Packer; close: () => Promise<void> }> {
+  await world.markAll();
+  const opened = await world.openSources();
+  const packer = new Packer(worldPackerOptions(world, opened, {
+    logger: new Logger("packer", { level: "error" }),
+    ...options,
+  }));
+  const result = await packer.runOnce();
+  if (result.errors.length > 0) {
+    await opened.close();
+    throw new Error(`packing the test world failed: ${JSON.stringify(result.errors)}`);
+  }
+  return { packer, close: () => opened.close() };
+}
+
+/** The original bytes of every named row of `source`, by DES name. */
+export async function contentByName(source: WorldSource): Promise<Map<string, Uint8Array>> {
+  const contentOf = new Map<string, Uint8Array>();
+  for (const p of await parentStates(source)) {
+    if (p.name) contentOf.set(p.name, source.fixture.contentOf(source.rowsById.get(p.id)!));
+  }
+  return contentOf;
 }
