@@ -19,7 +19,7 @@ import { CompactMetrics } from "./compact_metrics.ts";
 import type { PackContext } from "./pack_context.ts";
 import type { PackEnvironment } from "./pack_setup.ts";
 import { ShardLease } from "./shard_lease.ts";
-import { isSmall, type MergeCandidate, mergeGroups } from "./merge_groups.ts";
+import { type MergeCandidate, mergeGroups } from "./merge_groups.ts";
 
 /** Options of a {@linkcode Compactor}. */
 export interface CompactorOptions {
@@ -233,14 +233,14 @@ export class Compactor {
     const limit = this.#o.mergeBelow ?? 0;
     if (limit <= 0) return [];
     const rows = await this.#ctx.db.query<MergeCandidate & { shard: number }>(
-      `select container_id as "containerId", shard, source, data_bytes as "dataBytes",
+      `select container_id as "containerId", shard, source, data_bytes::float8 as "dataBytes",
          file_count as "fileCount", dead_files as "deadFiles", first_name as "firstName"
        from des_containers
        where shard between $1 and $2 and state = any($3::text[]) and data_bytes < $4
          and source = any($5::text[])`,
       [this.#o.rangeStart, this.#o.rangeEnd, this.#settled, limit, [...this.#ctx.sources.keys()]],
     );
-    const byShard = Map.groupBy(rows.filter((c) => isSmall(c, limit)), (c) => c.shard);
+    const byShard = Map.groupBy(rows, (c) => c.shard);
     return [...byShard].filter(([, list]) => mergeGroups(list, limit).length > 0)
       .map(([shard]) => shard);
   }
