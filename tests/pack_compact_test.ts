@@ -25,6 +25,7 @@ import type { Packer } from "../pack/packer.ts";
 import { COMPACT_USAGE } from "../pack/usage.ts";
 import { Retriever } from "../retriever/retriever.ts";
 import { fetchGetStore } from "./_helpers/archive_fixture.ts";
+import { bytesEqual } from "../format/binary.ts";
 import { assert, assertEquals, assertRejects } from "./_helpers/assert.ts";
 import {
   assertArchiveConsistent,
@@ -224,7 +225,7 @@ Deno.test({
             for (const name of shuffled(live)) {
               const res = await get(r, name);
               if (res.status !== 200) errors.push(`${r.id} ${name}: ${res.status} ${res.text}`);
-              else if (!equal(res.bytes, contentOf.get(name)!)) {
+              else if (!bytesEqual(res.bytes, contentOf.get(name)!)) {
                 errors.push(`${name}: bytes differ`);
               }
             }
@@ -258,7 +259,7 @@ Deno.test({
         for (const name of liveBig) {
           const res = await get(pinned, name);
           assertEquals(res.status, 200, `pinned ${name}: ${res.text}`);
-          assert(equal(res.bytes, contentOf.get(name)!), `pinned ${name}: bytes differ`);
+          assert(bytesEqual(res.bytes, contentOf.get(name)!), `pinned ${name}: bytes differ`);
         }
         const after = [...passes];
         await until(() => passes.every((n, i) => n >= after[i] + 2), "two passes after deletion");
@@ -357,10 +358,6 @@ function shuffled<T>(xs: T[]): T[] {
     [out[i], out[j]] = [out[j], out[i]];
   }
   return out;
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.byteLength === b.byteLength && a.every((x, i) => x === b[i]);
 }
 
 /** Wait for `condition` (a generous bound only catches a hang). */

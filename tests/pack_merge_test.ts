@@ -16,6 +16,7 @@ import { MAX_MERGE_CONTAINERS, MAX_MERGE_FILES, mergeGroups } from "../pack/merg
 import { packCommand } from "../pack/main.ts";
 import { Retriever } from "../retriever/retriever.ts";
 import { fetchGetStore } from "./_helpers/archive_fixture.ts";
+import { bytesEqual } from "../format/binary.ts";
 import { assert, assertEquals } from "./_helpers/assert.ts";
 import {
   assertArchiveConsistent,
@@ -127,7 +128,7 @@ Deno.test({
               const res = await r.handle(new Request(`http://des/files/${name}`));
               const bytes = new Uint8Array(await res.arrayBuffer());
               if (res.status !== 200) errors.push(`${name}: ${res.status}`);
-              else if (!sameBytes(bytes, contentOf.get(name)!)) {
+              else if (!bytesEqual(bytes, contentOf.get(name)!)) {
                 errors.push(`${name}: bytes differ`);
               }
             }
@@ -212,10 +213,6 @@ Deno.test({
     }
   },
 });
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.byteLength === b.byteLength && a.every((x, i) => x === b[i]);
-}
 
 Deno.test({
   name: "pack --once --compact: the packing run is followed by a compaction run that merges",

@@ -232,3 +232,12 @@ export async function contentByName(source: WorldSource): Promise<Map<string, Ui
   }
   return contentOf;
 }
+
+/** Every name of `names` answers 410 Gone through `retriever`. */
+export async function assertGone(retriever: Retriever, names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    const res = await retriever.handle(new Request(`http://des/files/${name}`));
+    await res.body?.cancel();
+    assertEquals(res.status, 410, `${name} is readable`);
+  }
+}
