@@ -25,7 +25,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { GetObjectCommand, type GetObjectCommandInput } from "@aws-sdk/client-s3";
 import { migrate } from "../db/migrate.ts";
 import { openDb } from "../db/open_db.ts";
 import { createContainer, setContainerState } from "../db/containers.ts";
@@ -228,24 +228,16 @@ export async function runReadBench(options: ReadBenchOptions = {}): Promise<Read
 
     const httpGet = (base: string) => async (name: string) =>
       (await (await fetch(base + name)).arrayBuffer()).byteLength;
-    const direct = async (name: string) => {
-      const out = await store.client.send(
-        new GetObjectCommand({ Bucket: bucket, Key: `direct/${name}` }),
-      );
+    // The baseline's client: one AWS SDK GetObject, its body read whole.
+    const sdkGet = async (input: GetObjectCommandInput) => {
+      const out = await store.client.send(new GetObjectCommand(input));
       return (await readAll(out.Body!.transformToWebStream() as ReadableStream<Uint8Array>))
         .byteLength;
     };
-    const rangeInContainer = async (name: string) => {
+    const direct = (name: string) => sdkGet({ Bucket: bucket, Key: `direct/${name}` });
+    const rangeInContainer = (name: string) => {
       const { key, offset, size } = places.get(name)!;
-      const out = await store.client.send(
-        new GetObjectCommand({
-          Bucket: bucket,
-          Key: key,
-          Range: `bytes=${offset}-${offset + size - 1}`,
-        }),
-      );
-      return (await readAll(out.Body!.transformToWebStream() as ReadableStream<Uint8Array>))
-        .byteLength;
+      return sdkGet({ Bucket: bucket, Key: key, Range: `bytes=${offset}-${offset + size - 1}` });
     };
     const lean = new S3FetchGetStore(store, { ...s3, bucket });
     const directFetch = async (name: string) =>

@@ -26,8 +26,9 @@
  * read whole — so a burst cannot open more connections than that to one S3
  * endpoint or retriever: the others wait for a place, first come first
  * served, within their `headersTimeoutMs` (a body that streams holds no
- * place, so a caller that never reads one cannot starve the others). A connection taken from the pool that turns out closed by the
- * server before any byte of the answer arrived is replaced by a new one, once
+ * place, so a caller that never reads one cannot starve the others). A
+ * connection taken from the pool that turns out closed by the server before
+ * any byte of the answer arrived is replaced by a new one, once
  * (the usual keep-alive race; only bodiless, idempotent requests are sent).
  * An idle connection has a read pending: bytes or the end that the server
  * sends unasked drop it from the pool, so they are never taken for the

@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { type EnvSource, parseDuration } from "../core/config.ts";
 import { Registry } from "../core/metrics.ts";
 import { CompactMetrics } from "./compact_metrics.ts";
-import { configuredCompactor } from "./compactor.ts";
+import { compactRunSummary, configuredCompactor } from "./compactor.ts";
 import { option, packerOptions, port, reportPackError } from "./main.ts";
 import { openPackEnvironment } from "./pack_setup.ts";
 import { servePacker } from "./pack_service.ts";
@@ -64,12 +64,7 @@ export async function compactCommand(args: string[], env: EnvSource = Deno.env):
     const recovery = await packer.recoverAll();
     if (!controller) {
       const result = await compactor.runOnce();
-      console.log(
-        `compacted ${result.compacted} containers (${result.filesCopied} live files copied, ` +
-          `${result.merges} merges), ` +
-          `deleted ${result.objectsDeleted} retired objects, ${result.erased} deletes erased, ` +
-          `${result.busyShards} shards busy, ${result.errors.length} errors`,
-      );
+      console.log(compactRunSummary(result));
       return result.errors.length === 0 && recovery.failedShards.length === 0 ? 0 : 1;
     }
     return await servePacker(compactor, environment, {

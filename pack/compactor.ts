@@ -306,6 +306,14 @@ export class Compactor {
   }
 }
 
+/** One line on what a compaction run did, as the commands print it. */
+export function compactRunSummary(result: CompactRunResult): string {
+  return `compacted ${result.compacted} containers (${result.filesCopied} live files copied, ` +
+    `${result.merges} merges), deleted ${result.objectsDeleted} retired objects, ` +
+    `${result.erased} deletes erased, ${result.busyShards} shards busy, ` +
+    `${result.errors.length} errors`;
+}
+
 function emptyResult(): CompactRunResult {
   return {
     compacted: 0,

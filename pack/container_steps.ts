@@ -185,7 +185,7 @@ async function completeSteps(
     // retirement locks the old rows, so a delete of a copied big file either committed before
     // (seen here: the switch is called off and the copy aborted) or waits and finds the new
     // container as the holder.
-    const erased = await fencedTransaction(ctx.db, lease, async (tx) => {
+    const calledOff = await fencedTransaction(ctx.db, lease, async (tx) => {
       if (!await setContainerState(tx, id, "verified", "committed")) {
         throw new ContainerMovedError(id, "verified", "committed");
       }
@@ -193,14 +193,18 @@ async function completeSteps(
       const erased = await erasedSinceCopy(tx, replaced, names);
       if (erased.length > 0) throw new SwitchCalledOff(erased);
       await moveTombstones(tx, replaced, id, names);
-      return erased;
-    }).catch((error) => {
-      if (error instanceof SwitchCalledOff) return error.names;
+    }).then(() => undefined, (error) => {
+      if (error instanceof SwitchCalledOff) return error;
       throw error;
     });
-    if (erased.length > 0) {
-      const reason = `big files it copied were deleted meanwhile: ${erased.slice(0, 3).join(", ")}`;
-      await abortContainer(ctx, lease, { ...record, state }, reason);
+    if (calledOff) {
+      const deleted = calledOff.names.slice(0, 3).join(", ");
+      await abortContainer(
+        ctx,
+        lease,
+        { ...record, state },
+        `big files it copied were deleted meanwhile: ${deleted}`,
+      );
       return "aborted";
     }
     state = "committed";

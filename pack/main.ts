@@ -21,10 +21,9 @@ import { Progress } from "../core/progress.ts";
 import { killAt } from "./fault.ts";
 import { openPackEnvironment, type PackEnvironment } from "./pack_setup.ts";
 import { Packer, type PackerOptions } from "./packer.ts";
-import { servePacker } from "./pack_service.ts";
-import { configuredCompactor } from "./compactor.ts";
+import { type RepeatedRun, servePacker } from "./pack_service.ts";
+import { compactRunSummary, configuredCompactor } from "./compactor.ts";
 import { CompactMetrics } from "./compact_metrics.ts";
-import type { RepeatedRun } from "./pack_service.ts";
 
 /** Default port of `/metrics`, `/healthz` and `/readyz` in service mode. */
 export const DEFAULT_PACKER_PORT = 9472;
@@ -122,12 +121,7 @@ export async function packCommand(args: string[], env: EnvSource = Deno.env): Pr
         `${result.shards} shards, ${result.busyShards} busy, ${result.errors.length} shard errors`,
     ));
     const compacted = await compactor?.runOnce();
-    if (compacted) {
-      console.log(
-        `compacted ${compacted.compacted} containers (${compacted.merges} merges), ` +
-          `${compacted.errors.length} errors`,
-      );
-    }
+    if (compacted) console.log(compactRunSummary(compacted));
     return result.errors.length === 0 && !compacted?.errors.length ? 0 : 1;
   } finally {
     await environment.close();
